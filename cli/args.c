@@ -1,0 +1,1 @@
+/* args.c: not written yet */

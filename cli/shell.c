@@ -1,0 +1,1 @@
+/* shell.c: not written yet */

@@ -1,0 +1,86 @@
+/*
+ * nox_common.h - internal helpers shared by every NoxRunner module:
+ * status with message, growable byte buffers, clocks and RFC 3339 times,
+ * EINTR-safe I/O. Not installed; names are nox__ (internal, cross-file).
+ *
+ * Thread safety: all functions are reentrant; objects are not shared.
+ */
+#ifndef NOX_COMMON_H
+#define NOX_COMMON_H
+
+#include "nox/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define NOX_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+
+/* ---- status: an error code plus the message sent back to the caller ---- */
+
+#define NOX_MSG_MAX 512
+
+typedef struct {
+    nox_err_t code;
+    char      msg[NOX_MSG_MAX]; /* NUL-terminated; "" when code is NOX_OK */
+} nox_status_t;
+
+/* Reset st to NOX_OK with an empty message. st may be NULL. */
+void nox__status_clear(nox_status_t *st);
+
+/* Set st to code with a printf-formatted message (truncated to fit) and
+ * return code, so callers can write `return nox__status_set(st, ...)`.
+ * st may be NULL (then only code is returned). */
+nox_err_t nox__status_set(nox_status_t *st, nox_err_t code, const char *fmt,
+                          ...) NOX_PRINTF(3, 4);
+
+/* Like nox__status_set, then appends ": <strerror(errnum)>". */
+nox_err_t nox__status_errno(nox_status_t *st, nox_err_t code, int errnum,
+                            const char *fmt, ...) NOX_PRINTF(4, 5);
+
+/* ---- growable byte buffer ---- */
+
+typedef struct {
+    uint8_t *data; /* owned; NULL while empty */
+    size_t   len;
+    size_t   cap;
+} nox_buf_t;
+
+#define NOX_BUF_INIT {NULL, 0, 0}
+
+/* Append n bytes; returns NOX_OK or NOX_ERESOURCE (allocation or size
+ * overflow; b is unchanged then). */
+nox_err_t nox__buf_append(nox_buf_t *b, const void *p, size_t n);
+
+/* Ensure room for `extra` more bytes past len. Same errors as append. */
+nox_err_t nox__buf_reserve(nox_buf_t *b, size_t extra);
+
+/* Release the storage; b becomes empty. NULL is a no-op. */
+void nox__buf_free(nox_buf_t *b);
+
+/* Hand the storage to the caller (who free()s it) and empty b. */
+uint8_t *nox__buf_steal(nox_buf_t *b, size_t *len);
+
+/* ---- clocks ---- */
+
+/* CLOCK_MONOTONIC in nanoseconds / milliseconds. */
+int64_t nox__mono_ns(void);
+int64_t nox__mono_ms(void);
+
+/* Format t (seconds since the epoch) as "2026-01-02T12:34:56Z" into out,
+ * which must hold NOX_RFC3339_LEN bytes. Uses gmtime_r. */
+#define NOX_RFC3339_LEN 32
+void nox__rfc3339(int64_t t, char out[NOX_RFC3339_LEN]);
+
+/* ---- fd I/O ---- */
+
+/* Write all n bytes, retrying on EINTR and short writes. Returns 0 or an
+ * errno value. */
+int nox__write_all(int fd, const void *p, size_t n);
+
+/* close() that preserves errno and ignores EINTR (Linux closes the fd even
+ * then); fd < 0 is a no-op. */
+void nox__close(int fd);
+
+#endif /* NOX_COMMON_H */

@@ -1,0 +1,59 @@
+/* status.c - nox_status_t: an error code with a caller-facing message. */
+#include "nox_common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void
+nox__status_clear(nox_status_t *st)
+{
+    if (st == NULL)
+        return;
+    st->code = NOX_OK;
+    st->msg[0] = '\0';
+}
+
+static void
+status_vformat(nox_status_t *st, nox_err_t code, const char *fmt, va_list ap)
+{
+    st->code = code;
+    /* Truncation is acceptable: the message is for people, and vsnprintf
+     * always NUL-terminates. */
+    if (vsnprintf(st->msg, sizeof(st->msg), fmt, ap) < 0)
+        st->msg[0] = '\0';
+}
+
+nox_err_t
+nox__status_set(nox_status_t *st, nox_err_t code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (st == NULL)
+        return code;
+    va_start(ap, fmt);
+    status_vformat(st, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+nox_err_t
+nox__status_errno(nox_status_t *st, nox_err_t code, int errnum,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    char    ebuf[128];
+    size_t  len;
+
+    if (st == NULL)
+        return code;
+    va_start(ap, fmt);
+    status_vformat(st, code, fmt, ap);
+    va_end(ap);
+    /* GNU strerror_r returns the string (maybe not ebuf); thread-safe. */
+    const char *es = strerror_r(errnum, ebuf, sizeof(ebuf));
+    len = strlen(st->msg);
+    if (len < sizeof(st->msg))
+        (void)snprintf(st->msg + len, sizeof(st->msg) - len, ": %s", es);
+    return code;
+}

@@ -1,0 +1,46 @@
+/*
+ * archive.h - tar.gz in and out of a sandbox, with libarchive.
+ *
+ * Extraction checks every entry before writing any: an entry with an
+ * absolute name or a ".." component, a hard link, a device node, FIFO or
+ * socket, a symlink whose target would leave the workspace, or an entry
+ * that would be written through a symlink (in the archive or already on
+ * disk) rejects the whole archive. Writing then goes through directory fds
+ * with O_NOFOLLOW, and each file is written under a temporary name and
+ * renamed into place, so neither a symlink nor a hard link a command
+ * planted is ever written through.
+ */
+#ifndef NOX_ARCHIVE_H
+#define NOX_ARCHIVE_H
+
+#include "nox_common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NOX_ARCHIVE_MAX_ENTRIES 100000
+#define NOX_ARCHIVE_MAX_BYTES (4ULL << 30) /* unpacked; against gzip bombs */
+
+/* Extract the gzip tar in data/len into dest_fd, a directory inside the
+ * workspace at relative path dest_rel ("" for the root; used to judge
+ * where relative symlink targets lead). Modes are kept minus setuid,
+ * setgid and sticky bits. On success *files_written (may be NULL) is the
+ * number of regular files written.
+ * Errors: NOX_EINVAL for a corrupt, truncated or non-gzip-tar archive, or
+ * a rejected entry (the message names it); nothing is written then.
+ * NOX_ERESOURCE past NOX_ARCHIVE_MAX_ENTRIES or NOX_ARCHIVE_MAX_BYTES.
+ * NOX_EINTERNAL for I/O errors while writing. */
+nox_err_t nox__archive_extract(int dest_fd, const char *dest_rel,
+                               const void *data, size_t len,
+                               uint64_t *files_written, nox_status_t *st);
+
+/* Pack src_fd as a gzip tar (pax format) into out. src_fd is a directory
+ * (entries named relative to it, recursively, symlinks stored as links and
+ * never followed, sockets and FIFOs skipped) or a regular file (one entry
+ * named file_name). NOX_ERESOURCE when the archive grows past max_bytes
+ * (0: unlimited). On failure out is left empty. */
+nox_err_t nox__archive_pack(int src_fd, const char *file_name,
+                            size_t max_bytes, nox_buf_t *out,
+                            nox_status_t *st);
+
+#endif /* NOX_ARCHIVE_H */

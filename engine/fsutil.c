@@ -1,0 +1,83 @@
+/* fsutil.c - recursive removal that never follows a symlink. */
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Depth limit: a tree deeper than this is left for a later pass rather
+ * than risking the stack; no sane workspace gets near it. */
+#define RMTREE_MAX_DEPTH 256
+
+static nox_err_t rmtree_dir(int dir_fd, const char *name, int depth,
+                            nox_status_t *st);
+
+static nox_err_t
+rmtree_entry(int dir_fd, const char *name, int depth, nox_status_t *st)
+{
+    if (unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT)
+        return NOX_OK;
+    if (errno != EISDIR && errno != EPERM)
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot remove '%s'", name);
+    return rmtree_dir(dir_fd, name, depth, st);
+}
+
+static nox_err_t
+rmtree_dir(int dir_fd, const char *name, int depth, nox_status_t *st)
+{
+    struct dirent *de;
+    nox_err_t      rv = NOX_OK;
+    DIR           *d;
+    int            fd;
+
+    if (depth > RMTREE_MAX_DEPTH)
+        return nox__status_set(st, NOX_EINTERNAL,
+                               "directory tree too deep to remove");
+    /* O_NOFOLLOW: if name was swapped for a symlink since unlinkat saw a
+     * directory, we fail here instead of walking the link's target. */
+    fd = openat(dir_fd, name,
+                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return NOX_OK;
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot open '%s' for removal", name);
+    }
+    /* A directory we may not write into cannot be emptied; give the owner
+     * write and search permission first (files we created, so ours). */
+    (void)fchmod(fd, 0700); /* failure shows up as unlinkat errors below */
+    if ((d = fdopendir(fd)) == NULL) {
+        nox__close(fd);
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot read '%s'", name);
+    }
+    while (rv == NOX_OK) {
+        errno = 0;
+        if ((de = readdir(d)) == NULL) {
+            if (errno != 0)
+                rv = nox__status_errno(st, NOX_EINTERNAL, errno,
+                                       "cannot read '%s'", name);
+            break;
+        }
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        rv = rmtree_entry(dirfd(d), de->d_name, depth + 1, st);
+    }
+    (void)closedir(d);
+    if (rv != NOX_OK)
+        return rv;
+    if (unlinkat(dir_fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot remove directory '%s'", name);
+    return NOX_OK;
+}
+
+nox_err_t
+nox__rmtree_at(int dir_fd, const char *name, nox_status_t *st)
+{
+    return rmtree_entry(dir_fd, name, 0, st);
+}

@@ -1,0 +1,1 @@
+/* reaper_kill.c: not written yet */

@@ -1,0 +1,51 @@
+/*
+ * spawn.h - run one command with captured output, a timeout and a cap.
+ *
+ * The child is started with clone(CLONE_VM|CLONE_VFORK) and does only
+ * async-signal-safe work before execve (the engine is used from
+ * multi-threaded processes, where fork() is both unsafe and slow): reset
+ * signal dispositions and mask, new process group, PR_SET_PDEATHSIG, stdio
+ * dup2, fchdir, close every other fd, execve. This is the single place
+ * where isolation (namespaces, rlimits, cgroups) will slot in, just before
+ * execve in the child.
+ */
+#ifndef NOX_SPAWN_H
+#define NOX_SPAWN_H
+
+#include "nox/engine.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct {
+    const char *const *argv;     /* NULL-terminated; argv[0] non-empty */
+    const char *const *envp;     /* NULL-terminated: the whole environment */
+    const char        *path_env; /* PATH for finding argv[0] without '/';
+                                    NULL: "/usr/local/bin:/usr/bin:/bin" */
+    int                cwd_fd;   /* directory to run in */
+    const void        *stdin_data; /* stdin_len 0: stdin is /dev/null */
+    size_t             stdin_len;
+    int64_t            timeout_ms; /* > 0 */
+    size_t             output_cap; /* bytes kept per stream */
+    /* Called in the parent once the child runs, with its pid (also its
+     * process group id), so the caller can kill it from elsewhere; may be
+     * NULL. */
+    void (*on_start)(void *arg, pid_t pgid);
+    void *on_start_arg;
+} nox_spawn_opts_t;
+
+/* Run the command and wait until it exits and its output pipes close, or
+ * until the timeout, when its whole process group is killed with SIGKILL
+ * (exit_code 124, timed_out, a line on stderr saying so). A command that
+ * cannot be found gives exit_code 127 and "command not found: <name>" on
+ * stderr; one that cannot be executed, 126. Output past output_cap is read
+ * and counted but dropped (*_truncated). Background processes that keep
+ * the pipes open are not waited for beyond a short grace once the command
+ * itself has exited.
+ * Returns NOX_OK with *res filled (release: nox_exec_result_free()), or
+ * NOX_EINTERNAL/NOX_ERESOURCE when the command could not be started. */
+nox_err_t nox__spawn_run(const nox_spawn_opts_t *o, nox_exec_result_t *res,
+                         nox_status_t *st);
+
+#endif /* NOX_SPAWN_H */

@@ -1,0 +1,1 @@
+/* warn.c: not written yet */

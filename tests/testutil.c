@@ -1,0 +1,97 @@
+/* testutil.c - temporary directories and file helpers for the suites. */
+#include "testutil.h"
+
+#include "fsutil.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *
+tu_mkdtemp(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char        buf[PATH_MAX];
+
+    if (tmp == NULL || tmp[0] == '\0')
+        tmp = "/tmp";
+    ck_assert_int_lt(snprintf(buf, sizeof(buf), "%s/nox-test-XXXXXX", tmp),
+                     (int)sizeof(buf));
+    ck_assert_ptr_nonnull(mkdtemp(buf));
+    char *p = strdup(buf);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+void
+tu_rmtree_free(char *path)
+{
+    if (path == NULL)
+        return;
+    /* Removal is relative to "/" with the absolute path's parts, so no
+     * symlink in the tree is followed. */
+    (void)nox__rmtree_at(AT_FDCWD, path, NULL);
+    free(path);
+}
+
+void
+tu_write_file(const char *dir, const char *name, const void *data,
+              size_t len)
+{
+    char path[PATH_MAX];
+
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", dir, name),
+                     (int)sizeof(path));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+    ck_assert_int_eq(close(fd), 0);
+}
+
+char *
+tu_read_file(const char *dir, const char *name, size_t *len_out)
+{
+    char        path[PATH_MAX];
+    struct stat sb;
+
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+        return NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &sb) != 0) {
+        close(fd);
+        return NULL;
+    }
+    char  *buf = malloc((size_t)sb.st_size + 1);
+    size_t got = 0;
+    while (buf != NULL && got < (size_t)sb.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (buf == NULL)
+        return NULL;
+    buf[got] = '\0';
+    if (len_out != NULL)
+        *len_out = got;
+    return buf;
+}
+
+int
+tu_exists(const char *dir, const char *name)
+{
+    char        path[PATH_MAX];
+    struct stat sb;
+
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+        return 0;
+    return lstat(path, &sb) == 0;
+}

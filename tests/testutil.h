@@ -1,0 +1,32 @@
+/*
+ * testutil.h - helpers shared by the Check suites: temporary directories
+ * (every test works only under a fresh mkdtemp directory) and small file
+ * helpers.
+ */
+#ifndef NOX_TESTUTIL_H
+#define NOX_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Create a fresh 0700 directory under $TMPDIR (else /tmp) named
+ * nox-test-XXXXXX and return its malloc'd path; aborts the test on
+ * failure. */
+char *tu_mkdtemp(void);
+
+/* Remove path recursively without following symlinks, then free(path).
+ * NULL is a no-op. */
+void tu_rmtree_free(char *path);
+
+/* Write len bytes to dir/name (created 0644, truncated); aborts the test
+ * on failure. */
+void tu_write_file(const char *dir, const char *name, const void *data,
+                   size_t len);
+
+/* Read dir/name into a malloc'd NUL-terminated buffer (*len_out, may be
+ * NULL, gets the size); NULL when it cannot be read. */
+char *tu_read_file(const char *dir, const char *name, size_t *len_out);
+
+/* 1 when dir/name exists (lstat), else 0. */
+int tu_exists(const char *dir, const char *name);
+
+#endif /* NOX_TESTUTIL_H */
