@@ -1,0 +1,194 @@
+/*
+ * nox/client.h - libnoxrunner, the NoxRunner sandbox client.
+ *
+ * A nox_client_t talks to a noxrunnerd server over NNG ("ipc:///path",
+ * "tcp://host:port") or runs the sandbox engine in-process (the embedded
+ * local testing mode: no server needed). In-process mode serves the very
+ * same RPC handler over NNG inproc://, so both modes behave identically.
+ *
+ * Errors: every call returns NOX_OK or a nox_err_t (nox/error.h; the
+ * values are gRPC status codes). After a failed call,
+ * nox_client_errmsg() gives the server's (or the library's) message, e.g.
+ * "command not allowed: rm". Out-parameters are written only on success.
+ *
+ * Ownership: result structs filled by a call own their memory and are
+ * released with their _free function (which accepts NULL and zeroed
+ * structs). Strings passed in are only borrowed for the call.
+ *
+ * Thread safety: one thread at a time per nox_client_t; separate clients
+ * are independent and may be used from different threads at once.
+ * nox_strerror() and nox_err_name() may be called from any thread.
+ */
+#ifndef NOX_CLIENT_H
+#define NOX_CLIENT_H
+
+#include "nox/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nox_client nox_client_t; /* opaque; layout in client.c */
+
+/* ---- opening ---- */
+
+typedef struct {
+    /* Per-call time budget in ms for calls other than Exec; 0: 30000.
+     * Exec gets its own timeout plus this budget. Sent to the server as
+     * RpcRequest.deadline_ms. */
+    int64_t timeout_ms;
+    /* Largest request payload the client will send; 0: ask the server
+     * (Health) the first time a request is larger than 1 MiB. */
+    size_t max_message_bytes;
+} nox_client_opts_t;
+
+typedef struct {
+    const char *base_dir;   /* NULL: $NOXRUNNER_BASE_DIR, else /tmp */
+    size_t      output_cap; /* 0: 1 MiB per stream */
+    int         quiet;      /* <0: from $NOXRUNNER_QUIET; 0 warn; 1 not */
+    int         reap_interval_ms; /* 0: 5000; <0: no reaper */
+} nox_local_opts_t;
+
+/* Connect to a server at url ("ipc://...", "tcp://host:port"). The
+ * connection is made in the background: this succeeds while the server is
+ * down, and calls then fail with NOX_EUNAVAIL (see nox_client_wait_ready).
+ * opts may be NULL. On success *out owns a new client (release:
+ * nox_client_close()); on failure *out is untouched. */
+NOX_API nox_err_t nox_client_open(nox_client_t **out, const char *url,
+                                  const nox_client_opts_t *opts);
+
+/* Run the engine in-process on base_dir and connect to it. lopts and
+ * opts may be NULL. Prints the local-mode warning unless quiet. */
+NOX_API nox_err_t nox_client_open_local(nox_client_t **out,
+                                        const nox_local_opts_t *lopts,
+                                        const nox_client_opts_t *opts);
+
+/* Close the client (and stop its in-process engine). NULL is a no-op. */
+NOX_API void nox_client_close(nox_client_t *c);
+
+/* The message of the last failed call on c ("" after a success). Valid
+ * until the next call on c. */
+NOX_API const char *nox_client_errmsg(const nox_client_t *c);
+
+/* Poll Health until the server answers or timeout_ms passes
+ * (NOX_ETIMEDOUT then). */
+NOX_API nox_err_t nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms);
+
+/* ---- RPCs ---- */
+
+typedef struct {
+    char    *status;            /* "SERVING" */
+    char    *version;
+    uint64_t max_message_bytes;
+} nox_health_t;
+NOX_API nox_err_t nox_client_health(nox_client_t *c, nox_health_t *out);
+NOX_API void      nox_health_free(nox_health_t *h);
+
+typedef struct {
+    uint32_t    ttl_seconds;   /* 0: 900 */
+    const char *image;         /* NULL: none */
+    const char *cpu_limit;     /* e.g. "1", "500m"; NULL: none */
+    const char *memory_limit;  /* e.g. "512Mi"; NULL: none */
+    const char *storage_limit; /* e.g. "2Gi"; NULL: none */
+} nox_create_opts_t;
+
+typedef struct {
+    char *pod_name;   /* "local-<session_id>" */
+    char *expires_at; /* RFC 3339 UTC */
+    bool  created;    /* false: it existed; files kept, TTL refreshed */
+} nox_sandbox_t;
+
+/* opts may be NULL for defaults. */
+NOX_API nox_err_t nox_client_create(nox_client_t *c, const char *session_id,
+                                    const nox_create_opts_t *opts,
+                                    nox_sandbox_t *out);
+NOX_API void      nox_sandbox_free(nox_sandbox_t *s);
+
+/* *expires_at (RFC 3339, malloc'd; free()) on success. */
+NOX_API nox_err_t nox_client_touch(nox_client_t *c, const char *session_id,
+                                   char **expires_at);
+
+typedef struct {
+    const char        *workdir;      /* NULL: /workspace */
+    const char *const *env;          /* "KEY=VALUE" strings; NULL ok */
+    size_t             env_len;
+    uint32_t           timeout_seconds; /* 0: 30 */
+    const void        *stdin_data;   /* NULL: /dev/null */
+    size_t             stdin_len;
+} nox_exec_opts_t;
+
+typedef struct {
+    int32_t  exit_code;
+    uint8_t *stdout_data; /* NUL-terminated for convenience */
+    size_t   stdout_len;
+    uint8_t *stderr_data; /* NUL-terminated for convenience */
+    size_t   stderr_len;
+    uint64_t duration_ms;
+    bool     timed_out;
+    bool     stdout_truncated;
+    bool     stderr_truncated;
+} nox_exec_t;
+
+/* Run argv (argc entries) in the sandbox. A command that runs and fails is
+ * NOX_OK with its exit code; NOX_EDENIED for a blocked command. opts may
+ * be NULL. */
+NOX_API nox_err_t nox_client_exec(nox_client_t *c, const char *session_id,
+                                  const char *const *argv, size_t argc,
+                                  const nox_exec_opts_t *opts, nox_exec_t *out);
+
+/* Run a command string with "sh -c" (or "bash -c" when use_bash). */
+NOX_API nox_err_t nox_client_exec_shell(nox_client_t *c,
+                                        const char *session_id,
+                                        const char *command, bool use_bash,
+                                        const nox_exec_opts_t *opts,
+                                        nox_exec_t *out);
+NOX_API void      nox_exec_free(nox_exec_t *r);
+
+/* Upload a gzip tar archive into dest (NULL: /workspace). */
+NOX_API nox_err_t nox_client_upload(nox_client_t *c, const char *session_id,
+                                    const char *dest, const void *tar_gz,
+                                    size_t len, uint64_t *files_written);
+
+/* Download src (NULL: /workspace) as a gzip tar: *tar_gz (malloc'd;
+ * free()) and *len on success. */
+NOX_API nox_err_t nox_client_download(nox_client_t *c, const char *session_id,
+                                      const char *src, uint8_t **tar_gz,
+                                      size_t *len);
+
+/* Download src and extract it into the local directory local_dir (created
+ * if missing). Extraction is safe: absolute names, "..", links leaving
+ * local_dir and device nodes are refused (NOX_EINVAL). *files (may be
+ * NULL) gets the number of regular files written. */
+NOX_API nox_err_t nox_client_download_workspace(nox_client_t *c,
+                                                const char *session_id,
+                                                const char *src,
+                                                const char *local_dir,
+                                                uint64_t   *files);
+
+/* *deleted (may be NULL) is false when there was no such sandbox. */
+NOX_API nox_err_t nox_client_delete(nox_client_t *c, const char *session_id,
+                                    bool *deleted);
+
+typedef struct {
+    char *session_id;
+    char *pod_name;
+    char *expires_at;
+    char *path; /* the sandbox directory on the server's host */
+} nox_sandbox_info_entry_t;
+
+typedef struct {
+    nox_sandbox_info_entry_t *items;
+    size_t                    len;
+} nox_sandbox_list_t;
+NOX_API nox_err_t nox_client_list(nox_client_t *c, nox_sandbox_list_t *out);
+NOX_API void      nox_sandbox_list_free(nox_sandbox_list_t *l);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NOX_CLIENT_H */
