@@ -1,1 +1,0 @@
-/* reaper_kill.c: not written yet */
