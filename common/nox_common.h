@@ -47,7 +47,10 @@ typedef struct {
     size_t   cap;
 } nox_buf_t;
 
-#define NOX_BUF_INIT {NULL, 0, 0}
+#define NOX_BUF_INIT                                                           \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 /* Append n bytes; returns NOX_OK or NOX_ERESOURCE (allocation or size
  * overflow; b is unchanged then). */

@@ -38,8 +38,8 @@ nox__status_set(nox_status_t *st, nox_err_t code, const char *fmt, ...)
 }
 
 nox_err_t
-nox__status_errno(nox_status_t *st, nox_err_t code, int errnum,
-                  const char *fmt, ...)
+nox__status_errno(nox_status_t *st, nox_err_t code, int errnum, const char *fmt,
+                  ...)
 {
     va_list ap;
     char    ebuf[128];

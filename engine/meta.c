@@ -1,1 +1,182 @@
-/* meta.c: not written yet */
+/* meta.c - read and atomically replace a sandbox's metadata file. */
+#include "meta.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define META_MAX_BYTES 4096
+
+nox_err_t
+nox__meta_check_str(const char *field, const char *s, nox_status_t *st)
+{
+    if (s == NULL)
+        return NOX_OK;
+    if (strlen(s) >= NOX_META_STR_MAX)
+        return nox__status_set(st, NOX_EINVAL, "%s is too long (max %d)", field,
+                               NOX_META_STR_MAX - 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return nox__status_set(st, NOX_EINVAL,
+                                   "%s contains a control character", field);
+    return NOX_OK;
+}
+
+static int
+meta_format(const nox_meta_t *m, char *buf, size_t len)
+{
+    return snprintf(buf, len,
+                    "version=1\nsession_id=%s\nttl_seconds=%" PRIu32
+                    "\ncreated_at=%" PRId64 "\nexpires_at=%" PRId64
+                    "\nimage=%s\ncpu_limit=%s\nmemory_limit=%s\n"
+                    "storage_limit=%s\n",
+                    m->session_id, m->ttl_seconds, m->created_at, m->expires_at,
+                    m->image, m->cpu_limit, m->memory_limit, m->storage_limit);
+}
+
+nox_err_t
+nox__meta_write(int sb_fd, const nox_meta_t *m, nox_status_t *st)
+{
+    static atomic_uint counter; /* unique temp names across threads */
+    char               buf[META_MAX_BYTES], tmp[64];
+    int                n, fd, err;
+
+    n = meta_format(m, buf, sizeof(buf));
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return nox__status_set(st, NOX_EINTERNAL, "metadata too large");
+    (void)snprintf(tmp, sizeof(tmp), NOX_META_FILE ".%ld.%u", (long)getpid(),
+                   atomic_fetch_add(&counter, 1));
+    fd = openat(sb_fd, tmp,
+                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot write sandbox metadata");
+    err = nox__write_all(fd, buf, (size_t)n);
+    if (close(fd) != 0 && err == 0)
+        err = errno;
+    /* No fsync: sandboxes are scratch space; atomicity against concurrent
+     * readers is what matters, and rename gives it. */
+    if (err == 0 && renameat(sb_fd, tmp, sb_fd, NOX_META_FILE) != 0)
+        err = errno;
+    if (err != 0) {
+        (void)unlinkat(sb_fd, tmp, 0); /* best effort; reported below */
+        return nox__status_errno(st, NOX_EINTERNAL, err,
+                                 "cannot write sandbox metadata");
+    }
+    return NOX_OK;
+}
+
+static void
+meta_copy(char *dst, size_t dstlen, const char *val)
+{
+    size_t n = strnlen(val, dstlen - 1);
+    memcpy(dst, val, n);
+    dst[n] = '\0';
+}
+
+static int
+meta_parse_i64(const char *val, int64_t *out)
+{
+    char *end;
+
+    errno = 0;
+    long long v = strtoll(val, &end, 10);
+    if (errno != 0 || end == val || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Apply one "key=value" line; unknown keys are skipped so that a newer
+ * engine's extra fields do not make an older one lose the sandbox. */
+static int
+meta_apply(nox_meta_t *m, char *line)
+{
+    char   *eq = strchr(line, '=');
+    int64_t v;
+
+    if (eq == NULL)
+        return -1;
+    *eq = '\0';
+    const char *key = line, *val = eq + 1;
+    if (strcmp(key, "session_id") == 0)
+        meta_copy(m->session_id, sizeof(m->session_id), val);
+    else if (strcmp(key, "image") == 0)
+        meta_copy(m->image, sizeof(m->image), val);
+    else if (strcmp(key, "cpu_limit") == 0)
+        meta_copy(m->cpu_limit, sizeof(m->cpu_limit), val);
+    else if (strcmp(key, "memory_limit") == 0)
+        meta_copy(m->memory_limit, sizeof(m->memory_limit), val);
+    else if (strcmp(key, "storage_limit") == 0)
+        meta_copy(m->storage_limit, sizeof(m->storage_limit), val);
+    else if (strcmp(key, "ttl_seconds") == 0) {
+        if (meta_parse_i64(val, &v) != 0 || v < 0 || v > UINT32_MAX)
+            return -1;
+        m->ttl_seconds = (uint32_t)v;
+    } else if (strcmp(key, "created_at") == 0) {
+        if (meta_parse_i64(val, &m->created_at) != 0)
+            return -1;
+    } else if (strcmp(key, "expires_at") == 0) {
+        if (meta_parse_i64(val, &m->expires_at) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static nox_err_t
+meta_slurp(int sb_fd, char *buf, size_t len, nox_status_t *st)
+{
+    size_t  got = 0;
+    ssize_t r;
+    int     fd;
+
+    fd = openat(sb_fd, NOX_META_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return nox__status_set(st, NOX_ENOENT, "sandbox has no metadata");
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot read sandbox metadata");
+    }
+    while (got < len - 1 && (r = read(fd, buf + got, len - 1 - got)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            nox__close(fd);
+            return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                     "cannot read sandbox metadata");
+        }
+        got += (size_t)r;
+    }
+    nox__close(fd);
+    buf[got] = '\0';
+    return NOX_OK;
+}
+
+nox_err_t
+nox__meta_read(int sb_fd, nox_meta_t *m, nox_status_t *st)
+{
+    char      buf[META_MAX_BYTES];
+    char     *save = NULL, *line;
+    nox_err_t rv;
+
+    if ((rv = meta_slurp(sb_fd, buf, sizeof(buf), st)) != NOX_OK)
+        return rv;
+    memset(m, 0, sizeof(*m));
+    m->expires_at = -1;
+    for (line = strtok_r(buf, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (meta_apply(m, line) != 0)
+            return nox__status_set(st, NOX_EINTERNAL,
+                                   "malformed sandbox metadata");
+    }
+    if (m->session_id[0] == '\0' || m->expires_at < 0)
+        return nox__status_set(st, NOX_EINTERNAL,
+                               "incomplete sandbox metadata");
+    return NOX_OK;
+}

@@ -316,7 +316,7 @@ paths_create(int ws_fd, const char *rel, unsigned flags, int *fd_out,
 {
     char      prefix[PATH_MAX];
     size_t    n = strlen(rel), pos = 0, end;
-    int       parent_fd, fd;
+    int       parent_fd = -1, fd = -1;
     nox_err_t rv;
 
     rv = paths_open_root(ws_fd, flags, &parent_fd, st);
@@ -372,7 +372,7 @@ nox__path_open(int ws_fd, const char *req, unsigned flags, int *fd_out,
 {
     char      rel[PATH_MAX];
     bool      redir = false, escaped = false;
-    int       fd;
+    int       fd = -1;
     nox_err_t rv;
 
     rv = nox__path_normalize(req, rel, sizeof(rel), &redir, st);

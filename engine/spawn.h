@@ -23,11 +23,11 @@ typedef struct {
     const char *const *envp;     /* NULL-terminated: the whole environment */
     const char        *path_env; /* PATH for finding argv[0] without '/';
                                     NULL: "/usr/local/bin:/usr/bin:/bin" */
-    int                cwd_fd;   /* directory to run in */
-    const void        *stdin_data; /* stdin_len 0: stdin is /dev/null */
-    size_t             stdin_len;
-    int64_t            timeout_ms; /* > 0 */
-    size_t             output_cap; /* bytes kept per stream */
+    int         cwd_fd;          /* directory to run in */
+    const void *stdin_data;      /* stdin_len 0: stdin is /dev/null */
+    size_t      stdin_len;
+    int64_t     timeout_ms; /* > 0 */
+    size_t      output_cap; /* bytes kept per stream */
     /* Called in the parent once the child runs, with its pid (also its
      * process group id), so the caller can kill it from elsewhere; may be
      * NULL. */

@@ -1,1 +1,83 @@
-/* warn.c: not written yet */
+/* warn.c - local-mode warnings on stderr. */
+#include "warn.h"
+
+#include "nox_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WARN_MAX 1024
+#define WARN_RED "\033[1;31m"
+#define WARN_RESET "\033[0m"
+
+void
+nox__warn_init(nox_warn_t *w, int quiet)
+{
+    const char *q = getenv("NOXRUNNER_QUIET");
+    const char *nc = getenv("NO_COLOR");
+
+    if (quiet < 0)
+        quiet = q != NULL && q[0] != '\0' && strcmp(q, "0") != 0;
+    w->enabled = !quiet;
+    w->color = isatty(STDERR_FILENO) && (nc == NULL || nc[0] == '\0');
+}
+
+static void
+warn_emit(const nox_warn_t *w, const char *text)
+{
+    char buf[WARN_MAX + 32];
+    int  n;
+
+    n = snprintf(buf, sizeof(buf), "%s%s%s\n", w->color ? WARN_RED : "", text,
+                 w->color ? WARN_RESET : "");
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(buf))
+        n = (int)sizeof(buf) - 1;
+    /* A warning that cannot be written has nowhere else to go. */
+    (void)nox__write_all(STDERR_FILENO, buf, (size_t)n);
+}
+
+void
+nox__warn_start(const nox_warn_t *w, const char *base_dir)
+{
+    char text[WARN_MAX];
+
+    if (!w->enabled)
+        return;
+    (void)snprintf(text, sizeof(text),
+                   "WARNING: NoxRunner local testing mode: commands run "
+                   "directly on this machine with your privileges (sandboxes "
+                   "under %s). For testing only; set NOXRUNNER_QUIET=1 to "
+                   "silence these warnings.",
+                   base_dir);
+    warn_emit(w, text);
+}
+
+void
+nox__warn_exec(const nox_warn_t *w, const char *session_id,
+               const char *const *argv, size_t argc)
+{
+    char   text[WARN_MAX];
+    size_t len;
+    int    n;
+
+    if (!w->enabled)
+        return;
+    n = snprintf(text, sizeof(text),
+                 "WARNING: NoxRunner local mode: executing on this machine "
+                 "in sandbox %s:",
+                 session_id);
+    len = n > 0 ? (size_t)n : 0;
+    for (size_t i = 0; i < argc && len < sizeof(text) - 1; i++) {
+        n = snprintf(text + len, sizeof(text) - len, " %s", argv[i]);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len >= sizeof(text) - 1)
+        (void)memcpy(text + sizeof(text) - 5, "...", 4);
+    warn_emit(w, text);
+}

@@ -47,9 +47,9 @@ typedef struct {
 } nox_client_opts_t;
 
 typedef struct {
-    const char *base_dir;   /* NULL: $NOXRUNNER_BASE_DIR, else /tmp */
-    size_t      output_cap; /* 0: 1 MiB per stream */
-    int         quiet;      /* <0: from $NOXRUNNER_QUIET; 0 warn; 1 not */
+    const char *base_dir;         /* NULL: $NOXRUNNER_BASE_DIR, else /tmp */
+    size_t      output_cap;       /* 0: 1 MiB per stream */
+    int         quiet;            /* <0: from $NOXRUNNER_QUIET; 0 warn; 1 not */
     int         reap_interval_ms; /* 0: 5000; <0: no reaper */
 } nox_local_opts_t;
 
@@ -63,8 +63,8 @@ NOX_API nox_err_t nox_client_open(nox_client_t **out, const char *url,
 
 /* Run the engine in-process on base_dir and connect to it. lopts and
  * opts may be NULL. Prints the local-mode warning unless quiet. */
-NOX_API nox_err_t nox_client_open_local(nox_client_t **out,
-                                        const nox_local_opts_t *lopts,
+NOX_API nox_err_t nox_client_open_local(nox_client_t           **out,
+                                        const nox_local_opts_t  *lopts,
                                         const nox_client_opts_t *opts);
 
 /* Close the client (and stop its in-process engine). NULL is a no-op. */
@@ -81,7 +81,7 @@ NOX_API nox_err_t nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms);
 /* ---- RPCs ---- */
 
 typedef struct {
-    char    *status;            /* "SERVING" */
+    char    *status; /* "SERVING" */
     char    *version;
     uint64_t max_message_bytes;
 } nox_health_t;
@@ -105,7 +105,7 @@ typedef struct {
 /* opts may be NULL for defaults. */
 NOX_API nox_err_t nox_client_create(nox_client_t *c, const char *session_id,
                                     const nox_create_opts_t *opts,
-                                    nox_sandbox_t *out);
+                                    nox_sandbox_t           *out);
 NOX_API void      nox_sandbox_free(nox_sandbox_t *s);
 
 /* *expires_at (RFC 3339, malloc'd; free()) on success. */
@@ -113,11 +113,11 @@ NOX_API nox_err_t nox_client_touch(nox_client_t *c, const char *session_id,
                                    char **expires_at);
 
 typedef struct {
-    const char        *workdir;      /* NULL: /workspace */
-    const char *const *env;          /* "KEY=VALUE" strings; NULL ok */
+    const char        *workdir; /* NULL: /workspace */
+    const char *const *env;     /* "KEY=VALUE" strings; NULL ok */
     size_t             env_len;
     uint32_t           timeout_seconds; /* 0: 30 */
-    const void        *stdin_data;   /* NULL: /dev/null */
+    const void        *stdin_data;      /* NULL: /dev/null */
     size_t             stdin_len;
 } nox_exec_opts_t;
 
@@ -141,11 +141,10 @@ NOX_API nox_err_t nox_client_exec(nox_client_t *c, const char *session_id,
                                   const nox_exec_opts_t *opts, nox_exec_t *out);
 
 /* Run a command string with "sh -c" (or "bash -c" when use_bash). */
-NOX_API nox_err_t nox_client_exec_shell(nox_client_t *c,
-                                        const char *session_id,
+NOX_API nox_err_t nox_client_exec_shell(nox_client_t *c, const char *session_id,
                                         const char *command, bool use_bash,
                                         const nox_exec_opts_t *opts,
-                                        nox_exec_t *out);
+                                        nox_exec_t            *out);
 NOX_API void      nox_exec_free(nox_exec_t *r);
 
 /* Upload a gzip tar archive into dest (NULL: /workspace). */
@@ -164,10 +163,10 @@ NOX_API nox_err_t nox_client_download(nox_client_t *c, const char *session_id,
  * local_dir and device nodes are refused (NOX_EINVAL). *files (may be
  * NULL) gets the number of regular files written. */
 NOX_API nox_err_t nox_client_download_workspace(nox_client_t *c,
-                                                const char *session_id,
-                                                const char *src,
-                                                const char *local_dir,
-                                                uint64_t   *files);
+                                                const char   *session_id,
+                                                const char   *src,
+                                                const char   *local_dir,
+                                                uint64_t     *files);
 
 /* *deleted (may be NULL) is false when there was no such sandbox. */
 NOX_API nox_err_t nox_client_delete(nox_client_t *c, const char *session_id,

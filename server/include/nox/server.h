@@ -28,12 +28,12 @@
 typedef struct nox_server nox_server_t; /* opaque; layout in server.c */
 
 typedef struct {
-    nox_engine_t      *engine; /* borrowed; must outlive the server */
-    const char *const *urls;   /* listen URLs */
-    size_t             n_urls; /* >= 1 */
+    nox_engine_t      *engine;  /* borrowed; must outlive the server */
+    const char *const *urls;    /* listen URLs */
+    size_t             n_urls;  /* >= 1 */
     int                workers; /* 0: NOX_DEFAULT_WORKERS */
-    size_t max_message_bytes;   /* 0: NOX_DEFAULT_MAX_MESSAGE_BYTES */
-    int    reap_interval_ms;    /* 0: default; < 0: no reaper */
+    size_t             max_message_bytes; /* 0: NOX_DEFAULT_MAX_MESSAGE_BYTES */
+    int                reap_interval_ms;  /* 0: default; < 0: no reaper */
 } nox_server_opts_t;
 
 /* Listen on every URL and start serving. On success *out owns the server

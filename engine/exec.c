@@ -1,0 +1,306 @@
+/*
+ * exec.c - Exec: request checks, the command's clean environment, and the
+ * registry of running commands that DeleteSandbox kills.
+ */
+#include "engine_impl.h"
+
+#include "paths.h"
+#include "policy.h"
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EXEC_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+#define EXEC_BASE_ENV 6 /* PATH HOME PWD TMPDIR LANG NOXRUNNER_SESSION_ID */
+
+/* ------------------------------------------------------------------ */
+/* Running commands                                                    */
+/* ------------------------------------------------------------------ */
+
+static nox_err_t
+exec_register(nox_engine_t *e, const char *sid, pid_t pgid)
+{
+    nox_err_t rv = NOX_OK;
+
+    (void)pthread_mutex_lock(&e->lock);
+    if (e->n_running == e->cap_running) {
+        size_t ncap = e->cap_running ? e->cap_running * 2 : 8;
+        void  *p = reallocarray(e->running, ncap, sizeof(*e->running));
+        if (p == NULL) {
+            rv = NOX_ERESOURCE;
+            goto out;
+        }
+        e->running = p;
+        e->cap_running = ncap;
+    }
+    nox_running_t *r = &e->running[e->n_running++];
+    (void)snprintf(r->session_id, sizeof(r->session_id), "%s", sid);
+    r->pgid = pgid;
+out:
+    (void)pthread_mutex_unlock(&e->lock);
+    return rv;
+}
+
+static void
+exec_unregister(nox_engine_t *e, pid_t pgid)
+{
+    (void)pthread_mutex_lock(&e->lock);
+    for (size_t i = 0; i < e->n_running; i++) {
+        if (e->running[i].pgid == pgid) {
+            e->running[i] = e->running[--e->n_running];
+            break;
+        }
+    }
+    (void)pthread_mutex_unlock(&e->lock);
+}
+
+void
+nox__engine_kill_running(nox_engine_t *e, const char *sid)
+{
+    (void)pthread_mutex_lock(&e->lock);
+    for (size_t i = 0; i < e->n_running; i++) {
+        if (sid == NULL || strcmp(e->running[i].session_id, sid) == 0)
+            (void)kill(-e->running[i].pgid, SIGKILL); /* may be gone */
+    }
+    (void)pthread_mutex_unlock(&e->lock);
+}
+
+typedef struct {
+    nox_engine_t             *engine;
+    const nox_live_sandbox_t *sb;
+    pid_t                     pgid;
+} exec_start_t;
+
+/* Runs in the parent as soon as the command exists. Registering and then
+ * checking that the sandbox still stands closes the race with a
+ * concurrent DeleteSandbox: either the delete sees the registration and
+ * kills the group, or we see the rename and kill it ourselves. */
+static void
+exec_on_start(void *arg, pid_t pgid)
+{
+    exec_start_t *s = arg;
+    struct stat   now, then;
+
+    s->pgid = pgid;
+    if (exec_register(s->engine, s->sb->meta.session_id, pgid) != NOX_OK)
+        s->pgid = 0; /* not tracked: the /proc scan still finds it */
+    if (fstatat(s->engine->base_fd, s->sb->name, &now, AT_SYMLINK_NOFOLLOW) !=
+            0 ||
+        fstat(s->sb->sb_fd, &then) != 0 || now.st_ino != then.st_ino ||
+        now.st_dev != then.st_dev)
+        (void)kill(-pgid, SIGKILL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Environment                                                         */
+/* ------------------------------------------------------------------ */
+
+static nox_err_t
+exec_check_env(const nox_exec_req_t *r, nox_status_t *st)
+{
+    nox_err_t rv;
+
+    for (size_t i = 0; i < r->env_len; i++) {
+        if ((rv = nox__policy_check_env_name(r->env[i].name, st)) != NOX_OK)
+            return rv;
+        if (strcmp(r->env[i].name, "NOXRUNNER_SESSION_ID") == 0)
+            return nox__status_set(st, NOX_EINVAL,
+                                   "environment variable "
+                                   "NOXRUNNER_SESSION_ID is reserved");
+        if (r->env[i].value == NULL)
+            return nox__status_set(st, NOX_EINVAL,
+                                   "environment variable '%s' has no value",
+                                   r->env[i].name);
+    }
+    return NOX_OK;
+}
+
+/* Set name=value in envp (n entries): replace an entry with the same name
+ * or append. Returns NULL when out of memory. */
+static char *
+exec_env_entry(const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    char  *s = malloc(nl + vl + 2);
+
+    if (s == NULL)
+        return NULL;
+    memcpy(s, name, nl);
+    s[nl] = '=';
+    memcpy(s + nl + 1, value, vl + 1);
+    return s;
+}
+
+static void
+exec_env_free(char **envp)
+{
+    if (envp == NULL)
+        return;
+    for (char **p = envp; *p != NULL; p++)
+        free(*p);
+    free(envp);
+}
+
+/* Build the clean environment: the base set, then the request's entries
+ * (which replace base entries of the same name). NULL when out of memory
+ * or when a path does not fit. */
+static char **
+exec_env_build(const nox_live_sandbox_t *sb, const char *cwd_rel,
+               const nox_exec_req_t *r)
+{
+    char   home[NOX_SANDBOX_PATH_MAX + 16], tmpdir[NOX_SANDBOX_PATH_MAX + 16];
+    char   pwd[NOX_SANDBOX_PATH_MAX + PATH_MAX + 16];
+    size_t n = 0, total = EXEC_BASE_ENV + r->env_len + 1;
+    char **envp;
+    int    lh, lt, lp;
+
+    lh = snprintf(home, sizeof(home), "%s/workspace", sb->path);
+    lt = snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", sb->path);
+    lp = snprintf(pwd, sizeof(pwd), "%s%s%s", home, cwd_rel[0] ? "/" : "",
+                  cwd_rel);
+    if (lh < 0 || (size_t)lh >= sizeof(home) || lt < 0 ||
+        (size_t)lt >= sizeof(tmpdir) || lp < 0 || (size_t)lp >= sizeof(pwd))
+        return NULL;
+    if ((envp = calloc(total, sizeof(*envp))) == NULL)
+        return NULL;
+    const char *base[EXEC_BASE_ENV][2] = {
+        {"PATH", EXEC_DEFAULT_PATH},
+        {"HOME", home},
+        {"PWD", pwd},
+        {"TMPDIR", tmpdir},
+        {"LANG", "C.UTF-8"},
+        {"NOXRUNNER_SESSION_ID", sb->meta.session_id},
+    };
+    for (size_t i = 0; i < EXEC_BASE_ENV; i++)
+        if ((envp[n++] = exec_env_entry(base[i][0], base[i][1])) == NULL)
+            goto fail;
+    for (size_t i = 0; i < r->env_len; i++) {
+        size_t nl = strlen(r->env[i].name), j;
+        for (j = 0; j < n; j++)
+            if (strncmp(envp[j], r->env[i].name, nl) == 0 &&
+                envp[j][nl] == '=')
+                break;
+        char *ent = exec_env_entry(r->env[i].name, r->env[i].value);
+        if (ent == NULL)
+            goto fail;
+        if (j < n)
+            free(envp[j]);
+        else
+            n++;
+        envp[j] = ent;
+    }
+    return envp;
+fail:
+    exec_env_free(envp);
+    return NULL;
+}
+
+static const char *
+exec_env_get(char **envp, const char *name)
+{
+    size_t nl = strlen(name);
+
+    for (char **p = envp; *p != NULL; p++)
+        if (strncmp(*p, name, nl) == 0 && (*p)[nl] == '=')
+            return *p + nl + 1;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Exec                                                                */
+/* ------------------------------------------------------------------ */
+
+static nox_err_t
+exec_check(const nox_exec_req_t *r, nox_status_t *st)
+{
+    nox_err_t rv;
+
+    if ((rv = nox__session_id_check(r->session_id, st)) != NOX_OK ||
+        (rv = nox__policy_check_argv(r->argv, r->argc, st)) != NOX_OK ||
+        (rv = exec_check_env(r, st)) != NOX_OK)
+        return rv;
+    for (size_t i = 0; i < r->argc; i++)
+        if (r->argv[i] == NULL)
+            return nox__status_set(st, NOX_EINVAL, "argv[%zu] is NULL", i);
+    return NOX_OK;
+}
+
+static nox_err_t
+exec_run(nox_engine_t *e, const nox_live_sandbox_t *sb, int cwd_fd,
+         const char *cwd_rel, const nox_exec_req_t *r, nox_exec_result_t *res,
+         nox_status_t *st)
+{
+    exec_start_t start = {e, sb, 0};
+    nox_err_t    rv;
+    char       **envp = exec_env_build(sb, cwd_rel, r);
+    const char **argv = calloc(r->argc + 1, sizeof(*argv));
+
+    if (envp == NULL || argv == NULL) {
+        rv = nox__status_set(st, NOX_ERESOURCE, "out of memory");
+        goto out;
+    }
+    memcpy(argv, r->argv, r->argc * sizeof(*argv));
+    nox_spawn_opts_t o = {
+        .argv = argv,
+        .envp = (const char *const *)envp,
+        .path_env = exec_env_get(envp, "PATH"),
+        .cwd_fd = cwd_fd,
+        .stdin_data = r->stdin_data,
+        .stdin_len = r->stdin_data ? r->stdin_len : 0,
+        .timeout_ms =
+            r->timeout_ms > 0 ? r->timeout_ms : NOX_DEFAULT_TIMEOUT_MS,
+        .output_cap = e->output_cap,
+        .on_start = exec_on_start,
+        .on_start_arg = &start,
+    };
+    nox__warn_exec(&e->warn, sb->meta.session_id, r->argv, r->argc);
+    rv = nox__spawn_run(&o, res, st);
+    if (start.pgid > 0)
+        exec_unregister(e, start.pgid);
+out:
+    free(argv);
+    exec_env_free(envp);
+    return rv;
+}
+
+nox_err_t
+nox_engine_exec(nox_engine_t *e, const nox_exec_req_t *r,
+                nox_exec_result_t *res, nox_status_t *st)
+{
+    nox_live_sandbox_t sb;
+    char               rel[PATH_MAX];
+    int                ws_fd = -1, cwd_fd = -1;
+    nox_err_t          rv;
+
+    if ((rv = exec_check(r, st)) != NOX_OK)
+        return rv;
+    if ((rv = nox__sandbox_open(e, r->session_id, true, &sb, st)) != NOX_OK)
+        return rv;
+    if ((rv = nox__sandbox_workspace(&sb, &ws_fd, st)) != NOX_OK ||
+        (rv = nox__path_open(ws_fd, r->workdir, NOX_PATH_DIR | NOX_PATH_CREATE,
+                             &cwd_fd, rel, sizeof(rel), NULL, st)) != NOX_OK)
+        goto out;
+    rv = exec_run(e, &sb, cwd_fd, rel, r, res, st);
+out:
+    nox__close(cwd_fd);
+    nox__close(ws_fd);
+    nox__sandbox_close(&sb);
+    return rv;
+}
+
+void
+nox_exec_result_free(nox_exec_result_t *r)
+{
+    if (r == NULL)
+        return;
+    nox__buf_free(&r->out);
+    nox__buf_free(&r->err);
+}

@@ -1,0 +1,43 @@
+/*
+ * meta.h - the metadata file of a sandbox, the source of truth on disk.
+ *
+ * Each sandbox directory holds ".noxrunner.meta", a small "key=value" text
+ * file. It is replaced atomically (written under a unique temporary name,
+ * then renamed over the old one), so a reader in any process sees either
+ * the old or the new version, never a torn one. Read-modify-write cycles
+ * are serialised by the caller with flock() on the sandbox directory.
+ */
+#ifndef NOX_META_H
+#define NOX_META_H
+
+#include "nox/engine.h"
+
+#include <stdint.h>
+
+#define NOX_META_FILE ".noxrunner.meta"
+#define NOX_META_STR_MAX 256 /* image and limit strings */
+
+typedef struct {
+    char     session_id[NOX_SESSION_ID_MAX + 1];
+    uint32_t ttl_seconds;
+    int64_t  created_at; /* seconds since the epoch */
+    int64_t  expires_at; /* last activity + ttl_seconds */
+    char     image[NOX_META_STR_MAX];
+    char     cpu_limit[NOX_META_STR_MAX];
+    char     memory_limit[NOX_META_STR_MAX];
+    char     storage_limit[NOX_META_STR_MAX];
+} nox_meta_t;
+
+/* NOX_OK when s fits a metadata string: shorter than NOX_META_STR_MAX and
+ * free of control characters; else NOX_EINVAL naming field. NULL is ok. */
+nox_err_t nox__meta_check_str(const char *field, const char *s,
+                              nox_status_t *st);
+
+/* Replace the metadata of the sandbox at sb_fd with m. */
+nox_err_t nox__meta_write(int sb_fd, const nox_meta_t *m, nox_status_t *st);
+
+/* Read the metadata of the sandbox at sb_fd. NOX_ENOENT when there is no
+ * metadata file; NOX_EINTERNAL when it is unreadable or malformed. */
+nox_err_t nox__meta_read(int sb_fd, nox_meta_t *m, nox_status_t *st);
+
+#endif /* NOX_META_H */

@@ -1,0 +1,486 @@
+/* check_engine.c - the engine facade: lifecycle, TTL, isolation of state
+ * between engines on one base_dir, environment, deletes that kill. */
+#include "nox/engine.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char         *base;
+static nox_engine_t *eng;
+
+static nox_engine_t *
+open_engine(void)
+{
+    nox_engine_opts_t o = {base, 0, 1};
+    nox_engine_t     *e = NULL;
+    nox_status_t      st;
+
+    ck_assert_int_eq(nox_engine_open(&e, &o, &st), NOX_OK);
+    return e;
+}
+
+static void
+setup(void)
+{
+    base = tu_mkdtemp();
+    eng = open_engine();
+}
+
+static void
+teardown(void)
+{
+    nox_engine_close(eng);
+    tu_rmtree_free(base);
+}
+
+static void
+create(nox_engine_t *e, const char *sid, uint32_t ttl, bool expect_created)
+{
+    nox_create_req_t   r = {.session_id = sid, .ttl_seconds = ttl};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    bool               created = !expect_created;
+
+    ck_assert_int_eq(nox_engine_create(e, &r, &info, &created, &st), NOX_OK);
+    ck_assert(created == expect_created);
+    ck_assert_str_eq(info.session_id, sid);
+}
+
+/* Run argv in sid; returns the engine code, fills *res. */
+static nox_err_t
+run(nox_engine_t *e, const char *sid, const char *const *argv, size_t argc,
+    nox_exec_result_t *res, nox_status_t *st)
+{
+    nox_exec_req_t r = {.session_id = sid, .argv = argv, .argc = argc};
+    *res = (nox_exec_result_t)NOX_EXEC_RESULT_INIT;
+    return nox_engine_exec(e, &r, res, st);
+}
+
+static char *
+out_str(const nox_exec_result_t *res)
+{
+    char *s =
+        strndup(res->out.data ? (const char *)res->out.data : "", res->out.len);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+START_TEST(engine_create_makes_the_sandbox_layout)
+{
+    nox_create_req_t   r = {.session_id = "s1", .ttl_seconds = 60};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    bool               created = false;
+    char               want[2048];
+    int64_t            now = (int64_t)time(NULL);
+
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, &st), NOX_OK);
+    ck_assert(created);
+    ck_assert_str_eq(info.pod_name, "local-s1");
+    (void)snprintf(want, sizeof(want), "%s/noxrunner_sandbox_s1", base);
+    ck_assert_str_eq(info.path, want);
+    ck_assert(info.expires_at >= now + 60 && info.expires_at <= now + 61);
+    ck_assert(tu_exists(info.path, "workspace"));
+    ck_assert(tu_exists(info.path, "tmp"));
+}
+END_TEST
+
+START_TEST(engine_create_again_keeps_files_and_refreshes)
+{
+    nox_exec_result_t res;
+    nox_status_t      st;
+    const char       *touch[] = {"sh", "-c", "echo kept > f.txt"};
+    const char       *cat[] = {"cat", "f.txt"};
+
+    create(eng, "s1", 60, true);
+    ck_assert_int_eq(run(eng, "s1", touch, 3, &res, &st), NOX_OK);
+    nox_exec_result_free(&res);
+    create(eng, "s1", 120, false);
+    ck_assert_int_eq(run(eng, "s1", cat, 2, &res, &st), NOX_OK);
+    char *s = out_str(&res);
+    ck_assert_str_eq(s, "kept\n");
+    free(s);
+    nox_exec_result_free(&res);
+}
+END_TEST
+
+START_TEST(engine_rejects_invalid_session_ids)
+{
+    const char        *bad[] = {"", ".", "..", "a/b", "a b", "../x", "é"};
+    nox_create_req_t   r = {0};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    bool               created;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r.session_id = bad[i];
+        ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, &st),
+                         NOX_EINVAL);
+    }
+}
+END_TEST
+
+START_TEST(engine_unknown_session_is_not_found)
+{
+    nox_exec_result_t res;
+    nox_status_t      st;
+    int64_t           exp;
+    nox_buf_t         buf = NOX_BUF_INIT;
+    const char       *argv[] = {"true"};
+    bool              deleted = true;
+
+    ck_assert_int_eq(run(eng, "nope", argv, 1, &res, &st), NOX_ENOENT);
+    ck_assert_str_eq(st.msg, "sandbox not found: nope");
+    ck_assert_int_eq(nox_engine_touch(eng, "nope", &exp, &st), NOX_ENOENT);
+    ck_assert_int_eq(nox_engine_upload(eng, "nope", NULL, "x", 1, NULL, &st),
+                     NOX_ENOENT);
+    ck_assert_int_eq(nox_engine_download(eng, "nope", NULL, 0, &buf, &st),
+                     NOX_ENOENT);
+    ck_assert_int_eq(nox_engine_delete(eng, "nope", &deleted, &st), NOX_OK);
+    ck_assert(!deleted);
+}
+END_TEST
+
+START_TEST(engine_environment_is_clean_and_complete)
+{
+    nox_exec_result_t res;
+    nox_status_t      st;
+    const char       *argv[] = {"env"};
+    nox_env_pair_t    env[] = {{"FOO", "bar baz"}, {"LANG", "C"}};
+    nox_exec_req_t    r = {.session_id = "envs",
+                           .argv = argv,
+                           .argc = 1,
+                           .env = env,
+                           .env_len = 2,
+                           .workdir = "sub"};
+    char              want[8192];
+
+    setenv("NOX_SECRET_OF_THE_TEST", "leak", 1);
+    create(eng, "envs", 60, true);
+    res = (nox_exec_result_t)NOX_EXEC_RESULT_INIT;
+    ck_assert_int_eq(nox_engine_exec(eng, &r, &res, &st), NOX_OK);
+    char *s = out_str(&res);
+    (void)snprintf(want, sizeof(want),
+                   "PATH=/usr/local/bin:/usr/bin:/bin\n"
+                   "HOME=%s/noxrunner_sandbox_envs/workspace\n"
+                   "PWD=%s/noxrunner_sandbox_envs/workspace/sub\n"
+                   "TMPDIR=%s/noxrunner_sandbox_envs/tmp\n"
+                   "LANG=C\nNOXRUNNER_SESSION_ID=envs\nFOO=bar baz\n",
+                   base, base, base);
+    ck_assert_str_eq(s, want);
+    free(s);
+    nox_exec_result_free(&res);
+}
+END_TEST
+
+START_TEST(engine_reserved_and_bad_env_names_are_invalid)
+{
+    nox_exec_result_t res = NOX_EXEC_RESULT_INIT;
+    nox_status_t      st;
+    const char       *argv[] = {"true"};
+    nox_env_pair_t    env1[] = {{"NOXRUNNER_SESSION_ID", "other"}};
+    nox_env_pair_t    env2[] = {{"A=B", "x"}};
+    nox_exec_req_t    r = {
+           .session_id = "e", .argv = argv, .argc = 1, .env = env1, .env_len = 1};
+
+    create(eng, "e", 60, true);
+    ck_assert_int_eq(nox_engine_exec(eng, &r, &res, &st), NOX_EINVAL);
+    ck_assert_str_eq(st.msg,
+                     "environment variable NOXRUNNER_SESSION_ID is reserved");
+    r.env = env2;
+    ck_assert_int_eq(nox_engine_exec(eng, &r, &res, &st), NOX_EINVAL);
+}
+END_TEST
+
+START_TEST(engine_workdir_escape_is_redirected_to_workspace)
+{
+    nox_exec_result_t res = NOX_EXEC_RESULT_INIT;
+    nox_status_t      st;
+    const char       *argv[] = {"pwd"};
+    const char       *dirs[] = {"../../etc", "/etc", "/workspace/../.."};
+    char              want[2048];
+
+    create(eng, "w", 60, true);
+    (void)snprintf(want, sizeof(want), "%s/noxrunner_sandbox_w/workspace\n",
+                   base);
+    for (size_t i = 0; i < 3; i++) {
+        nox_exec_req_t r = {
+            .session_id = "w", .argv = argv, .argc = 1, .workdir = dirs[i]};
+        ck_assert_int_eq(nox_engine_exec(eng, &r, &res, &st), NOX_OK);
+        char *s = out_str(&res);
+        ck_assert_str_eq(s, want);
+        free(s);
+        nox_exec_result_free(&res);
+    }
+}
+END_TEST
+
+START_TEST(engine_blocked_command_is_denied)
+{
+    nox_exec_result_t res;
+    nox_status_t      st;
+    const char       *argv[] = {"/bin/rm", "-rf", "x"};
+
+    create(eng, "b", 60, true);
+    ck_assert_int_eq(run(eng, "b", argv, 3, &res, &st), NOX_EDENIED);
+    ck_assert_str_eq(st.msg, "command not allowed: rm");
+}
+END_TEST
+
+START_TEST(engine_expired_sandbox_is_gone_before_and_after_reap)
+{
+    nox_exec_result_t   res;
+    nox_status_t        st;
+    const char         *argv[] = {"true"};
+    nox_sandbox_info_t *list = NULL;
+    size_t              n = 99, reaped = 0;
+
+    create(eng, "old", 1, true);
+    create(eng, "young", 600, true);
+    sleep(2);
+    ck_assert_int_eq(run(eng, "old", argv, 1, &res, &st), NOX_ENOENT);
+    ck_assert_int_eq(nox_engine_list(eng, &list, &n, &st), NOX_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(list[0].session_id, "young");
+    free(list);
+    ck_assert(tu_exists(base, "noxrunner_sandbox_old"));
+    ck_assert_int_eq(nox_engine_reap(eng, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, 1);
+    ck_assert(!tu_exists(base, "noxrunner_sandbox_old"));
+    ck_assert(tu_exists(base, "noxrunner_sandbox_young"));
+}
+END_TEST
+
+START_TEST(engine_touch_and_exec_extend_the_ttl)
+{
+    nox_exec_result_t res;
+    nox_status_t      st;
+    const char       *argv[] = {"true"};
+    int64_t           exp = 0;
+
+    create(eng, "t", 2, true);
+    sleep(1);
+    ck_assert_int_eq(nox_engine_touch(eng, "t", &exp, &st), NOX_OK);
+    ck_assert(exp >= (int64_t)time(NULL) + 1);
+    sleep(1);
+    ck_assert_int_eq(run(eng, "t", argv, 1, &res, &st), NOX_OK);
+    nox_exec_result_free(&res);
+    sleep(1);
+    /* 3 s after create with a 2 s TTL: alive only thanks to the extends. */
+    ck_assert_int_eq(nox_engine_touch(eng, "t", &exp, &st), NOX_OK);
+}
+END_TEST
+
+START_TEST(engine_delete_does_not_follow_symlinks)
+{
+    char        *outside = tu_mkdtemp();
+    char         cmd[4096];
+    nox_status_t st;
+    bool         deleted = false;
+
+    tu_write_file(outside, "precious", "keep", 4);
+    create(eng, "d", 60, true);
+    (void)snprintf(cmd, sizeof(cmd),
+                   "ln -s %s link && mkdir sub && ln -s %s "
+                   "sub/link2",
+                   outside, outside);
+    const char       *argv[] = {"sh", "-c", cmd};
+    nox_exec_result_t res;
+    ck_assert_int_eq(run(eng, "d", argv, 3, &res, &st), NOX_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    nox_exec_result_free(&res);
+    ck_assert_int_eq(nox_engine_delete(eng, "d", &deleted, &st), NOX_OK);
+    ck_assert(deleted);
+    ck_assert(!tu_exists(base, "noxrunner_sandbox_d"));
+    ck_assert(tu_exists(outside, "precious"));
+    tu_rmtree_free(outside);
+}
+END_TEST
+
+typedef struct {
+    nox_engine_t     *e;
+    nox_exec_result_t res;
+    nox_err_t         rv;
+} bg_exec_t;
+
+static void *
+bg_sleep(void *arg)
+{
+    bg_exec_t   *b = arg;
+    nox_status_t st;
+    const char  *argv[] = {"sh", "-c", "sleep 30 & sleep 30"};
+
+    b->rv = run(b->e, "k", argv, 3, &b->res, &st);
+    return NULL;
+}
+
+static void
+delete_kills_running(nox_engine_t *runner, nox_engine_t *deleter)
+{
+    pthread_t    t;
+    bg_exec_t    b = {runner, NOX_EXEC_RESULT_INIT, NOX_OK};
+    nox_status_t st;
+    bool         deleted = false;
+
+    create(runner, "k", 60, true);
+    ck_assert_int_eq(pthread_create(&t, NULL, bg_sleep, &b), 0);
+    usleep(300 * 1000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(nox_engine_delete(deleter, "k", &deleted, &st), NOX_OK);
+    ck_assert(deleted);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 5);
+    ck_assert_int_eq(b.rv, NOX_OK);
+    ck_assert_int_eq(b.res.exit_code, 137);
+    nox_exec_result_free(&b.res);
+    ck_assert(!tu_exists(base, "noxrunner_sandbox_k"));
+}
+
+START_TEST(engine_delete_kills_the_running_command)
+{
+    delete_kills_running(eng, eng);
+}
+END_TEST
+
+START_TEST(engine_delete_from_another_engine_kills_the_command)
+{
+    nox_engine_t *other = open_engine();
+
+    delete_kills_running(eng, other);
+    nox_engine_close(other);
+}
+END_TEST
+
+START_TEST(engine_state_survives_a_restart)
+{
+    nox_exec_result_t res;
+    nox_status_t      st;
+    const char       *argv[] = {"echo", "Hello"};
+
+    create(eng, "my-session", 60, true);
+    nox_engine_close(eng);
+    eng = open_engine();
+    ck_assert_int_eq(run(eng, "my-session", argv, 2, &res, &st), NOX_OK);
+    char *s = out_str(&res);
+    ck_assert_str_eq(s, "Hello\n");
+    free(s);
+    nox_exec_result_free(&res);
+}
+END_TEST
+
+static void *
+bg_create(void *arg)
+{
+    nox_create_req_t   r = {.session_id = "race"};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    bool               created = false;
+
+    if (nox_engine_create(arg, &r, &info, &created, &st) != NOX_OK)
+        return (void *)2;
+    return created ? (void *)1 : (void *)0;
+}
+
+START_TEST(engine_concurrent_creates_make_exactly_one_sandbox)
+{
+    pthread_t     t[8];
+    nox_engine_t *engines[2] = {eng, open_engine()};
+    int           made = 0;
+
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, bg_create, engines[i % 2]),
+                         0);
+    for (int i = 0; i < 8; i++) {
+        void *rv;
+        ck_assert_int_eq(pthread_join(t[i], &rv), 0);
+        ck_assert_ptr_ne(rv, (void *)2);
+        made += rv == (void *)1;
+    }
+    ck_assert_int_eq(made, 1);
+    nox_engine_close(engines[1]);
+}
+END_TEST
+
+START_TEST(engine_list_is_sorted_and_has_paths)
+{
+    nox_sandbox_info_t *list = NULL;
+    nox_status_t        st;
+    size_t              n = 0;
+    char                want[2048];
+
+    create(eng, "b", 60, true);
+    create(eng, "a", 60, true);
+    create(eng, "c", 60, true);
+    ck_assert_int_eq(nox_engine_list(eng, &list, &n, &st), NOX_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(list[0].session_id, "a");
+    ck_assert_str_eq(list[1].session_id, "b");
+    ck_assert_str_eq(list[2].session_id, "c");
+    ck_assert_str_eq(list[2].pod_name, "local-c");
+    (void)snprintf(want, sizeof(want), "%s/noxrunner_sandbox_a", base);
+    ck_assert_str_eq(list[0].path, want);
+    free(list);
+}
+END_TEST
+
+static Suite *
+engine_suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *life = tcase_create("lifecycle");
+    TCase *exec = tcase_create("exec");
+    TCase *ttl = tcase_create("ttl");
+    TCase *del = tcase_create("delete");
+
+    tcase_add_checked_fixture(life, setup, teardown);
+    tcase_add_test(life, engine_create_makes_the_sandbox_layout);
+    tcase_add_test(life, engine_create_again_keeps_files_and_refreshes);
+    tcase_add_test(life, engine_rejects_invalid_session_ids);
+    tcase_add_test(life, engine_unknown_session_is_not_found);
+    tcase_add_test(life, engine_state_survives_a_restart);
+    tcase_add_test(life, engine_concurrent_creates_make_exactly_one_sandbox);
+    tcase_add_test(life, engine_list_is_sorted_and_has_paths);
+    suite_add_tcase(s, life);
+
+    tcase_add_checked_fixture(exec, setup, teardown);
+    tcase_add_test(exec, engine_environment_is_clean_and_complete);
+    tcase_add_test(exec, engine_reserved_and_bad_env_names_are_invalid);
+    tcase_add_test(exec, engine_workdir_escape_is_redirected_to_workspace);
+    tcase_add_test(exec, engine_blocked_command_is_denied);
+    suite_add_tcase(s, exec);
+
+    tcase_add_checked_fixture(ttl, setup, teardown);
+    tcase_set_timeout(ttl, 30);
+    tcase_add_test(ttl, engine_expired_sandbox_is_gone_before_and_after_reap);
+    tcase_add_test(ttl, engine_touch_and_exec_extend_the_ttl);
+    suite_add_tcase(s, ttl);
+
+    tcase_add_checked_fixture(del, setup, teardown);
+    tcase_set_timeout(del, 30);
+    tcase_add_test(del, engine_delete_does_not_follow_symlinks);
+    tcase_add_test(del, engine_delete_kills_the_running_command);
+    tcase_add_test(del, engine_delete_from_another_engine_kills_the_command);
+    suite_add_tcase(s, del);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(engine_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
