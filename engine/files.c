@@ -1,8 +1,8 @@
-/* files.c - UploadFiles and DownloadFiles: resolve the path, then archive.c
+/* files.c - UploadFiles and DownloadFiles: resolve the path, then tar_*.c
  * does the checking and the I/O. */
 #include "engine_impl.h"
 
-#include "archive.h"
+#include "tar.h"
 #include "paths.h"
 
 #include <errno.h>
@@ -27,7 +27,7 @@ nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
         (rv = nox__path_open(ws_fd, dest, NOX_PATH_DIR | NOX_PATH_CREATE,
                              &dest_fd, rel, sizeof(rel), NULL, st)) != NOX_OK)
         goto out;
-    rv = nox__archive_extract(dest_fd, rel, tar_gz, len, &n, st);
+    rv = nox__tar_extract(dest_fd, rel, tar_gz, len, &n, st);
     if (rv == NOX_OK && files_written != NULL)
         *files_written = n;
 out:
@@ -55,8 +55,8 @@ nox_engine_download(nox_engine_t *e, const char *sid, const char *src,
     /* A file source is archived under its own name. */
     const char *slash = strrchr(rel, '/');
     const char *name = slash ? slash + 1 : rel;
-    rv = nox__archive_pack(src_fd, name[0] ? name : "workspace", max_bytes, out,
-                           st);
+    rv =
+        nox__tar_pack(src_fd, name[0] ? name : "workspace", max_bytes, out, st);
 out:
     nox__close(src_fd);
     nox__close(ws_fd);

@@ -1,5 +1,5 @@
 /*
- * archive.h - tar.gz in and out of a sandbox, with libarchive.
+ * tar.h - tar.gz in and out of a sandbox, with libarchive.
  *
  * Extraction checks every entry before writing any: an entry with an
  * absolute name or a ".." component, a hard link, a device node, FIFO or
@@ -9,17 +9,20 @@
  * with O_NOFOLLOW, and each file is written under a temporary name and
  * renamed into place, so neither a symlink nor a hard link a command
  * planted is ever written through.
+ *
+ * Thread safety: no global state; concurrent calls are independent.
  */
-#ifndef NOX_ARCHIVE_H
-#define NOX_ARCHIVE_H
+#ifndef NOX_TAR_H
+#define NOX_TAR_H
 
 #include "nox_common.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define NOX_ARCHIVE_MAX_ENTRIES 100000
-#define NOX_ARCHIVE_MAX_BYTES (4ULL << 30) /* unpacked; against gzip bombs */
+#define NOX_TAR_MAX_ENTRIES 100000
+#define NOX_TAR_MAX_BYTES (4ULL << 30) /* unpacked; against gzip bombs */
+#define NOX_TAR_MAX_DEPTH 256          /* directory nesting that packs */
 
 /* Extract the gzip tar in data/len into dest_fd, a directory inside the
  * workspace at relative path dest_rel ("" for the root; used to judge
@@ -28,19 +31,25 @@
  * number of regular files written.
  * Errors: NOX_EINVAL for a corrupt, truncated or non-gzip-tar archive, or
  * a rejected entry (the message names it); nothing is written then.
- * NOX_ERESOURCE past NOX_ARCHIVE_MAX_ENTRIES or NOX_ARCHIVE_MAX_BYTES.
+ * NOX_ERESOURCE past NOX_TAR_MAX_ENTRIES or NOX_TAR_MAX_BYTES.
  * NOX_EINTERNAL for I/O errors while writing. */
-nox_err_t nox__archive_extract(int dest_fd, const char *dest_rel,
-                               const void *data, size_t len,
-                               uint64_t *files_written, nox_status_t *st);
+nox_err_t nox__tar_extract(int dest_fd, const char *dest_rel, const void *data,
+                           size_t len, uint64_t *files_written,
+                           nox_status_t *st);
 
 /* Pack src_fd as a gzip tar (pax format) into out. src_fd is a directory
  * (entries named relative to it, recursively, symlinks stored as links and
  * never followed, sockets and FIFOs skipped) or a regular file (one entry
- * named file_name). NOX_ERESOURCE when the archive grows past max_bytes
- * (0: unlimited). On failure out is left empty. */
-nox_err_t nox__archive_pack(int src_fd, const char *file_name,
-                            size_t max_bytes, nox_buf_t *out,
-                            nox_status_t *st);
+ * named file_name).
+ * Ownership: *out is replaced, not appended to: whatever it held is freed
+ * first (pass NOX_BUF_INIT or a buffer you own), on success it owns the
+ * archive (release: nox__buf_free()), and on failure it is left empty.
+ * Errors: NOX_ERESOURCE when the archive grows past max_bytes (0:
+ * unlimited), the tree nests deeper than NOX_TAR_MAX_DEPTH directories, or
+ * memory runs out. NOX_EINVAL when src_fd is neither a file nor a
+ * directory, or is a file and file_name is NULL or "". NOX_EINTERNAL for
+ * I/O errors while reading. */
+nox_err_t nox__tar_pack(int src_fd, const char *file_name, size_t max_bytes,
+                        nox_buf_t *out, nox_status_t *st);
 
-#endif /* NOX_ARCHIVE_H */
+#endif /* NOX_TAR_H */

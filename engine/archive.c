@@ -1,1 +1,0 @@
-/* archive.c: not written yet */

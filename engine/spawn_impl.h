@@ -1,0 +1,82 @@
+/*
+ * spawn_impl.h - what spawn.c and spawn_child.c share.
+ * Private to engine/spawn*.c; the module's API is spawn.h.
+ *
+ * spawn_child.c starts the command: it finds the executable, prepares the
+ * child's fds and runs the clone(CLONE_VM|CLONE_VFORK) child up to execve.
+ * spawn.c is the parent's side: the event loop over the pipes and the
+ * pidfd, output caps, the deadline and the kill, reaping and the result.
+ */
+#ifndef NOX_SPAWN_IMPL_H
+#define NOX_SPAWN_IMPL_H
+
+#include "spawn.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Where the child gave up before execve succeeded. */
+typedef enum {
+    NOX_SPAWN_STAGE_NONE = 0,
+    NOX_SPAWN_STAGE_SETPGID,
+    NOX_SPAWN_STAGE_PDEATHSIG,
+    NOX_SPAWN_STAGE_DUP2,
+    NOX_SPAWN_STAGE_FCHDIR,
+    NOX_SPAWN_STAGE_SIGMASK,
+    NOX_SPAWN_STAGE_EXEC,
+} nox__spawn_stage_t;
+
+/* What the child reported before it _exit(127)ed; stage is
+ * NOX_SPAWN_STAGE_NONE when execve succeeded. */
+typedef struct {
+    nox__spawn_stage_t stage;
+    int                err; /* errno at that stage */
+} nox__spawn_fail_t;
+
+/* Pipes and fds of one run; -1 when unused or closed. *_r/_w are the read
+ * and write ends; the child gets in_r, out_w and err_w. */
+typedef struct {
+    int in_r, in_w, out_r, out_w, err_r, err_w;
+} nox__spawn_fds_t;
+
+/* ---- finding the executable (spawn_child.c) ---- */
+
+/* Resolve o->argv[0] into out. A name with '/' is used as given (relative
+ * to the command's working directory); otherwise o->path_env (NULL: the
+ * default PATH) is searched like execvp, falling back to a non-executable
+ * match so the caller can report 126. Returns false when the command does
+ * not exist. */
+bool nox__spawn_resolve(const nox_spawn_opts_t *o, char out[PATH_MAX]);
+
+/* ---- the child's fds (spawn_child.c) ---- */
+
+/* Open the child's stdin (a pipe, or /dev/null when o->stdin_len is 0) and
+ * the stdout/stderr pipes: all O_CLOEXEC, the parent ends nonblocking, the
+ * child ends >= 3. Returns 0 with *f filled, or an errno value with every
+ * fd closed. */
+int nox__spawn_fds_open(const nox_spawn_opts_t *o, nox__spawn_fds_t *f);
+
+/* Close the child's ends (in_r, out_w, err_w) and set them to -1. */
+void nox__spawn_fds_close_child_ends(nox__spawn_fds_t *f);
+
+/* Close every fd still open in f and set it to -1. */
+void nox__spawn_fds_close_all(nox__spawn_fds_t *f);
+
+/* ---- starting the child (spawn_child.c) ---- */
+
+/* Start the command at path (from nox__spawn_resolve) with the child ends
+ * of f as its stdio. Returns 0 with *pid, *pidfd (the caller closes it) and
+ * *fail set: the child is running the command when fail->stage is
+ * NOX_SPAWN_STAGE_NONE, otherwise it has _exit(127)ed and must still be
+ * reaped. Returns an errno value when no child was started (outputs
+ * untouched). f is not modified; the caller closes the child ends. */
+int nox__spawn_child_start(const nox_spawn_opts_t *o, const char *path,
+                           const nox__spawn_fds_t *f, pid_t *pid, int *pidfd,
+                           nox__spawn_fail_t *fail);
+
+/* The system call a nox__spawn_stage_t stands for, for messages; a static
+ * string ("start" for NONE or an unknown value). */
+const char *nox__spawn_stage_name(int stage);
+
+#endif /* NOX_SPAWN_IMPL_H */

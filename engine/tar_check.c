@@ -1,0 +1,514 @@
+/* tar_check.c - extraction pass 1: entry names are normalised and every
+ * entry is checked against the rules in tar.h, and against what is already
+ * on disk, before pass 2 (tar_extract.c) writes anything. Also the reading
+ * helpers both passes share. */
+#include "tar_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Distinct paths (entries plus the directories they imply) remembered in
+ * pass 1; bounds memory when an archive names deep, distinct trees. */
+#define TREE_MAX_NODES (4 * NOX_TAR_MAX_ENTRIES)
+
+/* ======================== entry names ======================== */
+
+/* Copy name into out for a message: at most NOX_TAR_SHOW_MAX bytes, control
+ * characters replaced, so a hostile name cannot drive a terminal. */
+void
+nox__tar_show(const char *name, char out[NOX_TAR_SHOW_MAX + 4])
+{
+    size_t i;
+
+    for (i = 0; name[i] != '\0' && i < NOX_TAR_SHOW_MAX; i++) {
+        unsigned char c = (unsigned char)name[i];
+        out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    out[i] = '\0';
+    if (name[i] != '\0')
+        (void)strcpy(out + i, "...");
+}
+
+nox_err_t
+nox__tar_reject(nox_status_t *st, const char *name, const char *why)
+{
+    char show[NOX_TAR_SHOW_MAX + 4];
+
+    nox__tar_show(name, show);
+    return nox__status_set(st, NOX_EINVAL, "archive entry '%s' rejected: %s",
+                           show, why);
+}
+
+/* The entry's name as bytes; libarchive keeps the raw name, or the UTF-8
+ * one when it could not convert it to the locale. NULL when neither. */
+const char *
+nox__tar_entry_name(struct archive_entry *e)
+{
+    const char *n = archive_entry_pathname(e);
+
+    return n != NULL ? n : archive_entry_pathname_utf8(e);
+}
+
+const char *
+nox__tar_entry_target(struct archive_entry *e)
+{
+    const char *t = archive_entry_symlink(e);
+
+    return t != NULL ? t : archive_entry_symlink_utf8(e);
+}
+
+/* Normalise name into out (PATH_MAX bytes): components joined by '/',
+ * without empty or "." components, so "./a//b/" becomes "a/b" and "./"
+ * becomes "". Returns why the name is refused, or NULL. */
+const char *
+nox__tar_normalize(const char *name, char *out)
+{
+    size_t len = 0;
+
+    if (name[0] == '/')
+        return "absolute path";
+    while (*name != '\0') {
+        size_t n = strcspn(name, "/");
+        if (n == 2 && name[0] == '.' && name[1] == '.')
+            return "path leaves the destination";
+        if (n > NAME_MAX || len + n + 2 > PATH_MAX)
+            return "name too long";
+        if (n > 0 && !(n == 1 && name[0] == '.')) {
+            if (len > 0)
+                out[len++] = '/';
+            memcpy(out + len, name, n);
+            len += n;
+        }
+        name += n;
+        name += *name == '/';
+    }
+    out[len] = '\0';
+    return NULL;
+}
+
+/* Apply the components of path to *depth (directories below the workspace
+ * root) lexically; false when ".." climbs above the root. */
+static bool
+tar_walk_depth(const char *path, long *depth)
+{
+    while (*path != '\0') {
+        size_t n = strcspn(path, "/");
+        if (n == 2 && path[0] == '.' && path[1] == '.') {
+            if (--*depth < 0)
+                return false;
+        } else if (n > 0 && !(n == 1 && path[0] == '.')) {
+            ++*depth;
+        }
+        path += n;
+        path += *path == '/';
+    }
+    return true;
+}
+
+/* ======================== pass 1: the path tree ========================
+ * Every path the archive names, and every directory those paths imply, is
+ * a node keyed by (parent node, component). Walking it costs O(length) per
+ * entry, however deep the names. */
+
+enum { TREE_DIR = 1, TREE_FILE, TREE_LINK };
+
+typedef struct {
+    char    *name;   /* one component, owned; NULL for the root */
+    uint32_t parent; /* node index; node 0 is the destination itself */
+    uint8_t  kind;   /* TREE_* */
+    bool     absent; /* known not to exist on disk */
+} tree_node_t;
+
+typedef struct {
+    tree_node_t *nodes;
+    uint32_t     n, cap;
+    uint32_t    *slots;  /* node index per hash slot, 0 = empty */
+    uint32_t     nslots; /* a power of two, more than twice n */
+} tree_t;
+
+static uint32_t
+tree_hash(uint32_t parent, const char *name, size_t len)
+{
+    uint32_t h = 2166136261u ^ parent; /* FNV-1a */
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return h;
+}
+
+static uint32_t
+tree_find(const tree_t *t, uint32_t parent, const char *name, size_t len)
+{
+    uint32_t i = tree_hash(parent, name, len) & (t->nslots - 1);
+
+    for (; t->slots[i] != 0; i = (i + 1) & (t->nslots - 1)) {
+        const tree_node_t *nd = &t->nodes[t->slots[i]];
+        if (nd->parent == parent && strncmp(nd->name, name, len) == 0 &&
+            nd->name[len] == '\0')
+            return t->slots[i];
+    }
+    return 0;
+}
+
+static void
+tree_free(tree_t *t)
+{
+    for (uint32_t i = 1; i < t->n; i++)
+        free(t->nodes[i].name);
+    free(t->nodes);
+    free(t->slots);
+}
+
+/* Double the slot table and re-insert every node. */
+static nox_err_t
+tree_rehash(tree_t *t)
+{
+    uint32_t  ns = t->nslots ? t->nslots * 2 : 1024;
+    uint32_t *s = calloc(ns, sizeof(*s));
+
+    if (s == NULL)
+        return NOX_ERESOURCE;
+    for (uint32_t k = 1; k < t->n; k++) {
+        const tree_node_t *nd = &t->nodes[k];
+        uint32_t i = tree_hash(nd->parent, nd->name, strlen(nd->name));
+        for (i &= ns - 1; s[i] != 0; i = (i + 1) & (ns - 1))
+            ;
+        s[i] = k;
+    }
+    free(t->slots);
+    t->slots = s;
+    t->nslots = ns;
+    return NOX_OK;
+}
+
+static nox_err_t
+tree_init(tree_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    if ((t->nodes = calloc(64, sizeof(*t->nodes))) == NULL)
+        return NOX_ERESOURCE;
+    t->cap = 64;
+    t->n = 1;
+    t->nodes[0].kind = TREE_DIR;
+    return tree_rehash(t);
+}
+
+/* Add a node (not yet present) and return its index in *idx. */
+static nox_err_t
+tree_add(tree_t *t, uint32_t parent, const char *name, size_t len, uint8_t kind,
+         bool absent, uint32_t *idx)
+{
+    tree_node_t *nodes = t->nodes;
+    uint32_t     i;
+
+    if (t->n >= TREE_MAX_NODES)
+        return NOX_ERESOURCE;
+    if (t->n == t->cap) {
+        if ((nodes = reallocarray(t->nodes, t->cap, 2 * sizeof(*nodes))) ==
+            NULL)
+            return NOX_ERESOURCE;
+        t->nodes = nodes;
+        t->cap *= 2;
+    }
+    if ((size_t)(t->n + 1) * 2 > t->nslots && tree_rehash(t) != NOX_OK)
+        return NOX_ERESOURCE;
+    if ((nodes[t->n].name = strndup(name, len)) == NULL)
+        return NOX_ERESOURCE;
+    nodes[t->n].parent = parent;
+    nodes[t->n].kind = kind;
+    nodes[t->n].absent = absent;
+    i = tree_hash(parent, name, len) & (t->nslots - 1);
+    for (; t->slots[i] != 0; i = (i + 1) & (t->nslots - 1))
+        ;
+    t->slots[i] = t->n;
+    *idx = t->n++;
+    return NOX_OK;
+}
+
+/* ======================== pass 1: checking entries ======================== */
+
+typedef struct {
+    int           dest_fd;
+    long          base_depth; /* components in dest_rel */
+    tree_t        tree;
+    uint64_t      entries;
+    uint64_t      bytes; /* declared sizes of regular files */
+    const char   *raw;   /* the current entry's name, for messages */
+    nox_status_t *st;
+} tar_check_t;
+
+/* lstat norm[0..end) below the destination. *found is false when it does
+ * not exist. Earlier components were checked to be real directories. */
+static nox_err_t
+check_on_disk(tar_check_t *c, char *norm, size_t end, struct stat *sb,
+              bool *found)
+{
+    char saved = norm[end];
+    int  rc, err;
+
+    norm[end] = '\0';
+    rc = fstatat(c->dest_fd, norm, sb, AT_SYMLINK_NOFOLLOW);
+    err = errno;
+    norm[end] = saved;
+    *found = rc == 0;
+    if (rc == 0 || err == ENOENT)
+        return NOX_OK;
+    return nox__status_errno(c->st, NOX_EINTERNAL, err,
+                             "cannot inspect the destination for '%s'", c->raw);
+}
+
+/* A directory component of the entry's path, ending at norm + end: it must
+ * not be a non-directory, neither earlier in the archive nor on disk. */
+static nox_err_t
+check_parent(tar_check_t *c, uint32_t *cur, char *norm, size_t start,
+             size_t end)
+{
+    uint32_t    idx = tree_find(&c->tree, *cur, norm + start, end - start);
+    bool        found = false;
+    struct stat sb;
+    nox_err_t   rv;
+
+    if (idx != 0 && c->tree.nodes[idx].kind == TREE_LINK)
+        return nox__tar_reject(c->st, c->raw,
+                               "path goes through a symlink in the archive");
+    if (idx != 0 && c->tree.nodes[idx].kind != TREE_DIR)
+        return nox__tar_reject(c->st, c->raw,
+                               "path goes through a file in the archive");
+    if (idx != 0) {
+        *cur = idx;
+        return NOX_OK;
+    }
+    if (!c->tree.nodes[*cur].absent &&
+        (rv = check_on_disk(c, norm, end, &sb, &found)) != NOX_OK)
+        return rv;
+    if (found && S_ISLNK(sb.st_mode))
+        return nox__tar_reject(c->st, c->raw,
+                               "path goes through a symlink on disk");
+    if (found && !S_ISDIR(sb.st_mode))
+        return nox__tar_reject(c->st, c->raw,
+                               "path goes through a non-directory on disk");
+    if (tree_add(&c->tree, *cur, norm + start, end - start, TREE_DIR, !found,
+                 cur) != NOX_OK)
+        return nox__status_set(c->st, NOX_ERESOURCE,
+                               "archive names too many paths");
+    return NOX_OK;
+}
+
+/* The entry's own name: a directory and a non-directory may not share it,
+ * in the archive or on disk (a file is never renamed over a directory). */
+static nox_err_t
+check_leaf(tar_check_t *c, uint32_t cur, char *norm, size_t start, uint8_t kind)
+{
+    size_t      end = strlen(norm);
+    uint32_t    idx = tree_find(&c->tree, cur, norm + start, end - start);
+    bool        found = false;
+    struct stat sb;
+    nox_err_t   rv;
+
+    if (idx != 0) {
+        uint8_t had = c->tree.nodes[idx].kind;
+        if ((had == TREE_DIR) != (kind == TREE_DIR))
+            return nox__tar_reject(
+                c->st, c->raw,
+                "a directory and a non-directory share the name");
+        c->tree.nodes[idx].kind = kind;
+        return NOX_OK;
+    }
+    if (!c->tree.nodes[cur].absent &&
+        (rv = check_on_disk(c, norm, end, &sb, &found)) != NOX_OK)
+        return rv;
+    if (found && S_ISDIR(sb.st_mode) && kind != TREE_DIR)
+        return nox__tar_reject(c->st, c->raw,
+                               "a directory exists at that name");
+    if (found && !S_ISDIR(sb.st_mode) && kind == TREE_DIR)
+        return nox__tar_reject(c->st, c->raw,
+                               "a non-directory exists at that name");
+    if (tree_add(&c->tree, cur, norm + start, end - start, kind, !found,
+                 &idx) != NOX_OK)
+        return nox__status_set(c->st, NOX_ERESOURCE,
+                               "archive names too many paths");
+    return NOX_OK;
+}
+
+static nox_err_t
+check_path(tar_check_t *c, char *norm, uint8_t kind)
+{
+    uint32_t  cur = 0;
+    size_t    start = 0;
+    char     *slash;
+    nox_err_t rv;
+
+    while ((slash = strchr(norm + start, '/')) != NULL) {
+        size_t end = (size_t)(slash - norm);
+        if ((rv = check_parent(c, &cur, norm, start, end)) != NOX_OK)
+            return rv;
+        start = end + 1;
+    }
+    return check_leaf(c, cur, norm, start, kind);
+}
+
+/* A symlink's target, resolved lexically from the entry's directory, must
+ * stay inside the workspace. */
+static nox_err_t
+check_link(tar_check_t *c, struct archive_entry *e, const char *norm)
+{
+    const char *target = nox__tar_entry_target(e);
+    long        depth = c->base_depth;
+
+    if (target == NULL || target[0] == '\0')
+        return nox__tar_reject(c->st, c->raw, "symlink without a target");
+    if (target[0] == '/')
+        return nox__tar_reject(c->st, c->raw, "symlink target is absolute");
+    if (strlen(target) >= PATH_MAX)
+        return nox__tar_reject(c->st, c->raw, "symlink target too long");
+    for (const char *p = norm; *p != '\0'; p++)
+        depth += *p == '/';
+    if (!tar_walk_depth(target, &depth))
+        return nox__tar_reject(c->st, c->raw,
+                               "symlink target leaves the workspace");
+    return NOX_OK;
+}
+
+/* Everything about one entry except what the filesystem will say. */
+static nox_err_t
+check_entry(tar_check_t *c, struct archive_entry *e, char *norm)
+{
+    mode_t      type = archive_entry_filetype(e);
+    const char *why;
+    int64_t     size;
+    nox_err_t   rv;
+
+    if (++c->entries > NOX_TAR_MAX_ENTRIES)
+        return nox__status_set(c->st, NOX_ERESOURCE,
+                               "archive has more than %d entries",
+                               NOX_TAR_MAX_ENTRIES);
+    if ((c->raw = nox__tar_entry_name(e)) == NULL)
+        return nox__status_set(c->st, NOX_EINVAL,
+                               "archive entry without a readable name");
+    if ((why = nox__tar_normalize(c->raw, norm)) != NULL)
+        return nox__tar_reject(c->st, c->raw, why);
+    if (archive_entry_hardlink(e) != NULL)
+        return nox__tar_reject(c->st, c->raw, "hard links are not allowed");
+    if (norm[0] == '\0' && type == AE_IFDIR)
+        return NOX_OK; /* the destination itself */
+    if (norm[0] == '\0')
+        return nox__tar_reject(c->st, c->raw, "empty name");
+    switch (type) {
+    case AE_IFREG:
+        size = archive_entry_size(e);
+        c->bytes += size > 0 ? (uint64_t)size : 0;
+        if (c->bytes > NOX_TAR_MAX_BYTES)
+            return nox__status_set(c->st, NOX_ERESOURCE,
+                                   "archive unpacks to more than %llu bytes",
+                                   (unsigned long long)NOX_TAR_MAX_BYTES);
+        return check_path(c, norm, TREE_FILE);
+    case AE_IFDIR:
+        return check_path(c, norm, TREE_DIR);
+    case AE_IFLNK:
+        if ((rv = check_link(c, e, norm)) != NOX_OK)
+            return rv;
+        return check_path(c, norm, TREE_LINK);
+    default:
+        return nox__tar_reject(
+            c->st, c->raw, "device nodes, FIFOs and sockets are not allowed");
+    }
+}
+
+/* ======================== reading ======================== */
+
+nox_err_t
+nox__tar_corrupt(struct archive *a, nox_status_t *st)
+{
+    const char *msg = archive_error_string(a);
+
+    return nox__status_set(st, NOX_EINVAL, "corrupt archive: %s",
+                           msg != NULL ? msg : "unknown error");
+}
+
+/* Open data/len for reading; only gzip-compressed tar is accepted. */
+nox_err_t
+nox__tar_open(const void *data, size_t len, struct archive **out,
+              nox_status_t *st)
+{
+    struct archive *a;
+    const char     *msg;
+    nox_err_t       rv;
+
+    if (data == NULL || len == 0)
+        return nox__status_set(st, NOX_EINVAL,
+                               "not a gzip tar archive: empty input");
+    if ((a = archive_read_new()) == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+        archive_read_support_format_tar(a) != ARCHIVE_OK) {
+        (void)archive_read_free(a); /* nothing read; nothing to report */
+        return nox__status_set(st, NOX_EINTERNAL, "libarchive lacks gzip");
+    }
+    /* The pass-through filter is always available, so plain tar opens
+     * fine here; the filter code tells us whether gzip was found. */
+    if (archive_read_open_memory(a, data, len) != ARCHIVE_OK ||
+        archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP) {
+        msg = archive_error_string(a);
+        rv = nox__status_set(st, NOX_EINVAL, "not a gzip tar archive: %s",
+                             msg != NULL ? msg : "no gzip header");
+        (void)archive_read_free(a); /* after msg, which it owns, is used */
+        return rv;
+    }
+    *out = a;
+    return NOX_OK;
+}
+
+/* Next header into *e; NOX_OK with *e NULL at the end. */
+nox_err_t
+nox__tar_next(struct archive *a, struct archive_entry **e, nox_status_t *st)
+{
+    int r = archive_read_next_header(a, e);
+
+    if (r == ARCHIVE_EOF) {
+        *e = NULL;
+        return NOX_OK;
+    }
+    /* ARCHIVE_WARN: e.g. a name not convertible to the locale; the entry
+     * itself is usable. */
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        return nox__tar_corrupt(a, st);
+    return NOX_OK;
+}
+
+/* ======================== pass 1 ======================== */
+
+nox_err_t
+nox__tar_validate(int dest_fd, const char *dest_rel, const void *data,
+                  size_t len, nox_status_t *st)
+{
+    tar_check_t           c = {.dest_fd = dest_fd, .st = st};
+    struct archive       *a;
+    struct archive_entry *e;
+    char                  norm[PATH_MAX];
+    nox_err_t             rv;
+
+    /* Symlink targets are judged by their depth below the workspace root,
+     * so the destination's own depth is the starting point. */
+    if (dest_rel == NULL)
+        dest_rel = "";
+    if (dest_rel[0] == '/' || !tar_walk_depth(dest_rel, &c.base_depth))
+        return nox__status_set(st, NOX_EINVAL,
+                               "destination is outside the workspace");
+    if ((rv = nox__tar_open(data, len, &a, st)) != NOX_OK)
+        return rv;
+    /* Reading the next header skips the data, so a truncated or corrupt
+     * body is found here, before anything is written. */
+    if (tree_init(&c.tree) != NOX_OK)
+        rv = nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    else
+        while ((rv = nox__tar_next(a, &e, st)) == NOX_OK && e != NULL)
+            if ((rv = check_entry(&c, e, norm)) != NOX_OK)
+                break;
+    tree_free(&c.tree);         /* fine on a half-initialised tree */
+    (void)archive_read_free(a); /* reading memory: nothing to flush */
+    return rv;
+}

@@ -1,0 +1,298 @@
+/* tar_extract.c - extraction pass 2: once tar_check.c has accepted every
+ * entry, write them through directory fds that never follow a symlink, each
+ * file under a temporary name renamed into place. */
+#include "tar_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TAR_TMP_LEN 32
+#define TAR_TMP_TRIES 16
+
+/* ======================== pass 2: writing ======================== */
+
+typedef struct {
+    struct archive *a;
+    int             dest_fd;
+    int             dir_fd;             /* cached parent directory, or -1 */
+    char            dir_path[PATH_MAX]; /* its path below the destination */
+    uint8_t        *io;                 /* copy buffer */
+    uint64_t        files;
+    const char     *raw;
+    nox_status_t   *st;
+} tar_write_t;
+
+static nox_err_t
+write_errno(tar_write_t *w, int err, const char *what)
+{
+    char show[NOX_TAR_SHOW_MAX + 4];
+
+    /* Pass 1 saw no symlink or file on the path, so one now means the
+     * tree changed under us; refuse rather than follow. */
+    if (err == ELOOP || err == ENOTDIR)
+        return nox__tar_reject(w->st, w->raw,
+                               "path goes through a symlink or non-directory");
+    nox__tar_show(w->raw, show);
+    return nox__status_errno(w->st, NOX_EINTERNAL, err, "cannot %s for '%s'",
+                             what, show);
+}
+
+/* Open (creating as needed) the directory at path below the destination,
+ * one component at a time, never following a symlink. */
+static nox_err_t
+write_walk(tar_write_t *w, char *path, int *out)
+{
+    int   fd, nfd;
+    char *comp = path, *slash;
+
+    if ((fd = openat(w->dest_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return write_errno(w, errno, "open the destination");
+    while (*comp != '\0') {
+        if ((slash = strchr(comp, '/')) != NULL)
+            *slash = '\0';
+        if (mkdirat(fd, comp, 0755) != 0 && errno != EEXIST) {
+            nfd = -errno;
+        } else {
+            nfd =
+                openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            nfd = nfd < 0 ? -errno : nfd;
+        }
+        if (slash != NULL)
+            *slash = '/';
+        nox__close(fd);
+        if (nfd < 0)
+            return write_errno(w, -nfd, "create a directory");
+        fd = nfd;
+        comp = slash != NULL ? slash + 1 : comp + strlen(comp);
+    }
+    *out = fd;
+    return NOX_OK;
+}
+
+/* The parent directory of the entry; consecutive entries usually share
+ * one, so the last is kept open. */
+static nox_err_t
+write_parent(tar_write_t *w, char *parent, int *fd)
+{
+    nox_err_t rv;
+
+    if (w->dir_fd >= 0 && strcmp(w->dir_path, parent) == 0) {
+        *fd = w->dir_fd;
+        return NOX_OK;
+    }
+    nox__close(w->dir_fd);
+    w->dir_fd = -1;
+    if ((rv = write_walk(w, parent, &w->dir_fd)) != NOX_OK)
+        return rv;
+    (void)strcpy(w->dir_path, parent); /* fits: both below PATH_MAX */
+    *fd = w->dir_fd;
+    return NOX_OK;
+}
+
+/* Create a fresh temporary name in dir_fd: a file (target NULL; returns
+ * its fd) or a symlink to target (returns 0). -1 with errno on failure. */
+static int
+write_tmp(int dir_fd, const char *target, char tmp[TAR_TMP_LEN])
+{
+    uint64_t r;
+    int      fd;
+
+    for (int i = 0; i < TAR_TMP_TRIES; i++) {
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            return -1;
+        (void)snprintf(tmp, TAR_TMP_LEN, ".nox-tmp-%016" PRIx64, r);
+        if (target != NULL)
+            fd = symlinkat(target, dir_fd, tmp);
+        else
+            fd = openat(dir_fd, tmp,
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1; /* errno is EEXIST */
+}
+
+/* Rename tmp over name; a directory there is refused. */
+static nox_err_t
+write_commit(tar_write_t *w, int dir_fd, const char *tmp, const char *name)
+{
+    if (renameat(dir_fd, tmp, dir_fd, name) == 0)
+        return NOX_OK;
+    if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST)
+        return nox__tar_reject(w->st, w->raw,
+                               "a directory exists at that name");
+    return write_errno(w, errno, "rename into place");
+}
+
+static nox_err_t
+write_data(tar_write_t *w, int fd)
+{
+    la_ssize_t n;
+    int        err;
+
+    while ((n = archive_read_data(w->a, w->io, NOX_TAR_IO_SIZE)) > 0)
+        if ((err = nox__write_all(fd, w->io, (size_t)n)) != 0)
+            return write_errno(w, err, "write the data");
+    return n < 0 ? nox__tar_corrupt(w->a, w->st) : NOX_OK;
+}
+
+/* A regular file: written under a temporary name and renamed over the
+ * final one, so a symlink or hard link planted there is replaced, never
+ * written through. */
+static nox_err_t
+write_file(tar_write_t *w, int dir_fd, const char *name,
+           struct archive_entry *e)
+{
+    char      tmp[TAR_TMP_LEN];
+    int       fd;
+    nox_err_t rv;
+
+    if ((fd = write_tmp(dir_fd, NULL, tmp)) < 0)
+        return write_errno(w, errno, "create a file");
+    if ((rv = write_data(w, fd)) != NOX_OK)
+        goto out_unlink;
+    /* Permission bits only: never setuid, setgid or sticky. */
+    if (fchmod(fd, archive_entry_perm(e) & 0777) != 0) {
+        rv = write_errno(w, errno, "set the mode");
+        goto out_unlink;
+    }
+    if (archive_entry_mtime_is_set(e)) {
+        struct timespec ts[2] = {{archive_entry_mtime(e), 0},
+                                 {archive_entry_mtime(e), 0}};
+        (void)futimens(fd, ts); /* times are a nicety, not the contract */
+    }
+    if (close(fd) != 0 && errno != EINTR) {
+        fd = -1;
+        rv = write_errno(w, errno, "write the data");
+        goto out_unlink;
+    }
+    fd = -1;
+    if ((rv = write_commit(w, dir_fd, tmp, name)) != NOX_OK)
+        goto out_unlink;
+    w->files++;
+    return NOX_OK;
+out_unlink:
+    nox__close(fd);
+    (void)unlinkat(dir_fd, tmp, 0); /* best effort; the error is rv */
+    return rv;
+}
+
+static nox_err_t
+write_link(tar_write_t *w, int dir_fd, const char *name,
+           struct archive_entry *e)
+{
+    const char *target = nox__tar_entry_target(e);
+    char        tmp[TAR_TMP_LEN];
+    nox_err_t   rv;
+
+    if (target == NULL) /* pass 1 saw one */
+        return nox__status_set(w->st, NOX_EINTERNAL, "archive changed");
+    if (write_tmp(dir_fd, target, tmp) < 0)
+        return write_errno(w, errno, "create a symlink");
+    if ((rv = write_commit(w, dir_fd, tmp, name)) != NOX_OK)
+        (void)unlinkat(dir_fd, tmp, 0); /* best effort; the error is rv */
+    return rv;
+}
+
+/* A directory: created if missing, then given the entry's permission bits
+ * plus owner rwx, so the rest of the archive can still be written in. */
+static nox_err_t
+write_dir(tar_write_t *w, int dir_fd, const char *name, struct archive_entry *e)
+{
+    int fd, err = 0;
+
+    if (mkdirat(dir_fd, name, 0700) != 0 && errno != EEXIST)
+        return write_errno(w, errno, "create a directory");
+    fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return write_errno(w, errno, "open a directory");
+    if (fchmod(fd, (archive_entry_perm(e) & 0777) | 0700) != 0)
+        err = errno;
+    nox__close(fd);
+    return err != 0 ? write_errno(w, err, "set the mode") : NOX_OK;
+}
+
+static nox_err_t
+write_entry(tar_write_t *w, struct archive_entry *e, char *norm)
+{
+    char      root[1] = "";
+    char     *slash, *parent = root, *name = norm;
+    int       dir_fd;
+    nox_err_t rv;
+
+    /* Pass 1 accepted this very data, so the name normalises again. */
+    w->raw = nox__tar_entry_name(e);
+    if (w->raw == NULL || nox__tar_normalize(w->raw, norm) != NULL)
+        return nox__status_set(w->st, NOX_EINTERNAL, "archive changed");
+    if (norm[0] == '\0')
+        return NOX_OK; /* the destination itself */
+    if ((slash = strrchr(norm, '/')) != NULL) {
+        *slash = '\0';
+        parent = norm;
+        name = slash + 1;
+    }
+    if ((rv = write_parent(w, parent, &dir_fd)) != NOX_OK)
+        return rv;
+    switch (archive_entry_filetype(e)) {
+    case AE_IFREG:
+        return write_file(w, dir_fd, name, e);
+    case AE_IFLNK:
+        return write_link(w, dir_fd, name, e);
+    case AE_IFDIR:
+        return write_dir(w, dir_fd, name, e);
+    default: /* pass 1 let nothing else through */
+        return nox__status_set(w->st, NOX_EINTERNAL, "archive changed");
+    }
+}
+
+static nox_err_t
+tar_write(int dest_fd, const void *data, size_t len, uint64_t *files,
+          nox_status_t *st)
+{
+    tar_write_t           w = {.dest_fd = dest_fd, .dir_fd = -1, .st = st};
+    struct archive_entry *e;
+    char                  norm[PATH_MAX];
+    nox_err_t             rv;
+
+    if ((w.io = malloc(NOX_TAR_IO_SIZE)) == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    if ((rv = nox__tar_open(data, len, &w.a, st)) != NOX_OK)
+        goto out_io;
+    while ((rv = nox__tar_next(w.a, &e, st)) == NOX_OK && e != NULL)
+        if ((rv = write_entry(&w, e, norm)) != NOX_OK)
+            break;
+    *files = w.files;
+    nox__close(w.dir_fd);
+    (void)archive_read_free(w.a); /* reading memory: nothing to flush */
+out_io:
+    free(w.io);
+    return rv;
+}
+
+nox_err_t
+nox__tar_extract(int dest_fd, const char *dest_rel, const void *data,
+                 size_t len, uint64_t *files_written, nox_status_t *st)
+{
+    uint64_t  files = 0;
+    nox_err_t rv;
+
+    nox__status_clear(st);
+    /* Pass 1 reads the whole archive and writes nothing; only if every
+     * entry passes does pass 2 read it again and write. */
+    if ((rv = nox__tar_validate(dest_fd, dest_rel, data, len, st)) != NOX_OK)
+        return rv;
+    if ((rv = tar_write(dest_fd, data, len, &files, st)) != NOX_OK)
+        return rv;
+    if (files_written != NULL)
+        *files_written = files;
+    return NOX_OK;
+}

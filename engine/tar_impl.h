@@ -1,0 +1,62 @@
+/*
+ * tar_impl.h - what tar_check.c, tar_extract.c and tar_pack.c share.
+ * Private to engine/tar_*.c; the module's API is tar.h.
+ *
+ * Extraction reads the archive twice: tar_check.c is pass 1 (names,
+ * the path tree, every entry checked, nothing written) and owns the
+ * reading helpers both passes use; tar_extract.c is pass 2 (writing).
+ * tar_pack.c only needs the copy-buffer size.
+ */
+#ifndef NOX_TAR_IMPL_H
+#define NOX_TAR_IMPL_H
+
+#include "tar.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#define NOX_TAR_IO_SIZE (64 * 1024) /* copy buffer, both directions */
+#define NOX_TAR_SHOW_MAX 200 /* bytes of an entry name quoted in a message */
+
+/* ---- entry names (tar_check.c) ---- */
+
+/* Copy name into out for a message: at most NOX_TAR_SHOW_MAX bytes, control
+ * characters replaced, "..." appended when cut. */
+void nox__tar_show(const char *name, char out[NOX_TAR_SHOW_MAX + 4]);
+
+/* NOX_EINVAL with "archive entry '<name>' rejected: <why>" in st. */
+nox_err_t nox__tar_reject(nox_status_t *st, const char *name, const char *why);
+
+/* The entry's name, or a symlink entry's target, as bytes; borrowed from e.
+ * NULL when it has none. */
+const char *nox__tar_entry_name(struct archive_entry *e);
+const char *nox__tar_entry_target(struct archive_entry *e);
+
+/* Normalise name into out (PATH_MAX bytes): "./a//b/" becomes "a/b", "./"
+ * becomes "". Returns why the name is refused (a static string), or NULL. */
+const char *nox__tar_normalize(const char *name, char *out);
+
+/* ---- reading (tar_check.c) ---- */
+
+/* NOX_EINVAL "corrupt archive: <libarchive's reason>". */
+nox_err_t nox__tar_corrupt(struct archive *a, nox_status_t *st);
+
+/* Open data/len for reading; only gzip-compressed tar is accepted (else
+ * NOX_EINVAL). On success *out is owned by the caller (archive_read_free). */
+nox_err_t nox__tar_open(const void *data, size_t len, struct archive **out,
+                        nox_status_t *st);
+
+/* Next header into *e (borrowed from a); NOX_OK with *e NULL at the end. */
+nox_err_t nox__tar_next(struct archive *a, struct archive_entry **e,
+                        nox_status_t *st);
+
+/* ---- pass 1 (tar_check.c) ---- */
+
+/* Check dest_rel and every entry of data/len against the rules in tar.h and
+ * against what is already under dest_fd; writes nothing. Errors as for
+ * nox__tar_extract, except that I/O errors are only those of inspecting
+ * the destination. */
+nox_err_t nox__tar_validate(int dest_fd, const char *dest_rel, const void *data,
+                            size_t len, nox_status_t *st);
+
+#endif /* NOX_TAR_IMPL_H */
