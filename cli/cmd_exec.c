@@ -1,0 +1,196 @@
+/*
+ * cmd_exec.c - exec (an argv) and sh (a command string) in a sandbox.
+ *
+ * The command's stdout and stderr are written raw (binary-safe) and the
+ * tool exits with the command's exit code, so noxrc-rpc can stand in for
+ * the command in scripts. Under --json the result is one object instead,
+ * with the output as strings whose invalid UTF-8 is replaced.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* --stdin-file larger than this is refused rather than read: the server's
+ * message limit (64 MiB by default) would refuse it anyway. */
+#define EXEC_STDIN_MAX ((size_t)256 << 20)
+
+void
+nox__cli_exec_opts(const nox__cli_args_t *a, nox_exec_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->workdir = a->workdir;
+    o->env = a->env;
+    o->env_len = a->env_len;
+    o->timeout_seconds = a->timeout_seconds;
+}
+
+/* Read all of fd into *buf (malloc'd) and *len. 0 or an errno value
+ * (EFBIG past EXEC_STDIN_MAX). */
+static int
+exec_slurp(int fd, uint8_t **buf, size_t *len)
+{
+    size_t   cap = 0, n = 0;
+    uint8_t *p = NULL;
+
+    for (;;) {
+        if (n == cap) {
+            size_t   ncap = cap ? cap * 2 : 65536;
+            uint8_t *np = ncap <= EXEC_STDIN_MAX ? realloc(p, ncap) : NULL;
+            if (np == NULL) {
+                free(p);
+                return ncap > EXEC_STDIN_MAX ? EFBIG : ENOMEM;
+            }
+            p = np;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, p + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int err = errno;
+            free(p);
+            return err;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *buf = p;
+    *len = n;
+    return 0;
+}
+
+/* --stdin-file F (or "-": our stdin) into *buf and *len. Returns 0 or the
+ * exit status of the failure it reported. */
+static int
+exec_read_stdin(const nox__cli_ctx_t *ctx, uint8_t **buf, size_t *len)
+{
+    const char *f = ctx->args->stdin_file;
+    bool        ours = strcmp(f, "-") == 0;
+    int         fd = ours ? STDIN_FILENO : open(f, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return nox__cli_fail(ctx, nox__cli_errno_err(errno), "%s: %s", f,
+                             strerror(errno));
+    int err = exec_slurp(fd, buf, len);
+    if (!ours && close(fd) != 0 && err == 0)
+        err = errno;
+    if (err != 0)
+        return nox__cli_fail(ctx, nox__cli_errno_err(err), "%s: %s",
+                             ours ? "stdin" : f, strerror(err));
+    return 0;
+}
+
+int
+nox__cli_exec_write_raw(const nox_exec_t *r)
+{
+    int err = nox__cli_write(stdout, r->stdout_data, r->stdout_len);
+    if (err == 0 && fflush(stdout) != 0)
+        err = errno;
+    if (err != 0)
+        return err;
+    /* stderr is unbuffered: each write goes out as it is made. */
+    (void)nox__cli_write(stderr, r->stderr_data, r->stderr_len);
+    if (r->stdout_truncated)
+        (void)fputs(NOX_CLI_NAME ": note: stdout was truncated\n", stderr);
+    if (r->stderr_truncated)
+        (void)fputs(NOX_CLI_NAME ": note: stderr was truncated\n", stderr);
+    return 0;
+}
+
+/* Add a byte string as a sanitized JSON string. */
+static bool
+exec_json_bytes(cJSON *o, const char *key, const uint8_t *p, size_t n)
+{
+    char *s = nox__cli_utf8_sanitize(p != NULL ? p : (const uint8_t *)"",
+                                     p != NULL ? n : 0);
+    bool ok = s != NULL && cJSON_AddStringToObject(o, key, s) != NULL;
+
+    free(s);
+    return ok;
+}
+
+static int
+exec_print_json(const nox__cli_ctx_t *ctx, const nox_exec_t *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool   ok =
+        cJSON_AddNumberToObject(o, "exitCode", r->exit_code) &&
+        exec_json_bytes(o, "stdout", r->stdout_data, r->stdout_len) &&
+        exec_json_bytes(o, "stderr", r->stderr_data, r->stderr_len) &&
+        cJSON_AddNumberToObject(o, "durationMs", (double)r->duration_ms) &&
+        cJSON_AddBoolToObject(o, "timedOut", r->timed_out) &&
+        cJSON_AddBoolToObject(o, "stdoutTruncated", r->stdout_truncated) &&
+        cJSON_AddBoolToObject(o, "stderrTruncated", r->stderr_truncated);
+
+    return nox__cli_emit_json(ctx, o, ok);
+}
+
+/* Print the result and pick the exit status: the command's own, unless
+ * --ignore-exit-code. A code no process can exit with maps to 70. */
+static int
+exec_finish(const nox__cli_ctx_t *ctx, const nox_exec_t *r)
+{
+    int rc;
+
+    if (ctx->args->json) {
+        rc = exec_print_json(ctx, r);
+        if (rc != 0)
+            return rc;
+    } else if ((rc = nox__cli_exec_write_raw(r)) != 0) {
+        return nox__cli_fail(ctx, NOX_EUNKNOWN, "cannot write output: %s",
+                             strerror(rc));
+    }
+    if (ctx->args->ignore_exit_code)
+        return 0;
+    if (r->exit_code < 0 || r->exit_code > 255)
+        return NOX_CLI_EXIT_SOFTWARE;
+    return r->exit_code;
+}
+
+/* exec and sh: gather the options and stdin, make the call (argv when
+ * shell_cmd is NULL), report. */
+static int
+exec_run(nox__cli_ctx_t *ctx, const char *call, const char *shell_cmd)
+{
+    const nox__cli_args_t *a = ctx->args;
+    nox_exec_opts_t        o;
+    nox_exec_t             r = {0};
+    uint8_t               *in = NULL;
+    size_t                 in_len = 0;
+    int                    rc;
+
+    nox__cli_exec_opts(a, &o);
+    if (a->stdin_file != NULL && (rc = exec_read_stdin(ctx, &in, &in_len)))
+        return rc;
+    o.stdin_data = in; /* NULL without --stdin-file: /dev/null */
+    o.stdin_len = in_len;
+    int64_t   t0 = nox__cli_now_ms();
+    nox_err_t e = shell_cmd != NULL
+                      ? nox_client_exec_shell(ctx->client, a->session,
+                                              shell_cmd, a->bash, &o, &r)
+                      : nox_client_exec(ctx->client, a->session, a->rest,
+                                        a->rest_len, &o, &r);
+    free(in);
+    nox__cli_trace(ctx, call, a->session, t0, e, "exit %d%s", r.exit_code,
+                   r.timed_out ? " (timed out)" : "");
+    rc = e != NOX_OK ? nox__cli_fail_call(ctx, e) : exec_finish(ctx, &r);
+    nox_exec_free(&r);
+    return rc;
+}
+
+int
+nox__cli_cmd_exec(nox__cli_ctx_t *ctx)
+{
+    return exec_run(ctx, "exec", NULL);
+}
+
+int
+nox__cli_cmd_sh(nox__cli_ctx_t *ctx)
+{
+    return exec_run(ctx, "sh", ctx->args->rest[0]);
+}

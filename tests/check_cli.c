@@ -1,0 +1,936 @@
+/*
+ * check_cli.c - noxrc-rpc end to end: the real binary, run with
+ * posix_spawn, its stdout, stderr and exit status captured through pipes.
+ *
+ * Every test works in a fresh mkdtemp base directory. Most run the
+ * in-process engine (--local-test --base-dir <tmp>); one starts noxrunnerd
+ * on ipc://<tmp>/d.sock and stops it again. Children get
+ * NOXRUNNER_QUIET=1 except in the test that wants the local-mode warning.
+ * Nothing asserts while a child is still running, so a failed assertion
+ * never leaves a process behind.
+ */
+#include "testutil.h"
+
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+/* engine/ is a PUBLIC include directory of nox_engine, which every suite
+ * links, and the engine's private spawn.h there shadows the system one. */
+#include "/usr/include/spawn.h"
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define RUN_MAX_ARGS 32
+#define RUN_DEADLINE_S 30 /* a CLI run taking longer is killed */
+
+static char *base; /* the test's temporary directory (fixture) */
+
+static void
+cli_setup(void)
+{
+    base = tu_mkdtemp();
+}
+
+static void
+cli_teardown(void)
+{
+    tu_rmtree_free(base);
+    base = NULL;
+}
+
+/* ---- running a program ---- */
+
+typedef struct {
+    int    status;    /* exit code; 128+N when killed by signal N */
+    char  *out, *err; /* NUL-terminated captures (malloc'd) */
+    size_t out_len, err_len;
+    double secs; /* wall time */
+} run_t;
+
+typedef struct {
+    const char *input; /* fed on stdin; NULL: /dev/null */
+    const char *cwd;   /* NULL: ours */
+    bool        noisy; /* leave NOXRUNNER_QUIET unset */
+} run_opts_t;
+
+static double
+run_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+run_free(run_t *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Our environment minus what would steer the CLI, plus the quiet flag. */
+static char **
+run_env(bool noisy)
+{
+    size_t n = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **env = calloc(n + 2, sizeof(*env));
+    size_t k = 0;
+    ck_assert_ptr_nonnull(env);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(environ[i], "NOXRUNNER_", 10) == 0 ||
+            strncmp(environ[i], "NO_COLOR=", 9) == 0)
+            continue;
+        env[k++] = environ[i];
+    }
+    if (!noisy)
+        env[k++] = "NOXRUNNER_QUIET=1";
+    env[k] = NULL;
+    return env;
+}
+
+static void
+run_append(char **buf, size_t *len, const char *p, size_t n)
+{
+    char *nb = realloc(*buf, *len + n + 1);
+    ck_assert_ptr_nonnull(nb);
+    memcpy(nb + *len, p, n);
+    *len += n;
+    nb[*len] = '\0';
+    *buf = nb;
+}
+
+/* Read both pipes until EOF or the deadline; false on the deadline. */
+static bool
+run_drain(run_t *r, int out_fd, int err_fd)
+{
+    struct pollfd pf[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+    double        end = run_now() + RUN_DEADLINE_S;
+    char          chunk[65536];
+
+    while (pf[0].fd >= 0 || pf[1].fd >= 0) {
+        int left = (int)((end - run_now()) * 1000);
+        if (left <= 0 || poll(pf, 2, left) == 0)
+            return false;
+        for (int i = 0; i < 2; i++) {
+            if (pf[i].fd < 0 || pf[i].revents == 0)
+                continue;
+            ssize_t n = read(pf[i].fd, chunk, sizeof(chunk));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                close(pf[i].fd);
+                pf[i].fd = -1;
+            } else if (i == 0) {
+                run_append(&r->out, &r->out_len, chunk, (size_t)n);
+            } else {
+                run_append(&r->err, &r->err_len, chunk, (size_t)n);
+            }
+        }
+    }
+    return true;
+}
+
+static int
+run_wait(pid_t pid, bool kill_first)
+{
+    int st = 0;
+    if (kill_first)
+        kill(pid, SIGKILL);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Run argv (argv[0] a path) to completion and capture everything. */
+static void
+run_argv(run_t *r, const run_opts_t *o, char *const argv[])
+{
+    int                        po[2], pe[2], pi[2];
+    posix_spawn_file_actions_t fa;
+    pid_t                      pid;
+    char                     **env = run_env(o->noisy);
+
+    memset(r, 0, sizeof(*r));
+    r->out = strdup("");
+    r->err = strdup("");
+    ck_assert(pipe2(po, O_CLOEXEC) == 0 && pipe2(pe, O_CLOEXEC) == 0 &&
+              pipe2(pi, O_CLOEXEC) == 0);
+    ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
+    if (o->input != NULL)
+        posix_spawn_file_actions_adddup2(&fa, pi[0], 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+    if (o->cwd != NULL)
+        posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+    double t0 = run_now();
+    int    rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    close(po[1]);
+    close(pe[1]);
+    close(pi[0]);
+    ck_assert_msg(rc == 0, "spawn %s: %s", argv[0], strerror(rc));
+    /* Inputs are small (well under a pipe buffer): write, then close. */
+    if (o->input != NULL)
+        (void)!write(pi[1], o->input, strlen(o->input));
+    close(pi[1]);
+    bool done = run_drain(r, po[0], pe[0]);
+    r->status = run_wait(pid, !done);
+    r->secs = run_now() - t0;
+    ck_assert_msg(done, "%s did not finish in %d s", argv[1], RUN_DEADLINE_S);
+}
+
+static const char *
+cli_path(void)
+{
+    static char path[PATH_MAX];
+    const char *dir = getenv("NOX_BUILD_DIR");
+    ck_assert_ptr_nonnull(dir);
+    snprintf(path, sizeof(path), "%s/noxrc-rpc", dir);
+    return path;
+}
+
+/* Run noxrc-rpc with the words after o (NULL-terminated); when local,
+ * prefixed with --local-test --base-dir <base>. */
+static void
+cli_va(run_t *r, const run_opts_t *o, bool local, va_list ap)
+{
+    char *argv[RUN_MAX_ARGS];
+    int   n = 0;
+
+    argv[n++] = (char *)cli_path();
+    if (local) {
+        argv[n++] = "--local-test";
+        argv[n++] = "--base-dir";
+        argv[n++] = base;
+    }
+    const char *w;
+    while ((w = va_arg(ap, const char *)) != NULL) {
+        ck_assert_int_lt(n, RUN_MAX_ARGS - 1);
+        argv[n++] = (char *)w;
+    }
+    argv[n] = NULL;
+    run_argv(r, o, argv);
+}
+
+/* noxrc-rpc --local-test --base-dir <base> ARGS... */
+static void
+cli(run_t *r, ...)
+{
+    static const run_opts_t quiet = {0};
+    va_list                 ap;
+    va_start(ap, r);
+    cli_va(r, &quiet, true, ap);
+    va_end(ap);
+}
+
+/* The same with options (stdin, cwd, noise). */
+static void
+cli_o(run_t *r, const run_opts_t *o, ...)
+{
+    va_list ap;
+    va_start(ap, o);
+    cli_va(r, o, true, ap);
+    va_end(ap);
+}
+
+/* noxrc-rpc ARGS... with no local-mode prefix. */
+static void
+cli_raw(run_t *r, ...)
+{
+    static const run_opts_t quiet = {0};
+    va_list                 ap;
+    va_start(ap, r);
+    cli_va(r, &quiet, false, ap);
+    va_end(ap);
+}
+
+/* Run and expect exit status 0; the result is freed. */
+static void
+cli_ok(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    run_t r;
+    cli(&r, a1, a2, a3, a4, (char *)NULL);
+    ck_assert_msg(r.status == 0, "%s %s: exit %d, stderr: %s", a1, a2, r.status,
+                  r.err);
+    run_free(&r);
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* stdout parsed as JSON (one object); the caller cJSON_Deletes it. */
+static cJSON *
+json_of(const run_t *r)
+{
+    cJSON *j = cJSON_Parse(r->out);
+    ck_assert_msg(j != NULL && cJSON_IsObject(j), "not JSON: %s", r->out);
+    return j;
+}
+
+static char *
+make_dir(const char *name)
+{
+    char *p = malloc(PATH_MAX);
+    ck_assert_ptr_nonnull(p);
+    snprintf(p, PATH_MAX, "%s/%s", base, name);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    return p;
+}
+
+/* ---- the seed example and exit codes ---- */
+
+START_TEST(cli_runs_the_seed_example_as_three_processes)
+{
+    run_t r;
+
+    cli(&r, "create", "my-session", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    static const char want[] =
+        "created sandbox my-session (pod local-my-session), expires 20";
+    ck_assert_msg(strncmp(r.out, want, sizeof(want) - 1) == 0 &&
+                      ends_with(r.out, "Z\n"),
+                  "create said: %s", r.out);
+    run_free(&r);
+    cli(&r, "exec", "my-session", "echo", "Hello", (char *)NULL);
+    ck_assert_str_eq(r.out, "Hello\n");
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    cli(&r, "delete", "my-session", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "deleted sandbox my-session\n");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_exec_exits_with_the_command_exit_code)
+{
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "exec", "s", "sh", "-c", "exit 7", (char *)NULL);
+    ck_assert_int_eq(r.status, 7);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_exec_ignore_exit_code_exits_zero)
+{
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "exec", "s", "--ignore-exit-code", "--", "sh", "-c",
+        "echo out; exit 3", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "out\n");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_exec_of_a_blocked_command_exits_77)
+{
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "exec", "s", "rm", "-rf", "x", (char *)NULL);
+    ck_assert_int_eq(r.status, 77);
+    ck_assert_str_eq(r.err, "noxrc-rpc: command not allowed: rm\n");
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_unknown_session_exits_66)
+{
+    run_t r;
+
+    cli(&r, "exec", "nosuch", "true", (char *)NULL);
+    ck_assert_int_eq(r.status, 66);
+    ck_assert_msg(strncmp(r.err, "noxrc-rpc: ", 11) == 0, "%s", r.err);
+    run_free(&r);
+    cli(&r, "touch", "nosuch", (char *)NULL);
+    ck_assert_int_eq(r.status, 66);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_invalid_session_id_exits_65)
+{
+    run_t r;
+
+    cli(&r, "create", "bad/id", (char *)NULL);
+    ck_assert_int_eq(r.status, 65);
+    ck_assert_msg(strncmp(r.err, "noxrc-rpc: ", 11) == 0, "%s", r.err);
+    run_free(&r);
+    cli(&r, "create", "..", (char *)NULL);
+    ck_assert_int_eq(r.status, 65);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_usage_errors_exit_2)
+{
+    static const char *const cases[][4] = {
+        {NULL},                            /* no subcommand */
+        {"--bogus", "list", NULL},         /* unknown option */
+        {"exec", "s", NULL},               /* exec without CMD */
+        {"create", "s", "--ttl", NULL},    /* missing argument */
+        {"create", "s", "--ttl", "-5"},    /* not a number */
+        {"frobnicate", NULL},              /* unknown command */
+        {"create", NULL},                  /* no SESSION */
+        {"touch", "a", "b", NULL},         /* too many */
+        {"create", "s", "--workdir", "x"}, /* not create's option */
+        {"upload", "s", NULL},             /* nothing to upload */
+        {"list", "-x", NULL},              /* unknown short option */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run_t r;
+        cli(&r, cases[i][0], cases[i][1], cases[i][2], cases[i][3],
+            (char *)NULL);
+        ck_assert_msg(r.status == 2, "case %zu: exit %d", i, r.status);
+        ck_assert_msg(strncmp(r.err, "noxrc-rpc: ", 11) == 0, "case %zu: %s", i,
+                      r.err);
+        ck_assert_str_eq(r.out, "");
+        run_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(cli_help_and_version_exit_0)
+{
+    run_t r;
+
+    cli_raw(&r, "--version", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "noxrc-rpc 0.1.0\n");
+    run_free(&r);
+    cli_raw(&r, "--help", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "usage: noxrc-rpc"));
+    ck_assert_ptr_nonnull(strstr(r.out, "exec SESSION"));
+    run_free(&r);
+}
+END_TEST
+
+/* ---- option placement ---- */
+
+static time_t
+parse_rfc3339(const char *s)
+{
+    struct tm tm = {0};
+    char     *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ck_assert_msg(end != NULL && *end == '\0', "not RFC 3339: %s", s);
+    return timegm(&tm);
+}
+
+START_TEST(cli_accepts_options_after_positionals)
+{
+    run_t r;
+
+    cli(&r, "create", "s", "--ttl", "60", "--json", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    cJSON *j = json_of(&r);
+    time_t exp = parse_rfc3339(
+        cJSON_GetStringValue(cJSON_GetObjectItem(j, "expiresAt")));
+    long ahead = (long)(exp - time(NULL));
+    ck_assert_msg(ahead >= 55 && ahead <= 61, "expires in %ld s", ahead);
+    cJSON_Delete(j);
+    run_free(&r);
+
+    cli_ok("exec", "s", "mkdir", "sub");
+    cli(&r, "exec", "s", "--workdir", "sub", "pwd", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(ends_with(r.out, "/workspace/sub\n"), "pwd: %s", r.out);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_exec_stops_option_parsing_at_the_command)
+{
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "exec", "s", "echo", "--workdir", "--json", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "--workdir --json\n");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_exec_passes_env_and_stdin)
+{
+    run_opts_t in = {.input = "piped data"};
+    run_t      r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "exec", "s", "--env", "FOO=bar baz", "sh", "-c", "echo \"$FOO\"",
+        (char *)NULL);
+    ck_assert_str_eq(r.out, "bar baz\n");
+    run_free(&r);
+    cli_o(&r, &in, "exec", "s", "--stdin-file", "-", "cat", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "piped data");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_sh_runs_a_shell_command_string)
+{
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "sh", "s", "echo $((1+2))", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "3\n");
+    run_free(&r);
+    cli(&r, "sh", "s", "exit 4", "--bash", (char *)NULL);
+    ck_assert_int_eq(r.status, 4);
+    run_free(&r);
+}
+END_TEST
+
+/* ---- --json ---- */
+
+START_TEST(cli_json_exec_prints_one_object)
+{
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "--json", "exec", "s", "sh", "-c", "echo hi; echo err >&2",
+        (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    cJSON *j = json_of(&r);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "exitCode")->valueint, 0);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "stdout")),
+                     "hi\n");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "stderr")),
+                     "err\n");
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "timedOut")));
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "stdoutTruncated")));
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(j, "durationMs")));
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_json_reports_not_found_as_an_error_object)
+{
+    run_t r;
+
+    cli(&r, "exec", "nosuch", "--json", "true", (char *)NULL);
+    ck_assert_int_eq(r.status, 66);
+    cJSON *j = json_of(&r);
+    cJSON *e = cJSON_GetObjectItem(j, "error");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(cJSON_GetObjectItem(e, "code")->valueint, 5);
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(e, "message")));
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_json_replaces_invalid_utf8)
+{
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "--json", "exec", "s", "printf", "a\\377b\\303", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    cJSON *j = json_of(&r);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "stdout")),
+                     "a\xEF\xBF\xBD"
+                     "b\xEF\xBF\xBD");
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_json_lists_touches_and_checks_health)
+{
+    run_t r;
+
+    cli_ok("create", "a", NULL, NULL);
+    cli_ok("create", "b", NULL, NULL);
+    cli(&r, "list", "--json", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    cJSON *j = json_of(&r);
+    cJSON *arr = cJSON_GetObjectItem(j, "sandboxes");
+    ck_assert_int_eq(cJSON_GetArraySize(arr), 2);
+    cJSON      *first = cJSON_GetArrayItem(arr, 0);
+    const char *id =
+        cJSON_GetStringValue(cJSON_GetObjectItem(first, "sessionId"));
+    ck_assert(strcmp(id, "a") == 0 || strcmp(id, "b") == 0);
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(first, "podName")));
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(first, "path")));
+    cJSON_Delete(j);
+    run_free(&r);
+    cli(&r, "--json", "touch", "a", (char *)NULL);
+    j = json_of(&r);
+    (void)parse_rfc3339(
+        cJSON_GetStringValue(cJSON_GetObjectItem(j, "expiresAt")));
+    cJSON_Delete(j);
+    run_free(&r);
+    cli(&r, "--json", "health", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    j = json_of(&r);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "status")),
+                     "SERVING");
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(j, "maxMessageBytes")));
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_delete_of_an_unknown_session_exits_0)
+{
+    run_t r;
+
+    cli(&r, "delete", "nosuch", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "no sandbox nosuch: nothing deleted\n");
+    run_free(&r);
+    cli(&r, "delete", "nosuch", "--json", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "{\"deleted\":false}\n");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_verbose_summarises_each_call)
+{
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "--verbose", "exec", "s", "true", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strncmp(r.err, "exec s: exit 0 in ", 18) == 0 &&
+                      ends_with(r.err, " ms\n"),
+                  "stderr: %s", r.err);
+    run_free(&r);
+}
+END_TEST
+
+/* ---- upload and download ---- */
+
+START_TEST(cli_upload_and_download_round_trip_two_files)
+{
+    char *src = make_dir("src");
+    char *dst = make_dir("dst");
+    char  a_path[PATH_MAX], b_path[PATH_MAX];
+    run_t r;
+
+    tu_write_file(src, "a.txt", "alpha\n", 6);
+    tu_write_file(src, "b.bin", "\0\1\2\377", 4);
+    snprintf(a_path, sizeof(a_path), "%s/a.txt", src);
+    snprintf(b_path, sizeof(b_path), "%s/b.bin", src);
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "upload", "s", a_path, b_path, (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "uploaded 2 files to s:/workspace\n");
+    run_free(&r);
+    cli(&r, "download", "s", "--extract", dst, (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    size_t len;
+    char  *got = tu_read_file(dst, "a.txt", &len);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, "alpha\n");
+    free(got);
+    got = tu_read_file(dst, "b.bin", &len);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_mem_eq(got, "\0\1\2\377", 4);
+    free(got);
+    free(src);
+    free(dst);
+}
+END_TEST
+
+START_TEST(cli_upload_dir_keeps_relative_paths_and_links)
+{
+    char *src = make_dir("tree");
+    char  sub[PATH_MAX], link[PATH_MAX];
+    run_t r;
+
+    snprintf(sub, sizeof(sub), "%s/sub", src);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    tu_write_file(sub, "c.txt", "gamma\n", 6);
+    snprintf(link, sizeof(link), "%s/link", src);
+    ck_assert_int_eq(symlink("sub/c.txt", link), 0);
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "--json", "upload", "s", "--dir", src, "--dest", "in",
+        (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    cJSON *j = json_of(&r);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "filesWritten")->valueint, 1);
+    cJSON_Delete(j);
+    run_free(&r);
+    cli(&r, "exec", "s", "--workdir", "/workspace/in", "cat", "sub/c.txt",
+        (char *)NULL);
+    ck_assert_str_eq(r.out, "gamma\n");
+    run_free(&r);
+    cli(&r, "exec", "s", "readlink", "in/link", (char *)NULL);
+    ck_assert_str_eq(r.out, "sub/c.txt\n");
+    run_free(&r);
+    free(src);
+}
+END_TEST
+
+START_TEST(cli_download_output_writes_a_gzip_file)
+{
+    char  out[PATH_MAX];
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli_ok("exec", "s", "touch", "f");
+    snprintf(out, sizeof(out), "%s/ws.tar.gz", base);
+    cli(&r, "--json", "download", "s", "--output", out, (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    cJSON *j = json_of(&r);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "output")),
+                     out);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "files")->valueint, 1);
+    size_t len;
+    char  *data = tu_read_file(base, "ws.tar.gz", &len);
+    ck_assert_ptr_nonnull(data);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "bytes")->valueint, (int)len);
+    ck_assert_uint_ge(len, 2);
+    ck_assert_int_eq((unsigned char)data[0], 0x1f);
+    ck_assert_int_eq((unsigned char)data[1], 0x8b);
+    free(data);
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_download_without_target_extracts_into_the_cwd)
+{
+    char      *here = make_dir("here");
+    run_opts_t o = {.cwd = here};
+    run_t      r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli_ok("sh", "s", "echo x > made.txt", NULL);
+    cli_o(&r, &o, "download", "s", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_int_eq(tu_exists(here, "made.txt"), 1);
+    run_free(&r);
+    free(here);
+}
+END_TEST
+
+/* ---- the interactive shell ---- */
+
+START_TEST(cli_shell_tracks_cd_between_lines)
+{
+    run_opts_t o = {.input = "cd sub\npwd\ncd nowhere\ncd ..\npwd\nexit\n"};
+    run_t      r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli_ok("exec", "s", "mkdir", "sub");
+    cli_o(&r, &o, "shell", "s", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    char *nl = strchr(r.out, '\n');
+    ck_assert_ptr_nonnull(nl);
+    *nl = '\0';
+    ck_assert_msg(ends_with(r.out, "/workspace/sub"), "first pwd: %s", r.out);
+    ck_assert_msg(ends_with(nl + 1, "/workspace\n"), "second pwd: %s", nl + 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "cd: nowhere: no such directory"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_shell_ends_at_eof_with_the_last_status)
+{
+    run_opts_t o = {.input = "echo one\nfalse\n"};
+    run_t      r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli_o(&r, &o, "shell", "s", (char *)NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "one\n");
+    run_free(&r);
+}
+END_TEST
+
+/* ---- server mode and reachability ---- */
+
+START_TEST(cli_unreachable_server_exits_69_quickly)
+{
+    char  url[PATH_MAX];
+    run_t r;
+
+    snprintf(url, sizeof(url), "ipc://%s/none.sock", base);
+    cli_raw(&r, "--url", url, "--timeout", "1", "health", (char *)NULL);
+    ck_assert_int_eq(r.status, 69);
+    ck_assert_msg(r.secs < 3.5, "took %.1f s", r.secs);
+    ck_assert_msg(strncmp(r.err, "noxrc-rpc: ", 11) == 0, "%s", r.err);
+    run_free(&r);
+}
+END_TEST
+
+static pid_t
+server_start(const char *url)
+{
+    char   path[PATH_MAX];
+    pid_t  pid;
+    char  *argv[] = {path, "--listen", (char *)url, "--base-dir",
+                     base, "--quiet",  NULL};
+    char **env = run_env(false);
+
+    snprintf(path, sizeof(path), "%s/noxrunnerd", getenv("NOX_BUILD_DIR"));
+    int rc = posix_spawn(&pid, path, NULL, NULL, argv, env);
+    free(env);
+    ck_assert_msg(rc == 0, "spawn %s: %s", path, strerror(rc));
+    return pid;
+}
+
+/* SIGTERM, then wait up to 10 s (SIGKILL after that). The exit status. */
+static int
+server_stop(pid_t pid)
+{
+    int st = 0;
+
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 1000; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(10000);
+    }
+    return run_wait(pid, true) + 1000; /* marks "had to be killed" */
+}
+
+START_TEST(cli_talks_to_a_noxrunnerd_server)
+{
+    char  url[PATH_MAX];
+    run_t c, e, d;
+
+    snprintf(url, sizeof(url), "ipc://%s/d.sock", base);
+    pid_t pid = server_start(url);
+    /* No assertions until the server is stopped again. */
+    cli_raw(&c, "--url", url, "--timeout", "10", "create", "s", "--wait",
+            (char *)NULL);
+    cli_raw(&e, "--url", url, "exec", "s", "echo", "Hello", (char *)NULL);
+    cli_raw(&d, "--url", url, "delete", "s", (char *)NULL);
+    int st = server_stop(pid);
+    ck_assert_msg(c.status == 0, "create: %d %s", c.status, c.err);
+    ck_assert_msg(e.status == 0, "exec: %d %s", e.status, e.err);
+    ck_assert_str_eq(e.out, "Hello\n");
+    ck_assert_msg(d.status == 0, "delete: %d %s", d.status, d.err);
+    ck_assert_str_eq(d.out, "deleted sandbox s\n");
+    ck_assert_int_eq(st, 0);
+    run_free(&c);
+    run_free(&e);
+    run_free(&d);
+}
+END_TEST
+
+START_TEST(cli_local_mode_warns_on_stderr_unless_quiet)
+{
+    run_opts_t o = {.noisy = true};
+    run_t      r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli_o(&r, &o, "exec", "s", "echo", "Hello", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "Hello\n");
+    ck_assert_msg(strstr(r.err, "echo") != NULL, "no warning: %s", r.err);
+    ck_assert_msg(strchr(r.err, '\033') == NULL, "ANSI escapes: %s", r.err);
+    run_free(&r);
+}
+END_TEST
+
+static Suite *
+cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+
+    TCase *basics = tcase_create("exit codes");
+    tcase_add_checked_fixture(basics, cli_setup, cli_teardown);
+    tcase_set_timeout(basics, 60);
+    tcase_add_test(basics, cli_runs_the_seed_example_as_three_processes);
+    tcase_add_test(basics, cli_exec_exits_with_the_command_exit_code);
+    tcase_add_test(basics, cli_exec_ignore_exit_code_exits_zero);
+    tcase_add_test(basics, cli_exec_of_a_blocked_command_exits_77);
+    tcase_add_test(basics, cli_unknown_session_exits_66);
+    tcase_add_test(basics, cli_invalid_session_id_exits_65);
+    tcase_add_test(basics, cli_usage_errors_exit_2);
+    tcase_add_test(basics, cli_help_and_version_exit_0);
+    tcase_add_test(basics, cli_delete_of_an_unknown_session_exits_0);
+    suite_add_tcase(s, basics);
+
+    TCase *parsing = tcase_create("options");
+    tcase_add_checked_fixture(parsing, cli_setup, cli_teardown);
+    tcase_set_timeout(parsing, 60);
+    tcase_add_test(parsing, cli_accepts_options_after_positionals);
+    tcase_add_test(parsing, cli_exec_stops_option_parsing_at_the_command);
+    tcase_add_test(parsing, cli_exec_passes_env_and_stdin);
+    tcase_add_test(parsing, cli_sh_runs_a_shell_command_string);
+    tcase_add_test(parsing, cli_verbose_summarises_each_call);
+    suite_add_tcase(s, parsing);
+
+    TCase *json = tcase_create("json");
+    tcase_add_checked_fixture(json, cli_setup, cli_teardown);
+    tcase_set_timeout(json, 60);
+    tcase_add_test(json, cli_json_exec_prints_one_object);
+    tcase_add_test(json, cli_json_reports_not_found_as_an_error_object);
+    tcase_add_test(json, cli_json_replaces_invalid_utf8);
+    tcase_add_test(json, cli_json_lists_touches_and_checks_health);
+    suite_add_tcase(s, json);
+
+    TCase *files = tcase_create("files");
+    tcase_add_checked_fixture(files, cli_setup, cli_teardown);
+    tcase_set_timeout(files, 60);
+    tcase_add_test(files, cli_upload_and_download_round_trip_two_files);
+    tcase_add_test(files, cli_upload_dir_keeps_relative_paths_and_links);
+    tcase_add_test(files, cli_download_output_writes_a_gzip_file);
+    tcase_add_test(files, cli_download_without_target_extracts_into_the_cwd);
+    suite_add_tcase(s, files);
+
+    TCase *shell = tcase_create("shell");
+    tcase_add_checked_fixture(shell, cli_setup, cli_teardown);
+    tcase_set_timeout(shell, 60);
+    tcase_add_test(shell, cli_shell_tracks_cd_between_lines);
+    tcase_add_test(shell, cli_shell_ends_at_eof_with_the_last_status);
+    suite_add_tcase(s, shell);
+
+    TCase *server = tcase_create("server");
+    tcase_add_checked_fixture(server, cli_setup, cli_teardown);
+    tcase_set_timeout(server, 60);
+    tcase_add_test(server, cli_unreachable_server_exits_69_quickly);
+    tcase_add_test(server, cli_talks_to_a_noxrunnerd_server);
+    tcase_add_test(server, cli_local_mode_warns_on_stderr_unless_quiet);
+    suite_add_tcase(s, server);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(cli_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
