@@ -1,1 +1,284 @@
-int main(void) { return 1; }
+/*
+ * main.c - noxrunnerd: serve the sandbox engine on NNG until a signal.
+ *
+ * SIGINT, SIGTERM and SIGHUP are blocked in every thread before anything
+ * starts (threads inherit the mask), and the main thread collects them
+ * with sigwait(): no handler, no global state, and no NNG or engine
+ * thread is ever interrupted by them.
+ */
+#include "nox/engine.h"
+#include "nox/server.h"
+#include "server_priv.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAIN_USAGE_EXIT 2
+#define MAIN_MAX_URLS 64
+
+typedef struct {
+    const char *urls[MAIN_MAX_URLS];
+    size_t      n_urls;
+    const char *base_dir;          /* NULL: engine default */
+    int         workers;           /* 0: default */
+    size_t      max_message_bytes; /* 0: default */
+    int         reap_interval_ms;  /* < 0: none */
+    size_t      output_cap;        /* 0: default */
+    int         quiet;             /* 1, or -1: from $NOXRUNNER_QUIET */
+} main_opts_t;
+
+static void
+main_usage(FILE *f)
+{
+    (void)fprintf(
+        f,
+        "usage: noxrunnerd [options]\n"
+        "Serve the NoxRunner sandbox service (noxrunner.v1.Sandbox) on "
+        "NNG.\n\n"
+        "  --listen URL             ipc://PATH or tcp://HOST:PORT; "
+        "repeatable\n"
+        "                           (default " NOX_DEFAULT_URL ")\n"
+        "  --base-dir DIR           sandbox directory (default "
+        "$NOXRUNNER_BASE_DIR, else /tmp)\n"
+        "  --workers N              concurrent requests (default %d)\n"
+        "  --max-message-bytes N    largest request/reply payload "
+        "(default %u)\n"
+        "  --reap-interval SECONDS  expiry check interval, 0 for none "
+        "(default 5)\n"
+        "  --output-cap BYTES       output kept per stream (default %d)\n"
+        "  --quiet                  no local-mode warnings\n"
+        "  --help, --version\n",
+        NOX_DEFAULT_WORKERS, NOX_DEFAULT_MAX_MESSAGE_BYTES,
+        NOX_DEFAULT_OUTPUT_CAP);
+}
+
+/* Parse a decimal size in [min, max]; 0 on success, -1 otherwise. */
+static int
+main_parse_size(const char *s, size_t min, size_t max, size_t *out)
+{
+    char              *end;
+    unsigned long long v;
+
+    if (s[0] < '0' || s[0] > '9')
+        return -1; /* strtoull would accept "-1" and " 1" */
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* Seconds, possibly fractional, as milliseconds; 0 means no reaper. */
+static int
+main_parse_interval(const char *s, int *ms)
+{
+    char  *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0 ||
+        v > 86400)
+        return -1;
+    /* Round up, so a small positive interval never becomes 0. */
+    *ms = v == 0 ? -1 : (int)(v * 1000 + 0.999);
+    return 0;
+}
+
+enum {
+    OPT_LISTEN = 256,
+    OPT_BASE_DIR,
+    OPT_WORKERS,
+    OPT_MAX_MSG,
+    OPT_REAP,
+    OPT_OUTPUT_CAP,
+    OPT_QUIET,
+    OPT_HELP,
+    OPT_VERSION
+};
+
+static const struct option main_longopts[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"base-dir", required_argument, NULL, OPT_BASE_DIR},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
+    {"reap-interval", required_argument, NULL, OPT_REAP},
+    {"output-cap", required_argument, NULL, OPT_OUTPUT_CAP},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* Apply one option. Returns 0 to go on, -1 for bad usage (reported). */
+static int
+main_apply_opt(main_opts_t *m, int c, const char *arg)
+{
+    size_t v;
+
+    switch (c) {
+    case OPT_LISTEN:
+        if (m->n_urls == MAIN_MAX_URLS) {
+            (void)fprintf(stderr, "noxrunnerd: too many --listen URLs\n");
+            return -1;
+        }
+        m->urls[m->n_urls++] = arg;
+        return 0;
+    case OPT_BASE_DIR:
+        m->base_dir = arg;
+        return 0;
+    case OPT_WORKERS:
+        if (main_parse_size(arg, 1, 4096, &v) != 0)
+            break;
+        m->workers = (int)v;
+        return 0;
+    case OPT_MAX_MSG:
+        if (main_parse_size(arg, 1, INT32_MAX - NOX_ENVELOPE_SLACK,
+                            &m->max_message_bytes) != 0)
+            break;
+        return 0;
+    case OPT_REAP:
+        if (main_parse_interval(arg, &m->reap_interval_ms) != 0)
+            break;
+        return 0;
+    case OPT_OUTPUT_CAP:
+        if (main_parse_size(arg, 1, SIZE_MAX / 4, &m->output_cap) != 0)
+            break;
+        return 0;
+    case OPT_QUIET:
+        m->quiet = 1;
+        return 0;
+    }
+    (void)fprintf(stderr, "noxrunnerd: invalid value '%s' for %s\n", arg,
+                  main_longopts[c - OPT_LISTEN].name);
+    return -1;
+}
+
+/* Parse argv into m. Returns -1 to go on, else the exit status. */
+static int
+main_parse_args(int argc, char **argv, main_opts_t *m)
+{
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", main_longopts, NULL)) != -1) {
+        if (c == OPT_HELP) {
+            main_usage(stdout);
+            return 0;
+        }
+        if (c == OPT_VERSION) {
+            (void)printf("noxrunnerd %s\n", NOX_VERSION);
+            return 0;
+        }
+        if (c == '?' || main_apply_opt(m, c, optarg) != 0) {
+            (void)fprintf(stderr, "Try 'noxrunnerd --help'.\n");
+            return MAIN_USAGE_EXIT;
+        }
+    }
+    if (optind < argc) {
+        (void)fprintf(stderr, "noxrunnerd: unexpected argument '%s'\n",
+                      argv[optind]);
+        return MAIN_USAGE_EXIT;
+    }
+    if (m->n_urls == 0)
+        m->urls[m->n_urls++] = NOX_DEFAULT_URL;
+    return -1;
+}
+
+/* Block the stop signals in this thread, and so in every thread started
+ * later, and ignore SIGPIPE (a peer that hangs up must not kill us). */
+static int
+main_signals(sigset_t *stop)
+{
+    struct sigaction sa;
+    int              rv;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    if (sigemptyset(&sa.sa_mask) != 0 || sigaction(SIGPIPE, &sa, NULL) != 0)
+        return errno;
+    if (sigemptyset(stop) != 0 || sigaddset(stop, SIGINT) != 0 ||
+        sigaddset(stop, SIGTERM) != 0 || sigaddset(stop, SIGHUP) != 0)
+        return errno;
+    if ((rv = pthread_sigmask(SIG_BLOCK, stop, NULL)) != 0)
+        return rv;
+    return 0;
+}
+
+static void
+main_announce(nox_server_t *srv, const main_opts_t *m)
+{
+    char url[1024];
+
+    for (size_t i = 0; i < m->n_urls; i++) {
+        /* The bound URL names the real port of "tcp://host:0". */
+        if (nox__server_url(srv, i, url, sizeof(url)) != NOX_OK)
+            (void)snprintf(url, sizeof(url), "%s", m->urls[i]);
+        (void)fprintf(stderr, "noxrunnerd: listening on %s\n", url);
+    }
+}
+
+/* Open the engine, serve until a stop signal, shut down. Exit status. */
+static int
+main_serve(const main_opts_t *m, const sigset_t *stop)
+{
+    nox_engine_opts_t eo = {m->base_dir, m->output_cap, m->quiet};
+    nox_server_opts_t so = {NULL,
+                            m->urls,
+                            m->n_urls,
+                            m->workers,
+                            m->max_message_bytes,
+                            m->reap_interval_ms};
+    nox_engine_t     *engine;
+    nox_server_t     *srv;
+    nox_status_t      st;
+    int               sig, rv;
+
+    if (nox_engine_open(&engine, &eo, &st) != NOX_OK) {
+        (void)fprintf(stderr, "noxrunnerd: %s\n", st.msg);
+        return EXIT_FAILURE;
+    }
+    so.engine = engine;
+    if (nox_server_start(&srv, &so, &st) != NOX_OK) {
+        (void)fprintf(stderr, "noxrunnerd: %s\n", st.msg);
+        nox_engine_close(engine);
+        return EXIT_FAILURE;
+    }
+    main_announce(srv, m);
+    /* sigwait returns 0 or EINVAL (impossible with this set). */
+    while ((rv = sigwait(stop, &sig)) != 0)
+        if (rv != EINTR)
+            break;
+    nox_server_stop(srv);
+    nox_engine_close(engine);
+    return EXIT_SUCCESS;
+}
+
+int
+main(int argc, char **argv)
+{
+    main_opts_t m;
+    sigset_t    stop;
+    int         rv;
+
+    memset(&m, 0, sizeof(m));
+    m.quiet = -1;
+    m.reap_interval_ms = NOX_DEFAULT_REAP_INTERVAL_MS;
+    if ((rv = main_parse_args(argc, argv, &m)) >= 0)
+        return rv;
+    if ((rv = main_signals(&stop)) != 0) {
+        char        ebuf[128];
+        const char *es = strerror_r(rv, ebuf, sizeof(ebuf)); /* GNU */
+        (void)fprintf(stderr, "noxrunnerd: cannot set up signals: %s\n", es);
+        return EXIT_FAILURE;
+    }
+    return main_serve(&m, &stop);
+}

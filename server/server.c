@@ -1,1 +1,489 @@
-/* server.c: not written yet */
+/*
+ * server.c - the NNG rep0 loop: listeners, a pool of workers, and a
+ * housekeeping thread (the TTL reaper and the ipc listener watch).
+ *
+ * One rep0 socket listens on every URL. Each worker thread owns an NNG
+ * context and an aio and serves one request at a time (receive, dispatch,
+ * reply), so a long Exec ties up only its own worker. The receive has a
+ * short timeout so a worker notices the stop flag without anyone having
+ * to cancel its aio (which could race with a reply being sent).
+ *
+ * Stopping: NNG closes a listener's connections together with the
+ * listener, which would drop the replies of requests still running. So
+ * stop first refuses new connections (a pipe callback closes them while
+ * the stop flag is set), lets every worker finish and reply, and only then
+ * closes the listeners and the socket.
+ *
+ * The housekeeping thread runs the TTL reaper and, for ipc:// URLs, the
+ * listener watch that works around an nng 1.5.2 bug (see listener.c).
+ */
+#include "nox/server.h"
+#include "dispatch.h"
+#include "server_priv.h"
+
+#include "noxrunner/v1/sandbox.pb-c.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/util/platform.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define SERVER_POLL_MS 200 /* how soon an idle worker sees the stop flag */
+/* How long a reply may wait behind an earlier reply on the same
+ * connection (a peer that does not read). Bounds how long stop waits. */
+#define SERVER_SEND_TIMEOUT_MS 10000
+/* After the last worker stops, replies handed to NNG may still be on their
+ * way into the kernel (large ones are written in pieces by NNG's poller),
+ * and closing the socket would cut them off: give them this long. */
+#define SERVER_DRAIN_MS 250
+#define SERVER_WATCH_MS 2000 /* ipc listener check interval */
+#define SERVER_MAX_WORKERS 4096
+/* Protobuf messages are limited to 2 GiB; so is the payload + slack. */
+#define SERVER_MAX_MESSAGE_LIMIT ((size_t)INT32_MAX - NOX_ENVELOPE_SLACK)
+
+typedef struct {
+    nox_server_t *srv;
+    nng_ctx       ctx;
+    bool          ctx_open;
+    nng_aio      *aio; /* NULL until allocated */
+    pthread_t     thread;
+    bool          started;
+} server_worker_t;
+
+struct nox_server {
+    nng_socket         sock;
+    bool               sock_open;
+    nox_dispatch_ctx_t dctx;
+    atomic_bool        stopping; /* set once by stop; read by all threads */
+    atomic_llong       last_reply_ms; /* nox__mono_ms() of the last send */
+
+    nox__listener_t *listeners;
+    size_t           n_listeners;
+    server_worker_t *workers;
+    size_t           n_workers;
+
+    int             reap_interval_ms; /* < 0: no reaper */
+    bool            watch_ipc;        /* some listener is ipc:// */
+    pthread_t       keeper;           /* housekeeping thread */
+    bool            keeper_started;
+    bool            sync_init; /* mu and cv initialised */
+    pthread_mutex_t mu;        /* guards keeper_stop, listeners[].l */
+    pthread_cond_t  cv;        /* signalled when keeper_stop is set */
+    bool            keeper_stop;
+};
+
+/* ---- workers ---- */
+
+/* RpcResponse{code: RESOURCE_EXHAUSTED, message: "out of memory"}, packed
+ * into a stack buffer: the reply of last resort when dispatch itself ran
+ * out of memory, so the client is not left waiting. */
+static size_t
+server_oom_reply(uint8_t *buf, size_t cap)
+{
+    Noxrunner__V1__RpcResponse r = NOXRUNNER__V1__RPC_RESPONSE__INIT;
+
+    r.code = nox_err_to_wire(NOX_ERESOURCE);
+    r.message = (char *)"out of memory";
+    if (noxrunner__v1__rpc_response__get_packed_size(&r) > cap)
+        return 0;
+    return noxrunner__v1__rpc_response__pack(&r, buf);
+}
+
+/* Replace msg's body with the reply to it. The header is left alone: rep0
+ * routes the reply with it. Returns 0 or an NNG error. */
+static int
+server_build_reply(nox_server_t *s, nng_msg *msg)
+{
+    nox_buf_t reply = NOX_BUF_INIT;
+    uint8_t   oom[64];
+    size_t    n;
+    int       rv;
+
+    if (nox__dispatch(&s->dctx, nng_msg_body(msg), nng_msg_len(msg), &reply) ==
+        NOX_OK) {
+        nng_msg_clear(msg);
+        rv = nng_msg_append(msg, reply.data, reply.len);
+        nox__buf_free(&reply);
+        if (rv == 0)
+            return 0;
+    }
+    nox__buf_free(&reply);
+    nng_msg_clear(msg);
+    if ((n = server_oom_reply(oom, sizeof(oom))) == 0)
+        return NNG_ENOMEM;
+    return nng_msg_append(msg, oom, n);
+}
+
+/* Serve one received message and send the reply on the worker's context.
+ * An nng_msg belongs to NNG once sent; on any failure we free it. */
+static void
+server_serve(server_worker_t *w, nng_msg *msg)
+{
+    if (server_build_reply(w->srv, msg) != 0) {
+        nng_msg_free(msg);
+        return;
+    }
+    nng_aio_set_msg(w->aio, msg);
+    nng_aio_set_timeout(w->aio, SERVER_SEND_TIMEOUT_MS);
+    nng_ctx_send(w->ctx, w->aio);
+    nng_aio_wait(w->aio);
+    atomic_store(&w->srv->last_reply_ms, nox__mono_ms());
+    /* A failed send (peer gone, timeout) leaves the message with us. The
+     * client's req socket resends or reports its own timeout. */
+    if (nng_aio_result(w->aio) != 0)
+        nng_msg_free(nng_aio_get_msg(w->aio));
+}
+
+static void *
+server_worker_main(void *arg)
+{
+    server_worker_t *w = arg;
+    int              rv;
+
+    while (!atomic_load(&w->srv->stopping)) {
+        nng_aio_set_timeout(w->aio, SERVER_POLL_MS);
+        nng_ctx_recv(w->ctx, w->aio);
+        nng_aio_wait(w->aio);
+        rv = nng_aio_result(w->aio);
+        if (rv == NNG_ETIMEDOUT)
+            continue; /* idle: loop to look at the stop flag */
+        if (rv == NNG_ECLOSED)
+            break;
+        if (rv != 0) {
+            /* Transient (e.g. NNG_ENOMEM): back off instead of spinning. */
+            nng_msleep(10);
+            continue;
+        }
+        server_serve(w, nng_aio_get_msg(w->aio));
+    }
+    return NULL;
+}
+
+static nox_err_t
+server_start_workers(nox_server_t *s, nox_status_t *st)
+{
+    int rv;
+
+    for (size_t i = 0; i < s->n_workers; i++) {
+        server_worker_t *w = &s->workers[i];
+
+        w->srv = s;
+        if ((rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0)
+            return nox__status_set(st, NOX_ERESOURCE, "nng_aio_alloc: %s",
+                                   nng_strerror(rv));
+        if ((rv = nng_ctx_open(&w->ctx, s->sock)) != 0)
+            return nox__status_set(st, NOX_EINTERNAL, "nng_ctx_open: %s",
+                                   nng_strerror(rv));
+        w->ctx_open = true;
+        if ((rv = pthread_create(&w->thread, NULL, server_worker_main, w)) != 0)
+            return nox__status_errno(st, NOX_EINTERNAL, rv,
+                                     "cannot start worker thread");
+        w->started = true;
+    }
+    return NOX_OK;
+}
+
+/* Join the workers (each finishes and answers its current request first)
+ * and release their contexts. */
+static void
+server_stop_workers(nox_server_t *s)
+{
+    for (size_t i = 0; i < s->n_workers; i++) {
+        server_worker_t *w = &s->workers[i];
+
+        if (w->started)
+            (void)pthread_join(w->thread, NULL); /* cannot fail: joinable */
+        /* The only error is NNG_ECLOSED, and the context is gone then. */
+        if (w->ctx_open)
+            (void)nng_ctx_close(w->ctx);
+        if (w->aio != NULL)
+            nng_aio_free(w->aio);
+    }
+}
+
+/* Wait until the last reply has had SERVER_DRAIN_MS to leave. */
+static void
+server_drain(nox_server_t *s)
+{
+    int64_t left =
+        atomic_load(&s->last_reply_ms) + SERVER_DRAIN_MS - nox__mono_ms();
+
+    if (left > 0)
+        nng_msleep((nng_duration)left);
+}
+
+/* ---- listeners ---- */
+
+/* While stopping, close every new connection before it can send a
+ * request; the ones already open stay so their replies get through. */
+static void
+server_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    nox_server_t *s = arg;
+
+    (void)ev;
+    if (atomic_load(&s->stopping)) {
+        (void)nng_pipe_close(p); /* fails only if already closed */
+        return;
+    }
+    nox__listener_count_pipe(s->listeners, s->n_listeners, p);
+}
+
+static void
+server_watch(nox_server_t *s)
+{
+    for (size_t i = 0; i < s->n_listeners; i++)
+        if (!atomic_load(&s->stopping))
+            nox__listener_watch(&s->listeners[i], s->sock, &s->mu);
+}
+
+/* ---- housekeeping: reaper and ipc watch ---- */
+
+/* Sleep on cv until the monotonic time at_ms or until stop. Called and
+ * returns with mu held. */
+static void
+server_keeper_wait(nox_server_t *s, int64_t at_ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(at_ms / 1000);
+    ts.tv_nsec = (long)(at_ms % 1000) * 1000000;
+    /* Spurious wakeups just loop; stop sets keeper_stop first. */
+    while (!s->keeper_stop &&
+           pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
+        ;
+}
+
+static void *
+server_keeper_main(void *arg)
+{
+    nox_server_t *s = arg;
+    int64_t       now = nox__mono_ms();
+    int64_t       reap_at =
+        s->reap_interval_ms > 0 ? now + s->reap_interval_ms : INT64_MAX;
+    int64_t watch_at = s->watch_ipc ? now + SERVER_WATCH_MS : INT64_MAX;
+
+    (void)pthread_mutex_lock(&s->mu); /* cannot fail: valid, not owned */
+    while (!s->keeper_stop) {
+        server_keeper_wait(s, reap_at < watch_at ? reap_at : watch_at);
+        if (s->keeper_stop)
+            break;
+        (void)pthread_mutex_unlock(&s->mu);
+        if (nox__mono_ms() >= watch_at) {
+            server_watch(s);
+            watch_at = nox__mono_ms() + SERVER_WATCH_MS;
+        }
+        if (nox__mono_ms() >= reap_at) {
+            /* Failures are retried next round and there is no one to
+             * tell: requests treat expired sandboxes as gone anyway. */
+            (void)nox_engine_reap(s->dctx.engine, NULL, NULL);
+            reap_at = nox__mono_ms() + s->reap_interval_ms;
+        }
+        (void)pthread_mutex_lock(&s->mu);
+    }
+    (void)pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static nox_err_t
+server_sync_init(nox_server_t *s, nox_status_t *st)
+{
+    pthread_condattr_t ca;
+    int                rv;
+
+    if ((rv = pthread_condattr_init(&ca)) != 0)
+        return nox__status_errno(st, NOX_EINTERNAL, rv, "condattr");
+    /* Monotonic, like nox__mono_ms: clock changes cannot stall us. */
+    if ((rv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||
+        (rv = pthread_cond_init(&s->cv, &ca)) != 0) {
+        (void)pthread_condattr_destroy(&ca);
+        return nox__status_errno(st, NOX_EINTERNAL, rv, "cond init");
+    }
+    (void)pthread_condattr_destroy(&ca); /* cannot fail once initialised */
+    if ((rv = pthread_mutex_init(&s->mu, NULL)) != 0) {
+        (void)pthread_cond_destroy(&s->cv);
+        return nox__status_errno(st, NOX_EINTERNAL, rv, "mutex init");
+    }
+    s->sync_init = true;
+    return NOX_OK;
+}
+
+static nox_err_t
+server_start_keeper(nox_server_t *s, nox_status_t *st)
+{
+    int rv;
+
+    if (s->reap_interval_ms <= 0 && !s->watch_ipc)
+        return NOX_OK; /* nothing to keep */
+    if ((rv = pthread_create(&s->keeper, NULL, server_keeper_main, s)) != 0)
+        return nox__status_errno(st, NOX_EINTERNAL, rv,
+                                 "cannot start housekeeping thread");
+    s->keeper_started = true;
+    return NOX_OK;
+}
+
+static void
+server_stop_keeper(nox_server_t *s)
+{
+    if (!s->sync_init)
+        return;
+    (void)pthread_mutex_lock(&s->mu);
+    s->keeper_stop = true;
+    (void)pthread_cond_signal(&s->cv);
+    (void)pthread_mutex_unlock(&s->mu);
+    if (s->keeper_started)
+        (void)pthread_join(s->keeper, NULL);
+}
+
+/* ---- start / stop ---- */
+
+/* Tear down whatever part of s exists; used by stop and by a failed
+ * start. */
+static void
+server_free(nox_server_t *s)
+{
+    atomic_store(&s->stopping, true);
+    if (s->workers != NULL)
+        server_stop_workers(s);
+    server_stop_keeper(s);
+    server_drain(s);
+    for (size_t i = 0; s->listeners != NULL && i < s->n_listeners; i++)
+        nox__listener_close(&s->listeners[i]);
+    /* Only NNG_ECLOSED, which cannot happen: we close it once. */
+    if (s->sock_open)
+        (void)nng_close(s->sock);
+    if (s->sync_init) {
+        (void)pthread_cond_destroy(&s->cv); /* no waiters left */
+        (void)pthread_mutex_destroy(&s->mu);
+    }
+    free(s->workers);
+    free(s->listeners);
+    free(s);
+}
+
+static nox_err_t
+server_check_opts(const nox_server_opts_t *o, nox_status_t *st)
+{
+    if (o == NULL || o->engine == NULL || o->urls == NULL || o->n_urls == 0)
+        return nox__status_set(st, NOX_EINVAL,
+                               "server needs an engine and a listen URL");
+    for (size_t i = 0; i < o->n_urls; i++)
+        if (o->urls[i] == NULL || o->urls[i][0] == '\0')
+            return nox__status_set(st, NOX_EINVAL, "empty listen URL");
+    if (o->workers < 0 || o->workers > SERVER_MAX_WORKERS)
+        return nox__status_set(st, NOX_EINVAL,
+                               "workers must be between 1 and %d",
+                               SERVER_MAX_WORKERS);
+    if (o->max_message_bytes > SERVER_MAX_MESSAGE_LIMIT)
+        return nox__status_set(st, NOX_EINVAL,
+                               "max_message_bytes must be at most %zu",
+                               SERVER_MAX_MESSAGE_LIMIT);
+    return NOX_OK;
+}
+
+/* Allocate s with the options applied (defaults filled in). */
+static nox_err_t
+server_alloc(nox_server_t **out, const nox_server_opts_t *o, nox_status_t *st)
+{
+    nox_server_t *s;
+
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    atomic_init(&s->stopping, false);
+    atomic_init(&s->last_reply_ms, INT64_MIN / 2);
+    s->dctx.engine = o->engine;
+    s->dctx.max_message_bytes = o->max_message_bytes
+                                    ? o->max_message_bytes
+                                    : NOX_DEFAULT_MAX_MESSAGE_BYTES;
+    s->n_workers = o->workers ? (size_t)o->workers : NOX_DEFAULT_WORKERS;
+    s->reap_interval_ms = o->reap_interval_ms ? o->reap_interval_ms
+                                              : NOX_DEFAULT_REAP_INTERVAL_MS;
+    s->n_listeners = o->n_urls;
+    s->listeners = calloc(s->n_listeners, sizeof(*s->listeners));
+    s->workers = calloc(s->n_workers, sizeof(*s->workers));
+    if (s->listeners == NULL || s->workers == NULL) {
+        free(s->listeners);
+        free(s->workers);
+        free(s);
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    }
+    for (size_t i = 0; i < s->n_listeners; i++)
+        nox__listener_init(&s->listeners[i]);
+    *out = s;
+    return NOX_OK;
+}
+
+static nox_err_t
+server_open_socket(nox_server_t *s, nox_status_t *st)
+{
+    int rv;
+
+    if ((rv = nng_rep0_open(&s->sock)) != 0)
+        return nox__status_set(st, NOX_EINTERNAL, "nng_rep0_open: %s",
+                               nng_strerror(rv));
+    s->sock_open = true;
+    /* Set before any listener exists, so no message larger than the
+     * limit plus envelope slack is ever read into memory. */
+    if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ,
+                                  s->dctx.max_message_bytes +
+                                      NOX_ENVELOPE_SLACK)) != 0 ||
+        (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, server_pipe_added,
+                              s)) != 0)
+        return nox__status_set(st, NOX_EINTERNAL, "nng socket setup: %s",
+                               nng_strerror(rv));
+    return NOX_OK;
+}
+
+nox_err_t
+nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
+                 nox_status_t *st)
+{
+    nox_server_t *s;
+    nox_err_t     rv;
+
+    nox__status_clear(st);
+    if ((rv = server_check_opts(o, st)) != NOX_OK ||
+        (rv = server_alloc(&s, o, st)) != NOX_OK)
+        return rv;
+    if ((rv = server_sync_init(s, st)) != NOX_OK ||
+        (rv = server_open_socket(s, st)) != NOX_OK)
+        goto out_free;
+    for (size_t i = 0; i < o->n_urls; i++) {
+        if ((rv = nox__listener_start(&s->listeners[i], s->sock, o->urls[i],
+                                      st)) != NOX_OK)
+            goto out_free;
+        s->watch_ipc |= nox__listener_is_ipc(&s->listeners[i]);
+    }
+    if ((rv = server_start_workers(s, st)) != NOX_OK ||
+        (rv = server_start_keeper(s, st)) != NOX_OK)
+        goto out_free;
+    *out = s;
+    return NOX_OK;
+
+out_free:
+    server_free(s);
+    return rv;
+}
+
+void
+nox_server_stop(nox_server_t *s)
+{
+    if (s == NULL)
+        return;
+    server_free(s);
+}
+
+nox_err_t
+nox__server_url(nox_server_t *s, size_t i, char *buf, size_t len)
+{
+    if (s == NULL || i >= s->n_listeners)
+        return NOX_EINVAL;
+    return nox__listener_url(&s->listeners[i], &s->mu, buf, len);
+}
