@@ -445,7 +445,7 @@ nox_err_t
 nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
                  nox_status_t *st)
 {
-    nox_server_t *s;
+    nox_server_t *s = NULL;
     nox_err_t     rv;
 
     nox__status_clear(st);

@@ -18,9 +18,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-/* engine/ is a PUBLIC include directory of nox_engine, which every suite
- * links, and the engine's private spawn.h there shadows the system one. */
-#include "/usr/include/spawn.h"
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
