@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define SERVER_POLL_MS 200 /* how soon an idle worker sees the stop flag */
@@ -52,9 +53,13 @@ typedef struct {
     nox_server_t *srv;
     nng_ctx       ctx;
     bool          ctx_open;
-    nng_aio      *aio; /* NULL until allocated */
-    pthread_t     thread;
-    bool          started;
+    /* Receive and send use separate aios so that stop can cancel a
+     * pending receive without any risk of cancelling a reply. */
+    nng_aio    *recv_aio; /* NULL until allocated */
+    nng_aio    *send_aio; /* NULL until allocated */
+    pthread_t   thread;
+    bool        started;
+    atomic_bool exited; /* the worker loop has returned */
 } server_worker_t;
 
 struct nox_server {
@@ -71,6 +76,7 @@ struct nox_server {
 
     int             reap_interval_ms; /* < 0: no reaper */
     bool            watch_ipc;        /* some listener is ipc:// */
+    bool            drain;            /* some listener is not inproc:// */
     pthread_t       keeper;           /* housekeeping thread */
     bool            keeper_started;
     bool            sync_init; /* mu and cv initialised */
@@ -130,15 +136,15 @@ server_serve(server_worker_t *w, nng_msg *msg)
         nng_msg_free(msg);
         return;
     }
-    nng_aio_set_msg(w->aio, msg);
-    nng_aio_set_timeout(w->aio, SERVER_SEND_TIMEOUT_MS);
-    nng_ctx_send(w->ctx, w->aio);
-    nng_aio_wait(w->aio);
+    nng_aio_set_msg(w->send_aio, msg);
+    nng_aio_set_timeout(w->send_aio, SERVER_SEND_TIMEOUT_MS);
+    nng_ctx_send(w->ctx, w->send_aio);
+    nng_aio_wait(w->send_aio);
     atomic_store(&w->srv->last_reply_ms, nox__mono_ms());
     /* A failed send (peer gone, timeout) leaves the message with us. The
      * client's req socket resends or reports its own timeout. */
-    if (nng_aio_result(w->aio) != 0)
-        nng_msg_free(nng_aio_get_msg(w->aio));
+    if (nng_aio_result(w->send_aio) != 0)
+        nng_msg_free(nng_aio_get_msg(w->send_aio));
 }
 
 static void *
@@ -148,12 +154,12 @@ server_worker_main(void *arg)
     int              rv;
 
     while (!atomic_load(&w->srv->stopping)) {
-        nng_aio_set_timeout(w->aio, SERVER_POLL_MS);
-        nng_ctx_recv(w->ctx, w->aio);
-        nng_aio_wait(w->aio);
-        rv = nng_aio_result(w->aio);
-        if (rv == NNG_ETIMEDOUT)
-            continue; /* idle: loop to look at the stop flag */
+        nng_aio_set_timeout(w->recv_aio, SERVER_POLL_MS);
+        nng_ctx_recv(w->ctx, w->recv_aio);
+        nng_aio_wait(w->recv_aio);
+        rv = nng_aio_result(w->recv_aio);
+        if (rv == NNG_ETIMEDOUT || rv == NNG_ECANCELED)
+            continue; /* idle, or woken by stop: look at the stop flag */
         if (rv == NNG_ECLOSED)
             break;
         if (rv != 0) {
@@ -161,8 +167,9 @@ server_worker_main(void *arg)
             nng_msleep(10);
             continue;
         }
-        server_serve(w, nng_aio_get_msg(w->aio));
+        server_serve(w, nng_aio_get_msg(w->recv_aio));
     }
+    atomic_store(&w->exited, true);
     return NULL;
 }
 
@@ -175,7 +182,9 @@ server_start_workers(nox_server_t *s, nox_status_t *st)
         server_worker_t *w = &s->workers[i];
 
         w->srv = s;
-        if ((rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0)
+        atomic_init(&w->exited, false);
+        if ((rv = nng_aio_alloc(&w->recv_aio, NULL, NULL)) != 0 ||
+            (rv = nng_aio_alloc(&w->send_aio, NULL, NULL)) != 0)
             return nox__status_set(st, NOX_ERESOURCE, "nng_aio_alloc: %s",
                                    nng_strerror(rv));
         if ((rv = nng_ctx_open(&w->ctx, s->sock)) != 0)
@@ -190,11 +199,36 @@ server_start_workers(nox_server_t *s, nox_status_t *st)
     return NOX_OK;
 }
 
+/* Cut short the idle workers' receive timeouts so stop is prompt. A
+ * cancel that lands before a worker starts its next receive is lost, so
+ * repeat until every started worker has left its loop; a busy worker
+ * finishes and replies first (only receives are cancelled). */
+static void
+server_wake_workers(nox_server_t *s)
+{
+    int64_t give_up = nox__mono_ms() + 2 * SERVER_POLL_MS;
+    bool    all;
+
+    do {
+        all = true;
+        for (size_t i = 0; i < s->n_workers; i++) {
+            server_worker_t *w = &s->workers[i];
+            if (!w->started || atomic_load(&w->exited))
+                continue;
+            all = false;
+            nng_aio_cancel(w->recv_aio);
+        }
+        if (!all)
+            nng_msleep(1);
+    } while (!all && nox__mono_ms() < give_up);
+}
+
 /* Join the workers (each finishes and answers its current request first)
  * and release their contexts. */
 static void
 server_stop_workers(nox_server_t *s)
 {
+    server_wake_workers(s);
     for (size_t i = 0; i < s->n_workers; i++) {
         server_worker_t *w = &s->workers[i];
 
@@ -203,8 +237,10 @@ server_stop_workers(nox_server_t *s)
         /* The only error is NNG_ECLOSED, and the context is gone then. */
         if (w->ctx_open)
             (void)nng_ctx_close(w->ctx);
-        if (w->aio != NULL)
-            nng_aio_free(w->aio);
+        if (w->recv_aio != NULL)
+            nng_aio_free(w->recv_aio);
+        if (w->send_aio != NULL)
+            nng_aio_free(w->send_aio);
     }
 }
 
@@ -215,7 +251,9 @@ server_drain(nox_server_t *s)
     int64_t left =
         atomic_load(&s->last_reply_ms) + SERVER_DRAIN_MS - nox__mono_ms();
 
-    if (left > 0)
+    /* inproc:// hands a reply over in memory: nothing is in flight once
+     * the send completed. */
+    if (s->drain && left > 0)
         nng_msleep((nng_duration)left);
 }
 
@@ -460,6 +498,7 @@ nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
                                       st)) != NOX_OK)
             goto out_free;
         s->watch_ipc |= nox__listener_is_ipc(&s->listeners[i]);
+        s->drain |= strncmp(o->urls[i], "inproc://", 9) != 0;
     }
     if ((rv = server_start_workers(s, st)) != NOX_OK ||
         (rv = server_start_keeper(s, st)) != NOX_OK)
