@@ -1,1 +1,285 @@
-/* client.c: not written yet */
+/* client.c - libnoxrunner: opening (server or in-process), the one-call
+ * helper with its size check, Health and wait_ready. The other RPCs live in
+ * sandbox.c and exec.c; the wire itself in transport.c. */
+#include "client_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CLIENT_DEFAULT_TIMEOUT_MS 30000
+#define CLIENT_LOCAL_WORKERS 4
+/* Requests up to this size need no limit check: every server takes them. */
+#define CLIENT_PROBE_BYTES (1024 * 1024)
+
+nox_err_t
+nox__client_invalid(nox_client_t *c, const char *what)
+{
+    return nox__status_set(&c->last, NOX_EINVAL, "%s", what);
+}
+
+nox_err_t
+nox__client_begin(nox_client_t *c, const char *session_id)
+{
+    nox__status_clear(&c->last);
+    if (session_id == NULL)
+        return nox__client_invalid(c, "session_id is NULL");
+    return NOX_OK;
+}
+
+/* ---- calls ---- */
+
+/* Ask the server for its limit once; 0 from the server means none. */
+static nox_err_t
+client_learn_limit(nox_client_t *c)
+{
+    Noxrunner__V1__HealthRequest   req = NOXRUNNER__V1__HEALTH_REQUEST__INIT;
+    Noxrunner__V1__HealthResponse *h;
+    ProtobufCMessage              *resp;
+    nox_err_t                      err;
+
+    if ((err = nox__client_call(c, NOX_RPC_HEALTH, &req.base, c->timeout_ms,
+                                &resp)) != NOX_OK)
+        return err;
+    h = (Noxrunner__V1__HealthResponse *)resp;
+    c->max_payload =
+        h->max_message_bytes == 0 || h->max_message_bytes > SIZE_MAX
+            ? SIZE_MAX
+            : (size_t)h->max_message_bytes;
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return NOX_OK;
+}
+
+/* Refuse an oversized request before sending it: the server would answer
+ * RESOURCE_EXHAUSTED, or NNG would drop it and leave us waiting. */
+static nox_err_t
+client_check_size(nox_client_t *c, size_t len)
+{
+    nox_err_t err;
+
+    if (c->max_payload == 0 && len > CLIENT_PROBE_BYTES &&
+        (err = client_learn_limit(c)) != NOX_OK)
+        return err;
+    if (c->max_payload != 0 && len > c->max_payload)
+        return nox__status_set(
+            &c->last, NOX_ERESOURCE,
+            "request of %zu bytes exceeds the server's max_message_bytes "
+            "(%zu)",
+            len, c->max_payload);
+    return NOX_OK;
+}
+
+nox_err_t
+nox__client_call(nox_client_t *c, unsigned m, const ProtobufCMessage *req,
+                 int64_t budget_ms, ProtobufCMessage **resp)
+{
+    nox_err_t err;
+
+    nox__status_clear(&c->last);
+    err = client_check_size(c, protobuf_c_message_get_packed_size(req));
+    if (err != NOX_OK)
+        return err;
+    return nox__transport_call(&c->t, m, req, budget_ms, resp, &c->last);
+}
+
+/* ---- opening ---- */
+
+static nox_client_t *
+client_new(const nox_client_opts_t *opts)
+{
+    nox_client_t *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
+    if (opts != NULL && opts->timeout_ms > 0)
+        c->timeout_ms = opts->timeout_ms;
+    if (opts != NULL)
+        c->max_payload = opts->max_message_bytes;
+    return c;
+}
+
+nox_err_t
+nox_client_open(nox_client_t **out, const char *url,
+                const nox_client_opts_t *opts)
+{
+    nox_client_t *c;
+    nox_err_t     err;
+
+    if (out == NULL)
+        return NOX_EINVAL;
+    if ((c = client_new(opts)) == NULL)
+        return NOX_ERESOURCE;
+    if ((err = nox__transport_open(&c->t, url, false, &c->last)) != NOX_OK) {
+        free(c);
+        return err;
+    }
+    *out = c;
+    return NOX_OK;
+}
+
+static nox_err_t
+client_start_engine(nox_client_t *c, const nox_local_opts_t *lo)
+{
+    nox_engine_opts_t eo = {lo->base_dir, lo->output_cap, lo->quiet};
+
+    return nox_engine_open(&c->engine, &eo, &c->last);
+}
+
+/* Serve the engine on an inproc:// address of our own. The client's heap
+ * address makes the name unique among live clients of this process
+ * without a global counter. */
+static nox_err_t
+client_start_server(nox_client_t *c, const nox_local_opts_t *lo, char *url,
+                    size_t url_size)
+{
+    const char       *urls[1] = {url};
+    nox_server_opts_t so = {0};
+    int               n;
+
+    n = snprintf(url, url_size, "inproc://noxrunner-%ld-%p", (long)getpid(),
+                 (void *)c);
+    if (n < 0 || (size_t)n >= url_size)
+        return nox__status_set(&c->last, NOX_EINTERNAL, "inproc URL too long");
+    if (c->max_payload == 0)
+        c->max_payload = NOX_DEFAULT_MAX_MESSAGE_BYTES; /* the server's */
+    so.engine = c->engine;
+    so.urls = urls;
+    so.n_urls = 1;
+    so.workers = CLIENT_LOCAL_WORKERS;
+    so.max_message_bytes = c->max_payload;
+    so.reap_interval_ms = lo->reap_interval_ms;
+    return nox_server_start(&c->server, &so, &c->last);
+}
+
+nox_err_t
+nox_client_open_local(nox_client_t **out, const nox_local_opts_t *lopts,
+                      const nox_client_opts_t *opts)
+{
+    nox_local_opts_t lo = {NULL, 0, -1, 0};
+    nox_client_t    *c;
+    nox_err_t        err;
+    char             url[96];
+
+    if (out == NULL)
+        return NOX_EINVAL;
+    if (lopts != NULL)
+        lo = *lopts;
+    if ((c = client_new(opts)) == NULL)
+        return NOX_ERESOURCE;
+    if ((err = client_start_engine(c, &lo)) != NOX_OK)
+        goto out_free;
+    if ((err = client_start_server(c, &lo, url, sizeof(url))) != NOX_OK)
+        goto out_close_engine;
+    /* The listener exists already: connect before returning, so the first
+     * call never waits for the background dialer. */
+    if ((err = nox__transport_open(&c->t, url, true, &c->last)) != NOX_OK)
+        goto out_stop_server;
+    *out = c;
+    return NOX_OK;
+out_stop_server:
+    nox_server_stop(c->server);
+out_close_engine:
+    nox_engine_close(c->engine);
+out_free:
+    free(c);
+    return err;
+}
+
+void
+nox_client_close(nox_client_t *c)
+{
+    if (c == NULL)
+        return;
+    /* Socket first, so the server sees no request mid-shutdown; the
+     * engine last, since the server borrows it. */
+    nox__transport_close(&c->t);
+    nox_server_stop(c->server);
+    nox_engine_close(c->engine);
+    free(c);
+}
+
+const char *
+nox_client_errmsg(const nox_client_t *c)
+{
+    return c != NULL ? c->last.msg : "no client";
+}
+
+/* ---- Health ---- */
+
+nox_err_t
+nox__client_dup(nox_client_t *c, const char *s, char **out)
+{
+    if ((*out = strdup(s != NULL ? s : "")) == NULL)
+        return nox__status_set(&c->last, NOX_ERESOURCE, "out of memory");
+    return NOX_OK;
+}
+
+static nox_err_t
+client_health(nox_client_t *c, int64_t budget_ms, nox_health_t *out)
+{
+    Noxrunner__V1__HealthRequest   req = NOXRUNNER__V1__HEALTH_REQUEST__INIT;
+    Noxrunner__V1__HealthResponse *h;
+    ProtobufCMessage              *resp;
+    nox_health_t                   r = {0};
+    nox_err_t                      err;
+
+    if ((err = nox__client_call(c, NOX_RPC_HEALTH, &req.base, budget_ms,
+                                &resp)) != NOX_OK)
+        return err;
+    h = (Noxrunner__V1__HealthResponse *)resp;
+    r.max_message_bytes = h->max_message_bytes;
+    if ((err = nox__client_dup(c, h->status, &r.status)) == NOX_OK &&
+        (err = nox__client_dup(c, h->version, &r.version)) == NOX_OK)
+        *out = r;
+    else
+        nox_health_free(&r);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return err;
+}
+
+nox_err_t
+nox_client_health(nox_client_t *c, nox_health_t *out)
+{
+    if (c == NULL)
+        return NOX_EINVAL;
+    if (out == NULL)
+        return nox__client_invalid(c, "health: out is NULL");
+    return client_health(c, c->timeout_ms, out);
+}
+
+void
+nox_health_free(nox_health_t *h)
+{
+    if (h == NULL)
+        return;
+    free(h->status);
+    free(h->version);
+    memset(h, 0, sizeof(*h));
+}
+
+nox_err_t
+nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms)
+{
+    nox_health_t h;
+    nox_err_t    err;
+
+    if (c == NULL)
+        return NOX_EINVAL;
+    if (timeout_ms <= 0)
+        return nox__client_invalid(c,
+                                   "wait_ready: timeout_ms must be positive");
+    /* One Health call is enough: req0 holds the request until the
+     * background dialer connects, then sends it. */
+    err = client_health(c, timeout_ms, &h);
+    if (err == NOX_OK) {
+        nox_health_free(&h);
+        return NOX_OK;
+    }
+    if (err == NOX_EUNAVAIL || err == NOX_ETIMEDOUT)
+        return nox__status_set(&c->last, NOX_ETIMEDOUT,
+                               "server at %s not ready within %lld ms",
+                               c->t.url, (long long)timeout_ms);
+    return err;
+}

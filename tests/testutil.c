@@ -40,8 +40,7 @@ tu_rmtree_free(char *path)
 }
 
 void
-tu_write_file(const char *dir, const char *name, const void *data,
-              size_t len)
+tu_write_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char path[PATH_MAX];
 

@@ -1,0 +1,334 @@
+/* transport.c - NNG req0 dialing and the RpcRequest/RpcResponse round trip
+ * (the envelope is documented in proto/noxrunner/v1/sandbox.proto). */
+#include "transport.h"
+
+#include "noxrunner/v1/sandbox.pb-c.h"
+
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- connection tracking ---- */
+
+/* Counts live connections so a timeout can tell "nobody listens" from "the
+ * server is slow". We count ADD_PRE rather than ADD_POST: NNG reports
+ * REM_POST for every pipe that saw ADD_PRE, including one closed before
+ * ADD_POST, so only this pairing keeps the counter balanced. */
+static void
+transport_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    nox_transport_t *t = arg;
+
+    (void)p;
+    if (ev == NNG_PIPE_EV_ADD_PRE)
+        atomic_fetch_add(&t->pipes, 1);
+    else if (ev == NNG_PIPE_EV_REM_POST)
+        atomic_fetch_sub(&t->pipes, 1);
+}
+
+static nox_err_t
+transport_configure(nox_transport_t *t, nox_status_t *st)
+{
+    int rv;
+
+    /* Never re-send: req0 would otherwise repeat a request that got no
+     * reply within 60 s, and a long Exec would run twice. */
+    if ((rv = nng_socket_set_ms(t->sock, NNG_OPT_REQ_RESENDTIME,
+                                NNG_DURATION_INFINITE)) != 0)
+        goto fail;
+    /* No receive limit: NNG drops an oversized reply by closing the
+     * connection, which would turn a large download into a timeout. The
+     * server bounds its replies by its max_message_bytes. */
+    if ((rv = nng_socket_set_size(t->sock, NNG_OPT_RECVMAXSZ, 0)) != 0)
+        goto fail;
+    if ((rv = nng_pipe_notify(t->sock, NNG_PIPE_EV_ADD_PRE, transport_pipe_cb,
+                              t)) != 0 ||
+        (rv = nng_pipe_notify(t->sock, NNG_PIPE_EV_REM_POST, transport_pipe_cb,
+                              t)) != 0)
+        goto fail;
+    return NOX_OK;
+fail:
+    return nox__status_set(st, NOX_EINTERNAL,
+                           "cannot configure the NNG socket: %s",
+                           nng_strerror(rv));
+}
+
+static nox_err_t
+transport_dial_error(const char *url, int rv, nox_status_t *st)
+{
+    switch (rv) {
+    case NNG_ENOTSUP: /* unknown scheme */
+    case NNG_EADDRINVAL:
+    case NNG_EINVAL:
+        return nox__status_set(st, NOX_EINVAL,
+                               "bad URL '%s' (use ipc:// or tcp://): %s", url,
+                               nng_strerror(rv));
+    case NNG_ENOMEM:
+        return nox__status_set(st, NOX_ERESOURCE, "cannot dial %s: %s", url,
+                               nng_strerror(rv));
+    default:
+        return nox__status_set(st, NOX_EUNAVAIL, "cannot reach %s: %s", url,
+                               nng_strerror(rv));
+    }
+}
+
+/* Open the socket and dial t->url (in the background unless wait). On
+ * failure the socket is closed again. */
+static nox_err_t
+transport_connect(nox_transport_t *t, bool wait, nox_status_t *st)
+{
+    nox_err_t err;
+    int       rv;
+
+    atomic_store(&t->pipes, 0);
+    if ((rv = nng_req0_open(&t->sock)) != 0)
+        return nox__status_set(st, NOX_EINTERNAL,
+                               "cannot open an NNG req socket: %s",
+                               nng_strerror(rv));
+    t->sock_open = true;
+    if ((err = transport_configure(t, st)) != NOX_OK)
+        goto out_close;
+    /* In the background unless asked to wait, so that opening succeeds
+     * while the server is still starting (calls report NOX_EUNAVAIL). */
+    if ((rv = nng_dial(t->sock, t->url, NULL, wait ? 0 : NNG_FLAG_NONBLOCK)) !=
+        0) {
+        err = transport_dial_error(t->url, rv, st);
+        goto out_close;
+    }
+    return NOX_OK;
+out_close:
+    (void)nng_close(t->sock); /* fails only for a closed socket */
+    t->sock_open = false;
+    return err;
+}
+
+nox_err_t
+nox__transport_open(nox_transport_t *t, const char *url, bool wait,
+                    nox_status_t *st)
+{
+    nox_err_t err;
+
+    t->sock_open = false;
+    t->url = NULL;
+    atomic_init(&t->pipes, 0);
+    if (url == NULL || url[0] == '\0')
+        return nox__status_set(st, NOX_EINVAL, "no server URL given");
+    if ((t->url = strdup(url)) == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    if ((err = transport_connect(t, wait, st)) != NOX_OK) {
+        free(t->url);
+        t->url = NULL;
+    }
+    return err;
+}
+
+/* Drop the connection after a reply timed out, and dial anew. The server
+ * may still answer, and in NNG 1.5.2 a message arriving while its socket
+ * is being closed can hang nng_close for good (nanomsg/nng#1813, fixed in
+ * 1.8.0). Closing now, while the server is still busy, makes the late
+ * reply find no connection, so it can never meet a later close. If the
+ * new socket cannot be opened, later calls fail and say so. */
+static void
+transport_reset(nox_transport_t *t)
+{
+    nox_status_t ignored;
+
+    if (t->sock_open)
+        (void)nng_close(t->sock); /* fails only for a closed socket */
+    t->sock_open = false;
+    (void)transport_connect(t, false, &ignored); /* see sock_open */
+}
+
+void
+nox__transport_close(nox_transport_t *t)
+{
+    if (t == NULL)
+        return;
+    /* nng_close only fails for a socket that is already closed. It returns
+     * after the pipe callbacks have run, so t may be freed afterwards. */
+    if (t->sock_open)
+        (void)nng_close(t->sock);
+    t->sock_open = false;
+    free(t->url);
+    t->url = NULL;
+}
+
+/* ---- one call ---- */
+
+/* Wrap the packed request in an RpcRequest inside a new NNG message. */
+static nox_err_t
+transport_pack(const ProtobufCMethodDescriptor *md, const ProtobufCMessage *req,
+               int64_t budget_ms, nng_msg **out, nox_status_t *st)
+{
+    Noxrunner__V1__RpcRequest env = NOXRUNNER__V1__RPC_REQUEST__INIT;
+    char                      path[128];
+    size_t                    len = protobuf_c_message_get_packed_size(req);
+    uint8_t                  *payload;
+    nng_msg                  *msg;
+    int                       rv;
+
+    rv = snprintf(path, sizeof(path), "/%s/%s",
+                  noxrunner__v1__sandbox__descriptor.name, md->name);
+    if (rv < 0 || (size_t)rv >= sizeof(path))
+        return nox__status_set(st, NOX_EINTERNAL, "method name too long");
+    if ((payload = malloc(len > 0 ? len : 1)) == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    (void)protobuf_c_message_pack(req, payload); /* returns len */
+    env.method = path;
+    env.payload.data = payload;
+    env.payload.len = len;
+    env.deadline_ms = budget_ms;
+    len = noxrunner__v1__rpc_request__get_packed_size(&env);
+    if ((rv = nng_msg_alloc(&msg, len)) != 0) {
+        free(payload);
+        return nox__status_set(st, NOX_ERESOURCE,
+                               "cannot allocate a request of %zu bytes: %s",
+                               len, nng_strerror(rv));
+    }
+    (void)noxrunner__v1__rpc_request__pack(&env, nng_msg_body(msg));
+    free(payload);
+    *out = msg;
+    return NOX_OK;
+}
+
+static nox_err_t
+transport_nng_error(nox_transport_t *t, int rv, int64_t budget_ms,
+                    nox_status_t *st)
+{
+    long long ms = (long long)budget_ms;
+
+    switch (rv) {
+    case NNG_ETIMEDOUT:
+        if (atomic_load(&t->pipes) <= 0)
+            return nox__status_set(
+                st, NOX_EUNAVAIL,
+                "cannot reach %s: no server answered within %lld ms", t->url,
+                ms);
+        return nox__status_set(st, NOX_ETIMEDOUT,
+                               "no reply from %s within %lld ms", t->url, ms);
+    case NNG_ENOMEM:
+        return nox__status_set(st, NOX_ERESOURCE, "talking to %s: %s", t->url,
+                               nng_strerror(rv));
+    case NNG_ECONNRESET:
+    case NNG_ECONNSHUT:
+        /* With resends off, req0 fails the call rather than repeat it on
+         * the next connection: the server may or may not have run it. */
+        return nox__status_set(
+            st, NOX_EUNAVAIL,
+            "connection to %s lost before the reply (not retried): %s", t->url,
+            nng_strerror(rv));
+    default:
+        return nox__status_set(st, NOX_EUNAVAIL, "talking to %s: %s", t->url,
+                               nng_strerror(rv));
+    }
+}
+
+static nox_err_t
+transport_set_timeouts(nox_transport_t *t, int64_t ms, nox_status_t *st)
+{
+    nng_duration d = ms > INT32_MAX ? INT32_MAX : (ms < 1 ? 1 : (int32_t)ms);
+    int          rv;
+
+    if ((rv = nng_socket_set_ms(t->sock, NNG_OPT_SENDTIMEO, d)) != 0 ||
+        (rv = nng_socket_set_ms(t->sock, NNG_OPT_RECVTIMEO, d)) != 0)
+        return nox__status_set(st, NOX_EINTERNAL, "cannot set timeouts: %s",
+                               nng_strerror(rv));
+    return NOX_OK;
+}
+
+/* Send *msg and replace it with the reply. The send waits for a
+ * connection, so both halves share one deadline. *msg is consumed even on
+ * failure (NULL then). */
+static nox_err_t
+transport_exchange(nox_transport_t *t, nng_msg **msg, int64_t budget_ms,
+                   nox_status_t *st)
+{
+    int64_t   deadline = nox__mono_ms() + budget_ms;
+    nox_err_t err;
+    int       rv;
+
+    if ((err = transport_set_timeouts(t, budget_ms, st)) != NOX_OK)
+        goto out_free;
+    if ((rv = nng_sendmsg(t->sock, *msg, 0)) != 0) {
+        err = transport_nng_error(t, rv, budget_ms, st);
+        goto out_free; /* a failed send leaves the message with us */
+    }
+    *msg = NULL; /* NNG owns it now */
+    if ((err = transport_set_timeouts(t, deadline - nox__mono_ms(), st)) !=
+        NOX_OK)
+        return err;
+    if ((rv = nng_recvmsg(t->sock, msg, 0)) != 0) {
+        *msg = NULL;
+        err = transport_nng_error(t, rv, budget_ms, st);
+        if (rv == NNG_ETIMEDOUT)
+            transport_reset(t); /* after the error names the state */
+        return err;
+    }
+    return NOX_OK;
+out_free:
+    nng_msg_free(*msg);
+    *msg = NULL;
+    return err;
+}
+
+/* Open the RpcResponse in msg: a server error, or the method's reply. */
+static nox_err_t
+transport_unpack(const nox_transport_t *t, const ProtobufCMethodDescriptor *md,
+                 nng_msg *msg, ProtobufCMessage **resp, nox_status_t *st)
+{
+    Noxrunner__V1__RpcResponse *r;
+    ProtobufCMessage           *out;
+    nox_err_t                   err;
+
+    r = noxrunner__v1__rpc_response__unpack(NULL, nng_msg_len(msg),
+                                            nng_msg_body(msg));
+    if (r == NULL)
+        return nox__status_set(st, NOX_EDATALOSS, "malformed reply from %s",
+                               t->url);
+    if (r->code != 0) {
+        err = nox_err_from_wire(r->code);
+        (void)nox__status_set(st, err, "%s",
+                              r->message[0] ? r->message : nox_strerror(err));
+        noxrunner__v1__rpc_response__free_unpacked(r, NULL);
+        return err;
+    }
+    out = protobuf_c_message_unpack(md->output, NULL, r->payload.len,
+                                    r->payload.data);
+    noxrunner__v1__rpc_response__free_unpacked(r, NULL);
+    if (out == NULL)
+        return nox__status_set(st, NOX_EDATALOSS, "malformed %s reply from %s",
+                               md->name, t->url);
+    *resp = out;
+    return NOX_OK;
+}
+
+nox_err_t
+nox__transport_call(nox_transport_t *t, unsigned m, const ProtobufCMessage *req,
+                    int64_t budget_ms, ProtobufCMessage **resp,
+                    nox_status_t *st)
+{
+    const ProtobufCServiceDescriptor *sd = &noxrunner__v1__sandbox__descriptor;
+    const ProtobufCMethodDescriptor  *md;
+    nng_msg                          *msg;
+    nox_err_t                         err;
+
+    /* A request of the wrong type would be answered as garbage; catch an
+     * index mix-up here instead. */
+    if (m >= sd->n_methods || sd->methods[m].input != req->descriptor)
+        return nox__status_set(st, NOX_EINTERNAL,
+                               "request does not match method %u", m);
+    if (!t->sock_open)
+        return nox__status_set(st, NOX_EUNAVAIL,
+                               "no connection to %s: it could not be "
+                               "reopened after a timeout",
+                               t->url != NULL ? t->url : "the server");
+    md = &sd->methods[m];
+    if ((err = transport_pack(md, req, budget_ms, &msg, st)) != NOX_OK)
+        return err;
+    if ((err = transport_exchange(t, &msg, budget_ms, st)) != NOX_OK)
+        return err;
+    err = transport_unpack(t, md, msg, resp, st);
+    nng_msg_free(msg);
+    return err;
+}

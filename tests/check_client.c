@@ -1,0 +1,1060 @@
+/* check_client.c - libnoxrunner end to end: the in-process mode, a server
+ * on ipc://, parity between the two, and the errors the client itself
+ * reports (bad URL, unreachable or silent server, oversized request). */
+#include "nox/client.h"
+/* Until check_client links nox_service (which carries server/include),
+ * reach nox_server_start's header by its path. */
+#include "../server/include/nox/server.h"
+#include "testutil.h"
+/* White-box: the extractor is internal to libnoxrunner, so its source is
+ * compiled in here to feed it archives no real server sends. */
+#include "../client/extract.c"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <check.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- helpers ---- */
+
+/* out = dir/name; fails the test if it does not fit. */
+static void
+join(char out[PATH_MAX], const char *dir, const char *name)
+{
+    ck_assert_int_lt(snprintf(out, PATH_MAX, "%s/%s", dir, name), PATH_MAX);
+}
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static nox_client_t *
+open_local(const char *base, const nox_client_opts_t *opts)
+{
+    nox_local_opts_t lo = {base, 0, 1, -1}; /* quiet, no reaper */
+    nox_client_t    *c = NULL;
+
+    ck_assert_int_eq(nox_client_open_local(&c, &lo, opts), NOX_OK);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+static void
+create_ok(nox_client_t *c, const char *sid)
+{
+    nox_sandbox_t s;
+
+    ck_assert_int_eq(nox_client_create(c, sid, NULL, &s), NOX_OK);
+    nox_sandbox_free(&s);
+}
+
+/* Run argv (NULL-terminated) with default options. */
+static nox_err_t
+run(nox_client_t *c, const char *sid, nox_exec_t *out, const char *const *argv)
+{
+    size_t argc = 0;
+
+    while (argv[argc] != NULL)
+        argc++;
+    return nox_client_exec(c, sid, argv, argc, NULL, out);
+}
+
+#define RUN(c, sid, out, ...)                                                  \
+    run((c), (sid), (out), (const char *const[]){__VA_ARGS__, NULL})
+
+/* One archive entry for make_tar_gz. */
+typedef struct {
+    const char *name;
+    int         type; /* AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFIFO, AE_IFCHR; */
+                      /* 0: a hard link */
+    const char *data; /* content, or the link's target */
+} tar_ent_t;
+
+static void
+add_entry(struct archive *a, const tar_ent_t *t)
+{
+    struct archive_entry *e = archive_entry_new();
+    size_t sz = t->type == AE_IFREG && t->data != NULL ? strlen(t->data) : 0;
+
+    ck_assert_ptr_nonnull(e);
+    archive_entry_set_pathname(e, t->name);
+    archive_entry_set_filetype(e, t->type != 0 ? (unsigned)t->type : AE_IFREG);
+    archive_entry_set_perm(e, t->type == AE_IFDIR ? 0755 : 0644);
+    archive_entry_set_size(e, (la_int64_t)sz);
+    if (t->type == AE_IFLNK)
+        archive_entry_set_symlink(e, t->data);
+    if (t->type == 0)
+        archive_entry_set_hardlink(e, t->data);
+    if (t->type == AE_IFCHR)
+        archive_entry_set_rdev(e, makedev(1, 3));
+    ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+    if (sz > 0)
+        ck_assert_int_eq(archive_write_data(a, t->data, sz), (la_ssize_t)sz);
+    archive_entry_free(e);
+}
+
+/* A gzip tar of the n entries, in memory (free() it). */
+static void *
+make_tar_gz(size_t *len, const tar_ent_t *ents, size_t n)
+{
+    size_t          cap = 1 << 20, used = 0;
+    void           *buf = malloc(cap);
+    struct archive *a = archive_write_new();
+
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
+    for (size_t i = 0; i < n; i++)
+        add_entry(a, &ents[i]);
+    ck_assert_int_eq(archive_write_close(a), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_free(a), ARCHIVE_OK);
+    *len = used;
+    return buf;
+}
+
+/* ---- fixture: an in-process client on a fresh base directory ---- */
+
+static char         *base; /* per test: Check forks each test */
+static nox_client_t *cl;
+
+static void
+local_setup(void)
+{
+    base = tu_mkdtemp();
+    cl = open_local(base, NULL);
+}
+
+static void
+local_teardown(void)
+{
+    nox_client_close(cl);
+    tu_rmtree_free(base);
+}
+
+/* ---- the seed's flow and exec ---- */
+
+START_TEST(client_runs_the_seed_flow)
+{
+    nox_sandbox_t s;
+    nox_exec_t    r;
+    bool          deleted = false;
+
+    ck_assert_int_eq(nox_client_create(cl, "my-session", NULL, &s), NOX_OK);
+    ck_assert(s.created);
+    ck_assert_str_eq(s.pod_name, "local-my-session");
+    ck_assert_uint_eq(strlen(s.expires_at), 20); /* 2026-01-02T12:34:56Z */
+    nox_sandbox_free(&s);
+    ck_assert_int_eq(RUN(cl, "my-session", &r, "echo", "Hello"), NOX_OK);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_str_eq((char *)r.stdout_data, "Hello\n");
+    ck_assert_uint_eq(r.stdout_len, 6);
+    ck_assert_uint_eq(r.stderr_len, 0);
+    ck_assert_str_eq((char *)r.stderr_data, "");
+    ck_assert(!r.timed_out);
+    nox_exec_free(&r);
+    ck_assert_int_eq(nox_client_delete(cl, "my-session", &deleted), NOX_OK);
+    ck_assert(deleted);
+    ck_assert_str_eq(nox_client_errmsg(cl), "");
+}
+END_TEST
+
+START_TEST(client_create_twice_keeps_the_sandbox)
+{
+    nox_sandbox_t s;
+
+    create_ok(cl, "twice");
+    ck_assert_int_eq(nox_client_create(cl, "twice", NULL, &s), NOX_OK);
+    ck_assert(!s.created);
+    nox_sandbox_free(&s);
+}
+END_TEST
+
+START_TEST(client_exec_shell_runs_pipes_and_expands_variables)
+{
+    nox_exec_t r;
+
+    create_ok(cl, "sh");
+    ck_assert_int_eq(nox_client_exec_shell(cl, "sh",
+                                           "X=abc; echo $X | tr a-z A-Z", false,
+                                           NULL, &r),
+                     NOX_OK);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_str_eq((char *)r.stdout_data, "ABC\n");
+    nox_exec_free(&r);
+    ck_assert_int_eq(
+        nox_client_exec_shell(cl, "sh", "echo $BASH_VERSION", true, NULL, &r),
+        NOX_OK);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_uint_gt(r.stdout_len, 1); /* bash, not sh, ran it */
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_exec_does_not_use_a_shell_for_argv)
+{
+    nox_exec_t r;
+
+    create_ok(cl, "argv");
+    ck_assert_int_eq(RUN(cl, "argv", &r, "echo", "$HOME"), NOX_OK);
+    ck_assert_str_eq((char *)r.stdout_data, "$HOME\n");
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_exec_passes_env_workdir_and_stdin)
+{
+    const char *const env[] = {"GREETING=hi there", "EMPTY="};
+    const char *const argv[] = {"sh", "-c",
+                                "printf '%s|%s|' \"$GREETING\" \"$EMPTY\"; "
+                                "pwd; cat"};
+    nox_exec_opts_t   o = {.workdir = "sub/dir",
+                           .env = env,
+                           .env_len = 2,
+                           .stdin_data = "from stdin",
+                           .stdin_len = 10};
+    nox_exec_t        r;
+    const char       *want = "/workspace/sub/dir\nfrom stdin";
+    char              dir[PATH_MAX];
+
+    create_ok(cl, "env");
+    ck_assert_int_eq(nox_client_exec(cl, "env", argv, 3, &o, &r), NOX_OK);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_msg(strncmp((char *)r.stdout_data, "hi there||", 10) == 0,
+                  "stdout: %s", r.stdout_data);
+    ck_assert_msg(
+        r.stdout_len > strlen(want) &&
+            strcmp((char *)r.stdout_data + r.stdout_len - strlen(want), want) ==
+                0,
+        "stdout: %s", r.stdout_data);
+    nox_exec_free(&r);
+    join(dir, base, "noxrunner_sandbox_env/workspace");
+    ck_assert(tu_exists(dir, "sub/dir"));
+}
+END_TEST
+
+START_TEST(client_exec_reports_exit_codes_and_stderr)
+{
+    nox_exec_t r;
+
+    create_ok(cl, "codes");
+    ck_assert_int_eq(nox_client_exec_shell(cl, "codes", "echo oops >&2; exit 3",
+                                           false, NULL, &r),
+                     NOX_OK);
+    ck_assert_int_eq(r.exit_code, 3);
+    ck_assert_str_eq((char *)r.stderr_data, "oops\n");
+    nox_exec_free(&r);
+    ck_assert_int_eq(RUN(cl, "codes", &r, "no-such-command-xyz"), NOX_OK);
+    ck_assert_int_eq(r.exit_code, 127);
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_exec_timeout_returns_124)
+{
+    const char *const argv[] = {"sleep", "10"};
+    nox_exec_opts_t   o = {.timeout_seconds = 1};
+    nox_exec_t        r;
+    int64_t           t0 = now_ms();
+
+    create_ok(cl, "slow");
+    ck_assert_int_eq(nox_client_exec(cl, "slow", argv, 2, &o, &r), NOX_OK);
+    ck_assert_int_lt(now_ms() - t0, 5000);
+    ck_assert_int_eq(r.exit_code, 124);
+    ck_assert(r.timed_out);
+    nox_exec_free(&r);
+}
+END_TEST
+
+/* ---- errors ---- */
+
+START_TEST(client_refuses_a_blocked_command)
+{
+    nox_exec_t r = {0};
+
+    create_ok(cl, "deny");
+    ck_assert_int_eq(RUN(cl, "deny", &r, "rm", "-rf", "x"), NOX_EDENIED);
+    ck_assert_str_eq(nox_client_errmsg(cl), "command not allowed: rm");
+    ck_assert_ptr_null(r.stdout_data); /* out untouched on failure */
+    /* A success afterwards clears the message. */
+    ck_assert_int_eq(RUN(cl, "deny", &r, "true"), NOX_OK);
+    ck_assert_str_eq(nox_client_errmsg(cl), "");
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_unknown_session_is_not_found)
+{
+    nox_exec_t r;
+    char      *exp = NULL;
+    uint8_t   *tgz = NULL;
+    size_t     len = 0, tlen;
+    uint64_t   n;
+    tar_ent_t  ent = {"a", AE_IFREG, "b"};
+    void      *tar = make_tar_gz(&tlen, &ent, 1);
+
+    ck_assert_int_eq(RUN(cl, "ghost", &r, "true"), NOX_ENOENT);
+    ck_assert_int_eq(nox_client_touch(cl, "ghost", &exp), NOX_ENOENT);
+    ck_assert_ptr_null(exp);
+    ck_assert_int_eq(nox_client_upload(cl, "ghost", NULL, tar, tlen, &n),
+                     NOX_ENOENT);
+    ck_assert_int_eq(nox_client_download(cl, "ghost", NULL, &tgz, &len),
+                     NOX_ENOENT);
+    ck_assert_ptr_null(tgz);
+    ck_assert_str_ne(nox_client_errmsg(cl), "");
+    free(tar);
+}
+END_TEST
+
+START_TEST(client_delete_of_unknown_session_is_ok_and_false)
+{
+    bool deleted = true;
+
+    ck_assert_int_eq(nox_client_delete(cl, "ghost", &deleted), NOX_OK);
+    ck_assert(!deleted);
+}
+END_TEST
+
+START_TEST(client_invalid_session_id_is_einval)
+{
+    static const char *const bad[] = {"", ".", "..", "../x", "a/b", "a b"};
+    nox_sandbox_t            s;
+    nox_exec_t               r;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(nox_client_create(cl, bad[i], NULL, &s), NOX_EINVAL);
+        ck_assert_int_eq(RUN(cl, bad[i], &r, "true"), NOX_EINVAL);
+    }
+    ck_assert_int_eq(nox_client_create(cl, NULL, NULL, &s), NOX_EINVAL);
+}
+END_TEST
+
+START_TEST(client_refuses_env_without_equals_before_sending)
+{
+    const char *const env[] = {"NOEQUALS"};
+    const char *const argv[] = {"true"};
+    nox_exec_opts_t   o = {.env = env, .env_len = 1};
+    nox_exec_t        r;
+
+    /* No sandbox exists: NOT_FOUND would mean the request was sent. */
+    ck_assert_int_eq(nox_client_exec(cl, "none", argv, 1, &o, &r), NOX_EINVAL);
+    ck_assert_str_eq(nox_client_errmsg(cl),
+                     "env entry 'NOEQUALS' is not KEY=VALUE");
+}
+END_TEST
+
+START_TEST(client_empty_argv_is_einval)
+{
+    nox_exec_t r;
+
+    create_ok(cl, "empty");
+    ck_assert_int_eq(nox_client_exec(cl, "empty", NULL, 0, NULL, &r),
+                     NOX_EINVAL);
+}
+END_TEST
+
+START_TEST(client_refuses_an_oversized_request_quickly)
+{
+    nox_client_opts_t o = {.max_message_bytes = 1 << 20};
+    nox_client_t     *c = open_local(base, &o);
+    size_t            n = 2u << 20;
+    char             *big = calloc(1, n);
+    const char *const argv[] = {"cat"};
+    nox_exec_opts_t   eo = {.stdin_data = big, .stdin_len = n};
+    nox_exec_t        r;
+    int64_t           t0 = now_ms();
+
+    ck_assert_ptr_nonnull(big);
+    create_ok(c, "big");
+    ck_assert_int_eq(nox_client_exec(c, "big", argv, 1, &eo, &r),
+                     NOX_ERESOURCE);
+    ck_assert_int_lt(now_ms() - t0, 1000);
+    ck_assert_msg(strstr(nox_client_errmsg(c),
+                         "exceeds the server's max_message_bytes (1048576)"),
+                  "errmsg: %s", nox_client_errmsg(c));
+    free(big);
+    nox_client_close(c);
+}
+END_TEST
+
+/* ---- files and listing ---- */
+
+START_TEST(client_upload_then_download_workspace_round_trips)
+{
+    static const tar_ent_t files[] = {{"a.txt", AE_IFREG, "alpha\n"},
+                                      {"dir/b.txt", AE_IFREG, "beta\n"}};
+    size_t                 len;
+    void                  *tgz = make_tar_gz(&len, files, 2);
+    char                  *dst = tu_mkdtemp();
+    char                   out[PATH_MAX];
+    uint64_t               n = 0;
+    char                  *got;
+
+    create_ok(cl, "files");
+    ck_assert_int_eq(nox_client_upload(cl, "files", NULL, tgz, len, &n),
+                     NOX_OK);
+    ck_assert_uint_eq(n, 2);
+    /* The target and its parent do not exist yet: both are created. */
+    join(out, dst, "new/out");
+    n = 0;
+    ck_assert_int_eq(nox_client_download_workspace(cl, "files", NULL, out, &n),
+                     NOX_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq((got = tu_read_file(out, "a.txt", NULL)), "alpha\n");
+    free(got);
+    ck_assert_str_eq((got = tu_read_file(out, "dir/b.txt", NULL)), "beta\n");
+    free(got);
+    /* A second sync overwrites what the first wrote. */
+    ck_assert_int_eq(
+        nox_client_download_workspace(cl, "files", "dir", out, NULL), NOX_OK);
+    ck_assert_str_eq((got = tu_read_file(out, "b.txt", NULL)), "beta\n");
+    free(got);
+    free(tgz);
+    tu_rmtree_free(dst);
+}
+END_TEST
+
+START_TEST(client_download_returns_a_gzip_archive)
+{
+    uint8_t   *tgz = NULL;
+    size_t     len = 0;
+    nox_exec_t r;
+
+    create_ok(cl, "gz");
+    ck_assert_int_eq(RUN(cl, "gz", &r, "touch", "f"), NOX_OK);
+    nox_exec_free(&r);
+    ck_assert_int_eq(nox_client_download(cl, "gz", NULL, &tgz, &len), NOX_OK);
+    ck_assert_uint_gt(len, 2);
+    ck_assert_uint_eq(tgz[0], 0x1f);
+    ck_assert_uint_eq(tgz[1], 0x8b);
+    free(tgz);
+}
+END_TEST
+
+START_TEST(client_download_workspace_keeps_inside_symlinks)
+{
+    char      *dst = tu_mkdtemp();
+    char       link[PATH_MAX], target[64];
+    nox_exec_t r;
+    ssize_t    n;
+
+    create_ok(cl, "lnk");
+    ck_assert_int_eq(nox_client_exec_shell(cl, "lnk",
+                                           "echo hi > a.txt && "
+                                           "ln -s a.txt link",
+                                           false, NULL, &r),
+                     NOX_OK);
+    ck_assert_int_eq(r.exit_code, 0);
+    nox_exec_free(&r);
+    ck_assert_int_eq(nox_client_download_workspace(cl, "lnk", NULL, dst, NULL),
+                     NOX_OK);
+    join(link, dst, "link");
+    n = readlink(link, target, sizeof(target) - 1);
+    ck_assert_int_eq(n, 5);
+    target[n] = '\0';
+    ck_assert_str_eq(target, "a.txt");
+    tu_rmtree_free(dst);
+}
+END_TEST
+
+START_TEST(client_download_workspace_refuses_a_symlink_out)
+{
+    char      *dst = tu_mkdtemp();
+    char       out[PATH_MAX];
+    nox_exec_t r;
+
+    create_ok(cl, "evil");
+    /* A command can plant a link anywhere in its own workspace. */
+    ck_assert_int_eq(nox_client_exec_shell(cl, "evil",
+                                           "echo hi > a.txt && "
+                                           "ln -s /etc/passwd evil",
+                                           false, NULL, &r),
+                     NOX_OK);
+    ck_assert_int_eq(r.exit_code, 0);
+    nox_exec_free(&r);
+    join(out, dst, "out");
+    ck_assert_int_eq(nox_client_download_workspace(cl, "evil", NULL, out, NULL),
+                     NOX_EINVAL);
+    ck_assert_msg(strstr(nox_client_errmsg(cl), "'evil'") != NULL, "errmsg: %s",
+                  nox_client_errmsg(cl));
+    ck_assert(!tu_exists(dst, "out")); /* nothing written at all */
+    tu_rmtree_free(dst);
+}
+END_TEST
+
+START_TEST(client_list_shows_the_session_with_its_path)
+{
+    nox_sandbox_list_t l;
+    char               want[PATH_MAX];
+    char              *exp = NULL;
+    bool               found = false;
+
+    create_ok(cl, "listed");
+    ck_assert_int_eq(nox_client_touch(cl, "listed", &exp), NOX_OK);
+    ck_assert_uint_eq(strlen(exp), 20);
+    free(exp);
+    ck_assert_int_eq(nox_client_list(cl, &l), NOX_OK);
+    join(want, base, "noxrunner_sandbox_listed");
+    for (size_t i = 0; i < l.len; i++) {
+        if (strcmp(l.items[i].session_id, "listed") != 0)
+            continue;
+        found = true;
+        ck_assert_str_eq(l.items[i].pod_name, "local-listed");
+        ck_assert_str_eq(l.items[i].path, want);
+        ck_assert_uint_eq(strlen(l.items[i].expires_at), 20);
+    }
+    ck_assert(found);
+    nox_sandbox_list_free(&l);
+}
+END_TEST
+
+START_TEST(client_health_reports_serving)
+{
+    nox_health_t h;
+
+    ck_assert_int_eq(nox_client_health(cl, &h), NOX_OK);
+    ck_assert_str_eq(h.status, "SERVING");
+    ck_assert_str_eq(h.version, NOX_VERSION);
+    ck_assert_uint_eq(h.max_message_bytes, NOX_DEFAULT_MAX_MESSAGE_BYTES);
+    nox_health_free(&h);
+    ck_assert_int_eq(nox_client_wait_ready(cl, 1000), NOX_OK);
+}
+END_TEST
+
+START_TEST(client_free_functions_accept_null_and_zeroed)
+{
+    nox_health_t       h = {0};
+    nox_sandbox_t      s = {0};
+    nox_exec_t         e = {0};
+    nox_sandbox_list_t l = {0};
+
+    nox_health_free(NULL);
+    nox_health_free(&h);
+    nox_sandbox_free(NULL);
+    nox_sandbox_free(&s);
+    nox_exec_free(NULL);
+    nox_exec_free(&e);
+    nox_sandbox_list_free(NULL);
+    nox_sandbox_list_free(&l);
+    nox_client_close(NULL);
+}
+END_TEST
+
+/* ---- extraction, white-box: archives a well-behaved server never sends
+ * (it stores hard links as files and skips FIFOs), so they are fed to
+ * download_workspace's extractor directly ---- */
+
+/* Extract ents into <tmp>/out and expect NOX_EINVAL with needle in the
+ * message and nothing written, not even out/ itself. */
+static void
+expect_refused(const tar_ent_t *ents, size_t n, const char *needle)
+{
+    char        *dir = tu_mkdtemp();
+    char         out[PATH_MAX];
+    size_t       len;
+    void        *tgz = make_tar_gz(&len, ents, n);
+    nox_status_t st = {NOX_OK, ""};
+    uint64_t     files = 99;
+
+    join(out, dir, "out");
+    ck_assert_int_eq(nox__extract_tar_gz(tgz, len, out, &files, &st),
+                     NOX_EINVAL);
+    ck_assert_msg(strstr(st.msg, needle) != NULL, "message: %s", st.msg);
+    ck_assert_uint_eq(files, 99);
+    ck_assert(!tu_exists(dir, "out"));
+    free(tgz);
+    tu_rmtree_free(dir);
+}
+
+#define OK_FILE                                                                \
+    {                                                                          \
+        "ok.txt", AE_IFREG, "fine"                                             \
+    } /* first: proves nothing written */
+
+START_TEST(extract_refuses_a_hard_link)
+{
+    tar_ent_t e[] = {OK_FILE, {"h", 0, "ok.txt"}};
+    expect_refused(e, 2, "'h' is a hard link");
+}
+END_TEST
+
+START_TEST(extract_refuses_a_fifo_and_a_device_node)
+{
+    tar_ent_t f[] = {OK_FILE, {"p", AE_IFIFO, NULL}};
+    tar_ent_t d[] = {OK_FILE, {"null", AE_IFCHR, NULL}};
+    expect_refused(f, 2, "'p' is a device node, FIFO or socket");
+    expect_refused(d, 2, "'null' is a device node, FIFO or socket");
+}
+END_TEST
+
+START_TEST(extract_refuses_absolute_and_dotdot_names)
+{
+    tar_ent_t abs[] = {OK_FILE, {"/etc/x", AE_IFREG, "x"}};
+    tar_ent_t up[] = {OK_FILE, {"../x", AE_IFREG, "x"}};
+    tar_ent_t deep[] = {OK_FILE, {"a/../../x", AE_IFREG, "x"}};
+    expect_refused(abs, 2, "'/etc/x' has an absolute path");
+    expect_refused(up, 2, "'../x' contains '..'");
+    expect_refused(deep, 2, "'a/../../x' contains '..'");
+}
+END_TEST
+
+START_TEST(extract_refuses_symlinks_leaving_the_directory)
+{
+    tar_ent_t abs[] = {OK_FILE, {"l", AE_IFLNK, "/etc/passwd"}};
+    tar_ent_t up[] = {OK_FILE, {"d/l", AE_IFLNK, "../../x"}};
+    tar_ent_t twisty[] = {OK_FILE, {"d/l", AE_IFLNK, "e/../../../x"}};
+    expect_refused(abs, 2, "'l' is a symlink to '/etc/passwd', outside");
+    expect_refused(up, 2, "'d/l' is a symlink to '../../x', outside");
+    expect_refused(twisty, 2, "outside the directory");
+}
+END_TEST
+
+START_TEST(extract_refuses_a_file_below_an_archive_symlink)
+{
+    tar_ent_t e[] = {OK_FILE, {"d", AE_IFLNK, "."}, {"./d/x", AE_IFREG, "x"}};
+    expect_refused(e, 3, "'./d/x' would be written through the symlink 'd'");
+}
+END_TEST
+
+START_TEST(extract_refuses_garbage_and_truncated_archives)
+{
+    tar_ent_t    e[] = {OK_FILE, {"big", AE_IFREG, NULL}};
+    char        *dir = tu_mkdtemp();
+    char         out[PATH_MAX], big[20000];
+    size_t       len;
+    void        *tgz;
+    nox_status_t st;
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    e[1].data = big;
+    tgz = make_tar_gz(&len, e, 2);
+    join(out, dir, "out");
+    ck_assert_int_eq(nox__extract_tar_gz("not gzip", 8, out, NULL, &st),
+                     NOX_EINVAL);
+    ck_assert_int_eq(nox__extract_tar_gz(tgz, len / 2, out, NULL, &st),
+                     NOX_EINVAL);
+    ck_assert(!tu_exists(dir, "out"));
+    free(tgz);
+    tu_rmtree_free(dir);
+}
+END_TEST
+
+START_TEST(extract_never_writes_through_a_local_symlink)
+{
+    tar_ent_t    e[] = {{"sub/x", AE_IFREG, "x"}, {"a", AE_IFREG, "new"}};
+    char        *dir = tu_mkdtemp(), *outside = tu_mkdtemp();
+    char         out[PATH_MAX], path[PATH_MAX], victim[PATH_MAX];
+    size_t       len;
+    void        *tgz = make_tar_gz(&len, e, 2);
+    nox_status_t st;
+    struct stat  sb;
+
+    join(out, dir, "out");
+    ck_assert_int_eq(mkdir(out, 0755), 0);
+    tu_write_file(outside, "victim", "old", 3);
+    join(victim, outside, "victim");
+    join(path, out, "a");
+    ck_assert_int_eq(symlink(victim, path), 0); /* last component */
+    ck_assert_int_eq(nox__extract_tar_gz(tgz, len, out, NULL, &st), NOX_OK);
+    ck_assert_int_eq(lstat(path, &sb), 0);
+    ck_assert(S_ISREG(sb.st_mode)); /* the link was replaced */
+    char *got = tu_read_file(outside, "victim", NULL);
+    ck_assert_str_eq(got, "old");
+    free(got);
+    /* A symlinked directory on the way is refused: sub/ moves out and a
+     * link to it takes its place. */
+    join(path, out, "sub");
+    join(victim, outside, "sub");
+    ck_assert_int_eq(rename(path, victim), 0);
+    ck_assert_int_eq(symlink(victim, path), 0);
+    ck_assert_int_eq(nox__extract_tar_gz(tgz, len, out, NULL, &st), NOX_EINVAL);
+    ck_assert_msg(strstr(st.msg, "sub/x") != NULL, "message: %s", st.msg);
+    free(tgz);
+    tu_rmtree_free(outside);
+    tu_rmtree_free(dir);
+}
+END_TEST
+
+/* ---- server mode: noxrunner's server on ipc:// ---- */
+
+typedef struct {
+    char         *dir;
+    nox_engine_t *engine;
+    nox_server_t *server;
+    char          url[PATH_MAX];
+} srv_t;
+
+/* Serve a fresh engine on ipc://<dir>/s.sock; dir (owned by s from now
+ * on) is a new temporary directory when NULL. */
+static void
+srv_start(srv_t *s, char *dir, int workers, size_t max_message_bytes)
+{
+    nox_engine_opts_t eo = {NULL, 0, 1};
+    const char       *urls[1];
+    nox_server_opts_t so = {0};
+    nox_status_t      st;
+
+    s->dir = dir != NULL ? dir : tu_mkdtemp();
+    eo.base_dir = s->dir;
+    ck_assert_int_eq(nox_engine_open(&s->engine, &eo, &st), NOX_OK);
+    snprintf(s->url, sizeof(s->url), "ipc://%s/s.sock", s->dir);
+    urls[0] = s->url;
+    so.engine = s->engine;
+    so.urls = urls;
+    so.n_urls = 1;
+    so.workers = workers;
+    so.max_message_bytes = max_message_bytes;
+    so.reap_interval_ms = -1;
+    ck_assert_msg(nox_server_start(&s->server, &so, &st) == NOX_OK, "%s",
+                  st.msg);
+}
+
+static void
+srv_stop(srv_t *s)
+{
+    nox_server_stop(s->server);
+    nox_engine_close(s->engine);
+    tu_rmtree_free(s->dir);
+}
+
+static nox_client_t *
+srv_client(const srv_t *s, int64_t timeout_ms)
+{
+    nox_client_opts_t o = {.timeout_ms = timeout_ms};
+    nox_client_t     *c = NULL;
+
+    ck_assert_int_eq(nox_client_open(&c, s->url, &o), NOX_OK);
+    return c;
+}
+
+/* One step's observable outcome. */
+typedef struct {
+    nox_err_t code;
+    int32_t   exit_code;
+    char     *out;
+    char     *msg;
+} outcome_t;
+
+#define PARITY_STEPS 12
+
+static void
+record(outcome_t *o, nox_client_t *c, nox_err_t code, nox_exec_t *r)
+{
+    o->code = code;
+    o->msg = strdup(nox_client_errmsg(c));
+    o->exit_code = code == NOX_OK && r != NULL ? r->exit_code : -1;
+    o->out = strdup(code == NOX_OK && r != NULL ? (char *)r->stdout_data : "");
+    if (code == NOX_OK && r != NULL)
+        nox_exec_free(r);
+}
+
+static void
+parity_sequence(nox_client_t *c, outcome_t o[PARITY_STEPS])
+{
+    nox_sandbox_t s;
+    nox_exec_t    r;
+    bool          d = false;
+    char         *exp;
+    int           i = 0;
+    nox_err_t     e;
+
+    e = nox_client_create(c, "parity", NULL, &s);
+    record(&o[i++], c, e, NULL);
+    nox_sandbox_free(e == NOX_OK ? &s : NULL);
+    record(&o[i++], c, RUN(c, "parity", &r, "echo", "Hello"), &r);
+    record(&o[i++], c,
+           nox_client_exec_shell(c, "parity", "echo out; echo err >&2; exit 3",
+                                 false, NULL, &r),
+           &r);
+    record(&o[i++], c,
+           nox_client_exec_shell(c, "parity", "basename \"$HOME\"", false, NULL,
+                                 &r),
+           &r);
+    record(&o[i++], c, RUN(c, "parity", &r, "rm", "-rf", "x"), &r);
+    record(&o[i++], c, RUN(c, "parity", &r, "env", "RM", "x"), &r);
+    record(&o[i++], c, RUN(c, "nobody", &r, "true"), &r);
+    record(&o[i++], c, RUN(c, "../x", &r, "true"), &r);
+    e = nox_client_touch(c, "parity", &exp);
+    record(&o[i++], c, e, NULL);
+    free(e == NOX_OK ? exp : NULL);
+    e = nox_client_delete(c, "parity", &d);
+    record(&o[i++], c, e, NULL);
+    o[i - 1].exit_code = d;
+    e = nox_client_delete(c, "parity", &d);
+    record(&o[i++], c, e, NULL);
+    o[i - 1].exit_code = d;
+    record(&o[i++], c, RUN(c, "parity", &r, "true"), &r);
+    ck_assert_int_eq(i, PARITY_STEPS);
+}
+
+START_TEST(client_server_mode_matches_local_mode)
+{
+    outcome_t     local[PARITY_STEPS], remote[PARITY_STEPS];
+    srv_t         s;
+    char         *b = tu_mkdtemp();
+    nox_client_t *lc = open_local(b, NULL), *rc;
+
+    srv_start(&s, NULL, 4, 0);
+    rc = srv_client(&s, 5000);
+    parity_sequence(lc, local);
+    parity_sequence(rc, remote);
+    for (int i = 0; i < PARITY_STEPS; i++) {
+        ck_assert_msg(local[i].code == remote[i].code, "step %d: code %d vs %d",
+                      i, local[i].code, remote[i].code);
+        ck_assert_int_eq(local[i].exit_code, remote[i].exit_code);
+        ck_assert_str_eq(local[i].out, remote[i].out);
+        ck_assert_str_eq(local[i].msg, remote[i].msg);
+        free(local[i].out);
+        free(local[i].msg);
+        free(remote[i].out);
+        free(remote[i].msg);
+    }
+    /* Spot checks, so that parity is not parity of two failures. */
+    ck_assert_int_eq(remote[1].exit_code, 0);
+    ck_assert_int_eq(remote[2].exit_code, 3);
+    ck_assert_int_eq(remote[4].code, NOX_EDENIED);
+    ck_assert_int_eq(remote[6].code, NOX_ENOENT);
+    ck_assert_int_eq(remote[7].code, NOX_EINVAL);
+    nox_client_close(rc);
+    nox_client_close(lc);
+    srv_stop(&s);
+    tu_rmtree_free(b);
+}
+END_TEST
+
+START_TEST(client_wait_ready_on_a_live_server_is_ok)
+{
+    srv_t         s;
+    nox_client_t *c;
+    nox_health_t  h;
+
+    srv_start(&s, NULL, 2, 0);
+    c = srv_client(&s, 2000);
+    ck_assert_int_eq(nox_client_wait_ready(c, 5000), NOX_OK);
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
+    ck_assert_str_eq(h.status, "SERVING");
+    nox_health_free(&h);
+    nox_client_close(c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(client_open_succeeds_before_the_server_starts)
+{
+    srv_t         s;
+    nox_client_t *c = NULL;
+    char         *dir = tu_mkdtemp();
+    char          url[PATH_MAX];
+
+    snprintf(url, sizeof(url), "ipc://%s/s.sock", dir);
+    ck_assert_int_eq(nox_client_open(&c, url, NULL), NOX_OK);
+    srv_start(&s, dir, 2, 0); /* the same socket path */
+    ck_assert_int_eq(nox_client_wait_ready(c, 5000), NOX_OK);
+    nox_client_close(c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(client_unreachable_server_is_unavailable_quickly)
+{
+    char             *dir = tu_mkdtemp();
+    char              url[PATH_MAX];
+    nox_client_opts_t o = {.timeout_ms = 300};
+    nox_client_t     *c = NULL;
+    nox_health_t      h;
+    int64_t           t0;
+
+    snprintf(url, sizeof(url), "ipc://%s/nobody.sock", dir);
+    ck_assert_int_eq(nox_client_open(&c, url, &o), NOX_OK);
+    t0 = now_ms();
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_EUNAVAIL);
+    ck_assert_int_lt(now_ms() - t0, 1000);
+    ck_assert_msg(strncmp(nox_client_errmsg(c), "cannot reach ipc://", 19) == 0,
+                  "errmsg: %s", nox_client_errmsg(c));
+    ck_assert_msg(strstr(nox_client_errmsg(c), "within 300 ms") != NULL,
+                  "errmsg: %s", nox_client_errmsg(c));
+    ck_assert_int_eq(nox_client_wait_ready(c, 300), NOX_ETIMEDOUT);
+    nox_client_close(c);
+    tu_rmtree_free(dir);
+}
+END_TEST
+
+START_TEST(client_open_rejects_a_bad_url)
+{
+    nox_client_t *c = (nox_client_t *)&c; /* sentinel: must stay */
+
+    ck_assert_int_eq(nox_client_open(&c, "http://example.com", NULL),
+                     NOX_EINVAL);
+    ck_assert_int_eq(nox_client_open(&c, "no scheme at all", NULL), NOX_EINVAL);
+    ck_assert_int_eq(nox_client_open(&c, "", NULL), NOX_EINVAL);
+    ck_assert_int_eq(nox_client_open(&c, NULL, NULL), NOX_EINVAL);
+    ck_assert_ptr_eq(c, (nox_client_t *)&c);
+    ck_assert_int_eq(nox_client_open(NULL, "ipc:///tmp/x", NULL), NOX_EINVAL);
+}
+END_TEST
+
+typedef struct {
+    nox_client_t *c;
+    nox_err_t     err;
+} bg_exec_t;
+
+static void *
+bg_sleep(void *arg)
+{
+    bg_exec_t *b = arg;
+    nox_exec_t r;
+
+    b->err = RUN(b->c, "busy", &r, "sleep", "2");
+    if (b->err == NOX_OK)
+        nox_exec_free(&r);
+    return NULL;
+}
+
+START_TEST(client_silent_server_times_out_not_unavailable)
+{
+    srv_t         s;
+    nox_client_t *busy, *c;
+    bg_exec_t     b;
+    pthread_t     th;
+    nox_health_t  h;
+    int64_t       t0;
+
+    srv_start(&s, NULL, 1, 0); /* one worker: a running Exec blocks the rest */
+    busy = srv_client(&s, 5000);
+    c = srv_client(&s, 300);
+    create_ok(busy, "busy");
+    b.c = busy;
+    ck_assert_int_eq(pthread_create(&th, NULL, bg_sleep, &b), 0);
+    usleep(300 * 1000); /* let the Exec reach the worker */
+    t0 = now_ms();
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_ETIMEDOUT);
+    ck_assert_int_lt(now_ms() - t0, 1000);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "no reply from ipc://"),
+                  "errmsg: %s", nox_client_errmsg(c));
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(b.err, NOX_OK);
+    /* The timed-out client reconnected and works again. */
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
+    nox_health_free(&h);
+    nox_client_close(c);
+    nox_client_close(busy);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(client_learns_the_server_limit_before_a_large_request)
+{
+    srv_t             s;
+    nox_client_t     *c;
+    size_t            n = 2u << 20;
+    char             *big = calloc(1, n);
+    const char *const argv[] = {"cat"};
+    nox_exec_opts_t   eo = {.stdin_data = big, .stdin_len = n};
+    nox_exec_t        r;
+
+    ck_assert_ptr_nonnull(big);
+    srv_start(&s, NULL, 2, 1 << 20);
+    c = srv_client(&s, 5000); /* max_message_bytes 0: ask the server */
+    create_ok(c, "big");
+    ck_assert_int_eq(nox_client_exec(c, "big", argv, 1, &eo, &r),
+                     NOX_ERESOURCE);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "(1048576)") != NULL,
+                  "errmsg: %s", nox_client_errmsg(c));
+    /* The client still works afterwards. */
+    ck_assert_int_eq(RUN(c, "big", &r, "true"), NOX_OK);
+    nox_exec_free(&r);
+    free(big);
+    nox_client_close(c);
+    srv_stop(&s);
+}
+END_TEST
+
+static Suite *
+client_suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *tc = tcase_create("local");
+
+    tcase_add_checked_fixture(tc, local_setup, local_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, client_runs_the_seed_flow);
+    tcase_add_test(tc, client_create_twice_keeps_the_sandbox);
+    tcase_add_test(tc, client_exec_shell_runs_pipes_and_expands_variables);
+    tcase_add_test(tc, client_exec_does_not_use_a_shell_for_argv);
+    tcase_add_test(tc, client_exec_passes_env_workdir_and_stdin);
+    tcase_add_test(tc, client_exec_reports_exit_codes_and_stderr);
+    tcase_add_test(tc, client_exec_timeout_returns_124);
+    tcase_add_test(tc, client_health_reports_serving);
+    tcase_add_test(tc, client_free_functions_accept_null_and_zeroed);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("errors");
+    tcase_add_checked_fixture(tc, local_setup, local_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, client_refuses_a_blocked_command);
+    tcase_add_test(tc, client_unknown_session_is_not_found);
+    tcase_add_test(tc, client_delete_of_unknown_session_is_ok_and_false);
+    tcase_add_test(tc, client_invalid_session_id_is_einval);
+    tcase_add_test(tc, client_refuses_env_without_equals_before_sending);
+    tcase_add_test(tc, client_empty_argv_is_einval);
+    tcase_add_test(tc, client_refuses_an_oversized_request_quickly);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("files");
+    tcase_add_checked_fixture(tc, local_setup, local_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, client_upload_then_download_workspace_round_trips);
+    tcase_add_test(tc, client_download_returns_a_gzip_archive);
+    tcase_add_test(tc, client_download_workspace_keeps_inside_symlinks);
+    tcase_add_test(tc, client_download_workspace_refuses_a_symlink_out);
+    tcase_add_test(tc, client_list_shows_the_session_with_its_path);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("extract");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, extract_refuses_a_hard_link);
+    tcase_add_test(tc, extract_refuses_a_fifo_and_a_device_node);
+    tcase_add_test(tc, extract_refuses_absolute_and_dotdot_names);
+    tcase_add_test(tc, extract_refuses_symlinks_leaving_the_directory);
+    tcase_add_test(tc, extract_refuses_a_file_below_an_archive_symlink);
+    tcase_add_test(tc, extract_refuses_garbage_and_truncated_archives);
+    tcase_add_test(tc, extract_never_writes_through_a_local_symlink);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("server");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, client_server_mode_matches_local_mode);
+    tcase_add_test(tc, client_wait_ready_on_a_live_server_is_ok);
+    tcase_add_test(tc, client_open_succeeds_before_the_server_starts);
+    tcase_add_test(tc, client_unreachable_server_is_unavailable_quickly);
+    tcase_add_test(tc, client_open_rejects_a_bad_url);
+    tcase_add_test(tc, client_silent_server_times_out_not_unavailable);
+    tcase_add_test(tc, client_learns_the_server_limit_before_a_large_request);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(client_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
