@@ -123,24 +123,25 @@ int
 nox__cli_open(nox__cli_ctx_t *ctx)
 {
     const nox__cli_args_t *a = ctx->args;
-    nox_client_opts_t      copts = {.timeout_ms = a->timeout_ms};
+    char                   why[512] = "";
+    nox_client_opts_t      copts = {0};
     nox_err_t              e;
 
+    copts.timeout_ms = a->timeout_ms;
+    copts.errbuf = why; /* the reason when an open fails */
+    copts.errbuf_len = sizeof(why);
     if (a->local_test) {
         /* quiet < 0: the engine follows $NOXRUNNER_QUIET itself. */
         nox_local_opts_t lopts = {.base_dir = cmd_base_dir(a), .quiet = -1};
         e = nox_client_open_local(&ctx->client, &lopts, &copts);
         if (e != NOX_OK)
-            return nox__cli_fail(ctx, e,
-                                 "cannot start the local engine in "
-                                 "%s: %s",
-                                 lopts.base_dir, nox_strerror(e));
+            return nox__cli_fail(ctx, e, "cannot start the local engine: %s",
+                                 why);
         return 0;
     }
     const char *url = cmd_url(a);
     e = nox_client_open(&ctx->client, url, &copts);
     if (e != NOX_OK)
-        return nox__cli_fail(ctx, e, "cannot open %s: %s", url,
-                             nox_strerror(e));
+        return nox__cli_fail(ctx, e, "cannot open %s: %s", url, why);
     return 0;
 }

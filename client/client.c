@@ -80,6 +80,11 @@ nox__client_call(nox_client_t *c, unsigned m, const ProtobufCMessage *req,
     err = client_check_size(c, protobuf_c_message_get_packed_size(req));
     if (err != NOX_OK)
         return err;
+    /* Reaching the server takes the ordinary budget, whatever the call's
+     * own (an Exec's is longer). */
+    err = nox__transport_await(&c->t, c->timeout_ms, &c->last);
+    if (err != NOX_OK)
+        return err;
     return nox__transport_call(&c->t, m, req, budget_ms, resp, &c->last);
 }
 
@@ -100,6 +105,21 @@ client_new(const nox_client_opts_t *opts)
     return c;
 }
 
+/* Hand the reason of a failed open to the caller (see errbuf in
+ * nox_client_opts_t) and release c. */
+static nox_err_t
+client_open_failed(nox_client_t *c, const nox_client_opts_t *opts,
+                   nox_err_t err)
+{
+    const char *msg = c != NULL ? c->last.msg : "out of memory";
+
+    if (opts != NULL && opts->errbuf != NULL && opts->errbuf_len > 0)
+        (void)snprintf(opts->errbuf, opts->errbuf_len, "%s",
+                       msg[0] != '\0' ? msg : nox_strerror(err));
+    free(c);
+    return err;
+}
+
 nox_err_t
 nox_client_open(nox_client_t **out, const char *url,
                 const nox_client_opts_t *opts)
@@ -110,11 +130,10 @@ nox_client_open(nox_client_t **out, const char *url,
     if (out == NULL)
         return NOX_EINVAL;
     if ((c = client_new(opts)) == NULL)
-        return NOX_ERESOURCE;
-    if ((err = nox__transport_open(&c->t, url, false, &c->last)) != NOX_OK) {
-        free(c);
-        return err;
-    }
+        return client_open_failed(NULL, opts, NOX_ERESOURCE);
+    err = nox__transport_open(&c->t, url, false, &c->last);
+    if (err != NOX_OK)
+        return client_open_failed(c, opts, err);
     *out = c;
     return NOX_OK;
 }
@@ -167,7 +186,7 @@ nox_client_open_local(nox_client_t **out, const nox_local_opts_t *lopts,
     if (lopts != NULL)
         lo = *lopts;
     if ((c = client_new(opts)) == NULL)
-        return NOX_ERESOURCE;
+        return client_open_failed(NULL, opts, NOX_ERESOURCE);
     if ((err = client_start_engine(c, &lo)) != NOX_OK)
         goto out_free;
     if ((err = client_start_server(c, &lo, url, sizeof(url))) != NOX_OK)
@@ -183,8 +202,7 @@ out_stop_server:
 out_close_engine:
     nox_engine_close(c->engine);
 out_free:
-    free(c);
-    return err;
+    return client_open_failed(c, opts, err);
 }
 
 void

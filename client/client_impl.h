@@ -7,10 +7,6 @@
 #ifndef NOX_CLIENT_IMPL_H
 #define NOX_CLIENT_IMPL_H
 
-/* NOX_API exports the functions these files define. */
-#ifndef NOX_BUILDING_LIBRARY
-#define NOX_BUILDING_LIBRARY 1
-#endif
 #include "nox/client.h"
 
 #include "nox/server.h"

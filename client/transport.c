@@ -5,6 +5,7 @@
 #include "noxrunner/v1/sandbox.pb-c.h"
 
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,29 @@ transport_unpack(const nox_transport_t *t, const ProtobufCMethodDescriptor *md,
         return nox__status_set(st, NOX_EDATALOSS, "malformed %s reply from %s",
                                md->name, t->url);
     *resp = out;
+    return NOX_OK;
+}
+
+nox_err_t
+nox__transport_await(nox_transport_t *t, int64_t ms, nox_status_t *st)
+{
+    int64_t      deadline = nox__mono_ms() + ms;
+    nng_duration nap = 1;
+
+    /* A REQ send is queued, not refused, while no server is connected, so
+     * without this wait a call to a dead server would use up its whole
+     * budget (for Exec: the command's timeout too) before failing. The
+     * dialer connects in the background; poll its pipe count, backing off
+     * from 1 ms so a fresh client's first call is not slowed. */
+    while (atomic_load(&t->pipes) <= 0) {
+        if (nox__mono_ms() >= deadline)
+            return nox__status_set(
+                st, NOX_EUNAVAIL,
+                "cannot reach %s: no server answered within %lld ms", t->url,
+                (long long)ms);
+        nng_msleep(nap);
+        nap = nap < 16 ? nap * 2 : nap;
+    }
     return NOX_OK;
 }
 

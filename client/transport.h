@@ -39,6 +39,11 @@ nox_err_t nox__transport_open(nox_transport_t *t, const char *url, bool wait,
  * or zeroed t. */
 void nox__transport_close(nox_transport_t *t);
 
+/* Wait until a connection to the server is up, at most ms (> 0);
+ * NOX_EUNAVAIL "cannot reach <url>: ..." when none comes. */
+nox_err_t nox__transport_await(nox_transport_t *t, int64_t ms,
+                               nox_status_t *st);
+
 /* Call method m (an index into noxrunner__v1__sandbox__descriptor.methods)
  * with the request message req, waiting at most budget_ms (> 0; sent as
  * RpcRequest.deadline_ms). On success *resp is the unpacked reply of the

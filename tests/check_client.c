@@ -2,9 +2,7 @@
  * on ipc://, parity between the two, and the errors the client itself
  * reports (bad URL, unreachable or silent server, oversized request). */
 #include "nox/client.h"
-/* Until check_client links nox_service (which carries server/include),
- * reach nox_server_start's header by its path. */
-#include "../server/include/nox/server.h"
+#include "nox/server.h"
 #include "testutil.h"
 /* White-box: the extractor is internal to libnoxrunner, so its source is
  * compiled in here to feed it archives no real server sends. */
@@ -894,6 +892,30 @@ START_TEST(client_unreachable_server_is_unavailable_quickly)
 }
 END_TEST
 
+/* Exec's budget includes the command's timeout (30 s by default), but
+ * reaching the server must not: a dead server fails within timeout_ms. */
+START_TEST(client_exec_on_unreachable_server_fails_within_the_call_budget)
+{
+    char             *dir = tu_mkdtemp();
+    char              url[PATH_MAX];
+    nox_client_opts_t o = {.timeout_ms = 300};
+    nox_client_t     *c = NULL;
+    nox_exec_t        r;
+    const char       *argv[] = {"true"};
+    int64_t           t0;
+
+    snprintf(url, sizeof(url), "ipc://%s/nobody.sock", dir);
+    ck_assert_int_eq(nox_client_open(&c, url, &o), NOX_OK);
+    t0 = now_ms();
+    ck_assert_int_eq(nox_client_exec(c, "s", argv, 1, NULL, &r), NOX_EUNAVAIL);
+    ck_assert_int_lt(now_ms() - t0, 1000);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "within 300 ms") != NULL,
+                  "errmsg: %s", nox_client_errmsg(c));
+    nox_client_close(c);
+    tu_rmtree_free(dir);
+}
+END_TEST
+
 START_TEST(client_open_rejects_a_bad_url)
 {
     nox_client_t *c = (nox_client_t *)&c; /* sentinel: must stay */
@@ -1042,6 +1064,8 @@ client_suite(void)
     tcase_add_test(tc, client_wait_ready_on_a_live_server_is_ok);
     tcase_add_test(tc, client_open_succeeds_before_the_server_starts);
     tcase_add_test(tc, client_unreachable_server_is_unavailable_quickly);
+    tcase_add_test(
+        tc, client_exec_on_unreachable_server_fails_within_the_call_budget);
     tcase_add_test(tc, client_open_rejects_a_bad_url);
     tcase_add_test(tc, client_silent_server_times_out_not_unavailable);
     tcase_add_test(tc, client_learns_the_server_limit_before_a_large_request);

@@ -44,6 +44,11 @@ typedef struct {
     /* Largest request payload the client will send; 0: ask the server
      * (Health) the first time a request is larger than 1 MiB. */
     size_t max_message_bytes;
+    /* When an open fails there is no client to ask for the reason; if
+     * errbuf is not NULL, the message ("cannot create base directory
+     * ...") is written there, NUL-terminated and truncated to fit. */
+    char  *errbuf;
+    size_t errbuf_len;
 } nox_client_opts_t;
 
 typedef struct {
