@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install dependencies, build, and walk through the embedded local mode:
+# create a sandbox, run commands, upload, download, delete. No server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+scripts/build.sh
+nox() { echo "\$ noxrc-rpc --local-test $*" >&2; build/noxrc-rpc --local-test "$@"; }
+
+export NOXRUNNER_BASE_DIR=$(mktemp -d)   # sandboxes live here for the demo
+work=$(mktemp -d)
+trap 'rm -rf "$NOXRUNNER_BASE_DIR" "$work"' EXIT
+
+nox create my-session
+nox exec my-session echo "Hello"
+printf 'print("hello from python")\n' > "$work/hello.py"
+echo "some data" > "$work/data.txt"
+nox upload my-session "$work/hello.py" "$work/data.txt"
+nox sh my-session 'ls -l && cat data.txt | tr a-z A-Z > shout.txt'
+nox exec my-session rm -rf / || echo "(refused, exit code $?)" >&2
+nox download my-session --extract "$work/out"
+echo "downloaded: $(ls "$work/out" | tr '\n' ' ')"
+echo "shout.txt: $(cat "$work/out/shout.txt")"
+nox delete my-session
