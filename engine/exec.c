@@ -185,8 +185,7 @@ exec_env_build(const nox_live_sandbox_t *sb, const char *cwd_rel,
     for (size_t i = 0; i < r->env_len; i++) {
         size_t nl = strlen(r->env[i].name), j;
         for (j = 0; j < n; j++)
-            if (strncmp(envp[j], r->env[i].name, nl) == 0 &&
-                envp[j][nl] == '=')
+            if (strncmp(envp[j], r->env[i].name, nl) == 0 && envp[j][nl] == '=')
                 break;
         char *ent = exec_env_entry(r->env[i].name, r->env[i].value);
         if (ent == NULL)

@@ -21,8 +21,8 @@ rmtree_entry(int dir_fd, const char *name, int depth, nox_status_t *st)
     if (unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT)
         return NOX_OK;
     if (errno != EISDIR && errno != EPERM)
-        return nox__status_errno(st, NOX_EINTERNAL, errno,
-                                 "cannot remove '%s'", name);
+        return nox__status_errno(st, NOX_EINTERNAL, errno, "cannot remove '%s'",
+                                 name);
     return rmtree_dir(dir_fd, name, depth, st);
 }
 
@@ -39,8 +39,7 @@ rmtree_dir(int dir_fd, const char *name, int depth, nox_status_t *st)
                                "directory tree too deep to remove");
     /* O_NOFOLLOW: if name was swapped for a symlink since unlinkat saw a
      * directory, we fail here instead of walking the link's target. */
-    fd = openat(dir_fd, name,
-                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return NOX_OK;
@@ -52,8 +51,8 @@ rmtree_dir(int dir_fd, const char *name, int depth, nox_status_t *st)
     (void)fchmod(fd, 0700); /* failure shows up as unlinkat errors below */
     if ((d = fdopendir(fd)) == NULL) {
         nox__close(fd);
-        return nox__status_errno(st, NOX_EINTERNAL, errno,
-                                 "cannot read '%s'", name);
+        return nox__status_errno(st, NOX_EINTERNAL, errno, "cannot read '%s'",
+                                 name);
     }
     while (rv == NOX_OK) {
         errno = 0;

@@ -88,14 +88,14 @@ nox_err_t nox_engine_touch(nox_engine_t *e, const char *session_id,
                            int64_t *expires_at, nox_status_t *st);
 
 typedef struct {
-    const char *name;  /* non-empty, no '=' */
+    const char *name; /* non-empty, no '=' */
     const char *value;
 } nox_env_pair_t;
 
 typedef struct {
     const char           *session_id;
-    const char *const    *argv; /* argc entries; argv[0] is the command */
-    size_t                argc; /* 0: NOX_EINVAL */
+    const char *const    *argv;    /* argc entries; argv[0] is the command */
+    size_t                argc;    /* 0: NOX_EINVAL */
     const char           *workdir; /* NULL or "": /workspace */
     const nox_env_pair_t *env;     /* added to the clean base environment */
     size_t                env_len;
@@ -117,7 +117,10 @@ typedef struct {
     int64_t   duration_ms; /* monotonic */
 } nox_exec_result_t;
 
-#define NOX_EXEC_RESULT_INIT {0, 0, false, NOX_BUF_INIT, NOX_BUF_INIT, 0, 0, 0, 0, 0}
+#define NOX_EXEC_RESULT_INIT                                                   \
+    {                                                                          \
+        0, 0, false, NOX_BUF_INIT, NOX_BUF_INIT, 0, 0, 0, 0, 0                 \
+    }
 
 /* Run a command in the sandbox and wait for it (or its timeout, which kills
  * its whole process group). Extends the TTL. A command that runs and fails
@@ -140,8 +143,8 @@ nox_err_t nox_engine_upload(nox_engine_t *e, const char *session_id,
  * NOX_ERESOURCE when the archive would exceed max_bytes (0: no limit). On
  * success *out holds the archive (release: nox__buf_free()). */
 nox_err_t nox_engine_download(nox_engine_t *e, const char *session_id,
-                              const char *src, size_t max_bytes,
-                              nox_buf_t *out, nox_status_t *st);
+                              const char *src, size_t max_bytes, nox_buf_t *out,
+                              nox_status_t *st);
 
 /* Kill the sandbox's processes and remove its directory (never following
  * symlinks). An unknown session is NOX_OK with *deleted false. */
@@ -151,8 +154,8 @@ nox_err_t nox_engine_delete(nox_engine_t *e, const char *session_id,
 /* List the live (unexpired) sandboxes under base_dir, sorted by session
  * id. On success *out is a malloc'd array of *n entries (free() it; NULL
  * when *n is 0). */
-nox_err_t nox_engine_list(nox_engine_t *e, nox_sandbox_info_t **out,
-                          size_t *n, nox_status_t *st);
+nox_err_t nox_engine_list(nox_engine_t *e, nox_sandbox_info_t **out, size_t *n,
+                          nox_status_t *st);
 
 /* Delete every expired sandbox and leftovers of interrupted creates and
  * deletes. *reaped (may be NULL) gets the number of sandboxes deleted. */
