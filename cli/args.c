@@ -22,6 +22,7 @@ typedef enum {
     ARGS_STR,     /* const char *, borrowed from argv */
     ARGS_U32,     /* uint32_t, decimal */
     ARGS_SECONDS, /* int64_t milliseconds from (fractional) seconds */
+    ARGS_FORMAT,  /* nox_archive_format_t from gz, tar or zstd */
     ARGS_ENV,     /* appended to env[] */
 } args_type_t;
 
@@ -40,6 +41,7 @@ static const args_opt_t args_opts[] = {
     {"base-dir", ARGS_STR, 0, ARGS_AT(base_dir)},
     {"timeout", ARGS_SECONDS, 0, ARGS_AT(timeout_ms)},
     {"json", ARGS_FLAG, 0, ARGS_AT(json)},
+    {"format", ARGS_FORMAT, 0, ARGS_AT(format)},
     {"verbose", ARGS_FLAG, 0, ARGS_AT(verbose)},
     {"help", ARGS_FLAG, 0, ARGS_AT(help)},
     {"version", ARGS_FLAG, 0, ARGS_AT(version)},
@@ -127,6 +129,25 @@ args_parse_seconds(const char *s, int64_t *ms)
 }
 
 /* Store val into the field opt names. */
+static bool
+args_parse_format(const char *s, nox_archive_format_t *out)
+{
+    static const struct {
+        const char          *name;
+        nox_archive_format_t format;
+    } names[] = {{"gz", NOX_ARCHIVE_TAR_GZ},
+                 {"tar", NOX_ARCHIVE_TAR},
+                 {"zstd", NOX_ARCHIVE_TAR_ZSTD}};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].format;
+            return true;
+        }
+    }
+    return false;
+}
+
 static int
 args_apply(nox__cli_args_t *a, const args_opt_t *opt, const char *val,
            char *err, size_t errlen)
@@ -152,6 +173,11 @@ args_apply(nox__cli_args_t *a, const args_opt_t *opt, const char *val,
             return args_error(err, errlen,
                               "--%s: '%s' is not a positive number of "
                               "seconds",
+                              opt->name, val);
+        return 0;
+    case ARGS_FORMAT:
+        if (!args_parse_format(val, (nox_archive_format_t *)field))
+            return args_error(err, errlen, "--%s: '%s' is not gz, tar or zstd",
                               opt->name, val);
         return 0;
     case ARGS_ENV:

@@ -71,14 +71,15 @@ typedef struct nox__cli_command nox__cli_command_t;
  * are owned (release: nox__cli_args_free). */
 typedef struct {
     /* global */
-    bool        local_test;
-    bool        json;
-    bool        verbose;
-    bool        help;
-    bool        version;
-    const char *url;        /* NULL: $NOXRUNNER_URL, else the default */
-    const char *base_dir;   /* NULL: $NOXRUNNER_BASE_DIR, else /tmp */
-    int64_t     timeout_ms; /* 0: the library's default */
+    bool                 local_test;
+    bool                 json;
+    bool                 verbose;
+    bool                 help;
+    bool                 version;
+    const char          *url;      /* NULL: $NOXRUNNER_URL, else the default */
+    const char          *base_dir; /* NULL: $NOXRUNNER_BASE_DIR, else /tmp */
+    int64_t              timeout_ms; /* 0: the library's default */
+    nox_archive_format_t format;     /* --format: upload/download archives */
     /* the subcommand and its positionals */
     const nox__cli_command_t *cmd;     /* NULL: none given */
     const char               *session; /* first positional, if any */

@@ -1,11 +1,11 @@
 /*
  * cmd_download.c - download SESSION [--src D] [--output F | --extract DIR].
  *
- * --output writes the gzip tar as it came. Otherwise the archive is
- * extracted into DIR (default: the current directory) by
- * nox_client_download_workspace, whose extraction refuses absolute
- * names, "..", escaping links and device nodes: the tool never unpacks
- * a server's archive with its own, less careful code.
+ * --output writes the archive (gzip tar, or as --format says) as it came.
+ * Otherwise the archive is extracted into DIR (default: the current directory)
+ * by nox_client_download_workspace, whose extraction refuses absolute names,
+ * "..", escaping links and device nodes: the tool never unpacks a server's
+ * archive with its own, less careful code.
  */
 #include "cli.h"
 
@@ -44,7 +44,7 @@ download_save(const char *path, const uint8_t *p, size_t n)
     return err;
 }
 
-/* Regular files in the gzip tar p[0..n), for the report; what could not
+/* Regular files in the archive p[0..n), for the report; what could not
  * be read is not counted (the archive is saved as it came either way). */
 static uint64_t
 download_count_files(const uint8_t *p, size_t n)
@@ -56,6 +56,7 @@ download_count_files(const uint8_t *p, size_t n)
     if (ar == NULL)
         return 0;
     if (archive_read_support_filter_gzip(ar) == ARCHIVE_OK &&
+        archive_read_support_filter_zstd(ar) == ARCHIVE_OK &&
         archive_read_support_format_tar(ar) == ARCHIVE_OK &&
         archive_read_open_memory(ar, p, n) == ARCHIVE_OK) {
         while (archive_read_next_header(ar, &ent) == ARCHIVE_OK)

@@ -1,11 +1,11 @@
 /*
  * cmd_upload.c - upload SESSION FILE... | --dir D [--dest D].
  *
- * The gzip tar is built in memory with libarchive and sent in one
- * UploadFiles call. FILE arguments go in by their basename (following a
- * symlink named on the command line, as cp does); --dir sends D's
- * contents with their paths relative to D, storing symlinks as links and
- * never following them, so the walk cannot leave D.
+ * The archive (gzip tar, or as --format says) is built in memory with
+ * libarchive and sent in one UploadFiles call. FILE arguments go in by their
+ * basename (following a symlink named on the command line, as cp does); --dir
+ * sends D's contents with their paths relative to D, storing symlinks as links
+ * and never following them, so the walk cannot leave D.
  */
 #include "cli.h"
 
@@ -285,7 +285,22 @@ upload_dir(upload_t *u, const char *dir)
     return e;
 }
 
-/* Build the whole archive into u->data/u->len. */
+static int
+upload_filter(struct archive *ar, nox_archive_format_t format)
+{
+    switch (format) {
+    case NOX_ARCHIVE_TAR_GZ:
+        return archive_write_add_filter_gzip(ar);
+    case NOX_ARCHIVE_TAR_ZSTD:
+        return archive_write_add_filter_zstd(ar);
+    case NOX_ARCHIVE_TAR:
+        return archive_write_add_filter_none(ar);
+    }
+    return ARCHIVE_FATAL;
+}
+
+/* Build the whole archive into u->data/u->len, compressed as --format
+ * says. */
 static nox_err_t
 upload_build(upload_t *u, const nox__cli_args_t *a)
 {
@@ -294,7 +309,7 @@ upload_build(upload_t *u, const nox__cli_args_t *a)
     u->ar = archive_write_new();
     if (u->ar == NULL)
         return upload_error(u, NOX_ERESOURCE, "out of memory");
-    if (archive_write_add_filter_gzip(u->ar) != ARCHIVE_OK ||
+    if (upload_filter(u->ar, a->format) != ARCHIVE_OK ||
         archive_write_set_format_pax_restricted(u->ar) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(u->ar, 1) != ARCHIVE_OK ||
         archive_write_open(u->ar, u, NULL, upload_write_cb, NULL) !=

@@ -58,6 +58,8 @@ static const char cmd_usage_text[] =
     "                    $NOXRUNNER_BASE_DIR, else /tmp)\n"
     "  --timeout SECONDS time budget per call (exec: on top of its own\n"
     "                    --timeout-seconds)\n"
+    "  --format gz|tar|zstd  archives of upload and download: gzip tar\n"
+    "                    (default), plain tar or zstd tar\n"
     "  --json            print one JSON object (lowerCamelCase fields)\n"
     "  --verbose         print a one-line summary of each call to stderr\n"
     "  --help, -h        print this help;  --version  print the version\n"
@@ -128,6 +130,7 @@ nox__cli_open(nox__cli_ctx_t *ctx)
     nox_err_t              e;
 
     copts.timeout_ms = a->timeout_ms;
+    copts.archive_format = a->format;
     copts.errbuf = why; /* the reason when an open fails */
     copts.errbuf_len = sizeof(why);
     if (a->local_test) {

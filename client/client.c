@@ -100,8 +100,10 @@ client_new(const nox_client_opts_t *opts)
     c->timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
     if (opts != NULL && opts->timeout_ms > 0)
         c->timeout_ms = opts->timeout_ms;
-    if (opts != NULL)
+    if (opts != NULL) {
         c->max_payload = opts->max_message_bytes;
+        c->archive_format = opts->archive_format;
+    }
     return c;
 }
 
@@ -131,6 +133,11 @@ nox_client_open(nox_client_t **out, const char *url,
         return NOX_EINVAL;
     if ((c = client_new(opts)) == NULL)
         return client_open_failed(NULL, opts, NOX_ERESOURCE);
+    if ((unsigned)c->archive_format > NOX_ARCHIVE_TAR_ZSTD)
+        return client_open_failed(c, opts,
+                                  nox__status_set(&c->last, NOX_EINVAL,
+                                                  "unknown archive format %d",
+                                                  (int)c->archive_format));
     err = nox__transport_open(&c->t, url, false, &c->last);
     if (err != NOX_OK)
         return client_open_failed(c, opts, err);
@@ -187,6 +194,11 @@ nox_client_open_local(nox_client_t **out, const nox_local_opts_t *lopts,
         lo = *lopts;
     if ((c = client_new(opts)) == NULL)
         return client_open_failed(NULL, opts, NOX_ERESOURCE);
+    if ((unsigned)c->archive_format > NOX_ARCHIVE_TAR_ZSTD)
+        return client_open_failed(c, opts,
+                                  nox__status_set(&c->last, NOX_EINVAL,
+                                                  "unknown archive format %d",
+                                                  (int)c->archive_format));
     if ((err = client_start_engine(c, &lo)) != NOX_OK)
         goto out_free;
     if ((err = client_start_server(c, &lo, url, sizeof(url))) != NOX_OK)

@@ -31,12 +31,13 @@ enum {
 };
 
 struct nox_client {
-    nox_transport_t t;
-    int64_t         timeout_ms;  /* per-call budget, > 0 */
-    size_t          max_payload; /* request limit; 0: not known yet */
-    nox_engine_t   *engine;      /* in-process mode only */
-    nox_server_t   *server;      /* in-process mode only */
-    nox_status_t    last;        /* outcome of the last call (errmsg) */
+    nox_transport_t      t;
+    int64_t              timeout_ms;     /* per-call budget, > 0 */
+    size_t               max_payload;    /* request limit; 0: not known yet */
+    nox_archive_format_t archive_format; /* of uploads and downloads */
+    nox_engine_t        *engine;         /* in-process mode only */
+    nox_server_t        *server;         /* in-process mode only */
+    nox_status_t         last;           /* outcome of the last call (errmsg) */
 };
 
 /* One RPC (method m, an NOX_RPC_ value) within budget_ms. On success

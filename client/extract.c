@@ -201,12 +201,15 @@ extract_open(struct archive **out, const void *data, size_t len,
         return nox__status_set(st, NOX_EINVAL, "empty archive");
     if ((a = archive_read_new()) == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-    /* ARCHIVE_WARN here means "via an external program"; still fine. */
+    /* Any of the formats a server sends (gzip, zstd or no compression;
+     * the pass-through filter is always on). ARCHIVE_WARN here means "via
+     * an external program"; still fine. */
     if (archive_read_support_filter_gzip(a) < ARCHIVE_WARN ||
+        archive_read_support_filter_zstd(a) < ARCHIVE_WARN ||
         archive_read_support_format_tar(a) < ARCHIVE_WARN ||
         archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
-        nox_err_t err = nox__status_set(
-            st, NOX_EINVAL, "not a gzip tar archive: %s", extract_errstr(a));
+        nox_err_t err = nox__status_set(st, NOX_EINVAL, "not a tar archive: %s",
+                                        extract_errstr(a));
         (void)archive_read_free(a); /* only fails on a bad handle */
         return err;
     }
@@ -383,8 +386,8 @@ extract_mkdirs(const char *dir, nox_status_t *st)
 }
 
 nox_err_t
-nox__extract_tar_gz(const void *data, size_t len, const char *local_dir,
-                    uint64_t *files, nox_status_t *st)
+nox__extract_tar(const void *data, size_t len, const char *local_dir,
+                 uint64_t *files, nox_status_t *st)
 {
     struct stat sb;
     char       *root;

@@ -182,6 +182,7 @@ nox_client_upload(nox_client_t *c, const char *session_id, const char *dest,
     req.dest = nox__client_str(dest);
     req.tar_gz.data = (uint8_t *)tar_gz;
     req.tar_gz.len = tar_gz != NULL ? len : 0;
+    req.format = (Noxrunner__V1__ArchiveFormat)c->archive_format;
     if ((err = nox__client_call(c, NOX_RPC_UPLOAD, &req.base, c->timeout_ms,
                                 &resp)) != NOX_OK)
         return err;
@@ -204,6 +205,7 @@ sandbox_download(nox_client_t *c, const char *session_id, const char *src,
 
     req.session_id = nox__client_str(session_id);
     req.src = nox__client_str(src);
+    req.format = (Noxrunner__V1__ArchiveFormat)c->archive_format;
     if ((err = nox__client_call(c, NOX_RPC_DOWNLOAD, &req.base, c->timeout_ms,
                                 &resp)) != NOX_OK)
         return err;
@@ -259,7 +261,7 @@ nox_client_download_workspace(nox_client_t *c, const char *session_id,
         return nox__client_invalid(c, "download_workspace: local_dir is empty");
     if ((err = sandbox_download(c, session_id, src, &data, &n)) != NOX_OK)
         return err;
-    err = nox__extract_tar_gz(data, n, local_dir, files, &c->last);
+    err = nox__extract_tar(data, n, local_dir, files, &c->last);
     free(data);
     return err;
 }

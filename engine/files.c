@@ -12,8 +12,8 @@
 
 nox_err_t
 nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
-                  const void *tar_gz, size_t len, uint64_t *files_written,
-                  nox_status_t *st)
+                  nox_tar_format_t format, const void *data, size_t len,
+                  uint64_t *files_written, nox_status_t *st)
 {
     nox_live_sandbox_t sb;
     char               rel[PATH_MAX];
@@ -27,7 +27,7 @@ nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
         (rv = nox__path_open(ws_fd, dest, NOX_PATH_DIR | NOX_PATH_CREATE,
                              &dest_fd, rel, sizeof(rel), NULL, st)) != NOX_OK)
         goto out;
-    rv = nox__tar_extract(dest_fd, rel, tar_gz, len, &n, st);
+    rv = nox__tar_extract(dest_fd, rel, format, data, len, &n, st);
     if (rv == NOX_OK && files_written != NULL)
         *files_written = n;
 out:
@@ -39,7 +39,8 @@ out:
 
 nox_err_t
 nox_engine_download(nox_engine_t *e, const char *sid, const char *src,
-                    size_t max_bytes, nox_buf_t *out, nox_status_t *st)
+                    nox_tar_format_t format, size_t max_bytes, nox_buf_t *out,
+                    nox_status_t *st)
 {
     nox_live_sandbox_t sb;
     char               rel[PATH_MAX];
@@ -55,8 +56,8 @@ nox_engine_download(nox_engine_t *e, const char *sid, const char *src,
     /* A file source is archived under its own name. */
     const char *slash = strrchr(rel, '/');
     const char *name = slash ? slash + 1 : rel;
-    rv =
-        nox__tar_pack(src_fd, name[0] ? name : "workspace", max_bytes, out, st);
+    rv = nox__tar_pack(src_fd, name[0] ? name : "workspace", format, max_bytes,
+                       out, st);
 out:
     nox__close(src_fd);
     nox__close(ws_fd);

@@ -15,6 +15,7 @@
 #ifndef NOX_TAR_H
 #define NOX_TAR_H
 
+#include "nox/engine.h"
 #include "nox_common.h"
 
 #include <stddef.h>
@@ -24,7 +25,8 @@
 #define NOX_TAR_MAX_BYTES (4ULL << 30) /* unpacked; against gzip bombs */
 #define NOX_TAR_MAX_DEPTH 256          /* directory nesting that packs */
 
-/* Extract the gzip tar in data/len into dest_fd, a directory inside the
+/* Extract the tar archive in data/len (compressed as format says) into
+ * dest_fd, a directory inside the
  * workspace at relative path dest_rel ("" for the root; used to judge
  * where relative symlink targets lead). Modes are kept minus setuid,
  * setgid and sticky bits. On success *files_written (may be NULL) is the
@@ -33,11 +35,13 @@
  * a rejected entry (the message names it); nothing is written then.
  * NOX_ERESOURCE past NOX_TAR_MAX_ENTRIES or NOX_TAR_MAX_BYTES.
  * NOX_EINTERNAL for I/O errors while writing. */
-nox_err_t nox__tar_extract(int dest_fd, const char *dest_rel, const void *data,
+nox_err_t nox__tar_extract(int dest_fd, const char *dest_rel,
+                           nox_tar_format_t format, const void *data,
                            size_t len, uint64_t *files_written,
                            nox_status_t *st);
 
-/* Pack src_fd as a gzip tar (pax format) into out. src_fd is a directory
+/* Pack src_fd as a tar (pax format), compressed as format says, into
+ * out. src_fd is a directory
  * (entries named relative to it, recursively, symlinks stored as links and
  * never followed, sockets and FIFOs skipped) or a regular file (one entry
  * named file_name).
@@ -49,7 +53,8 @@ nox_err_t nox__tar_extract(int dest_fd, const char *dest_rel, const void *data,
  * memory runs out. NOX_EINVAL when src_fd is neither a file nor a
  * directory, or is a file and file_name is NULL or "". NOX_EINTERNAL for
  * I/O errors while reading. */
-nox_err_t nox__tar_pack(int src_fd, const char *file_name, size_t max_bytes,
+nox_err_t nox__tar_pack(int src_fd, const char *file_name,
+                        nox_tar_format_t format, size_t max_bytes,
                         nox_buf_t *out, nox_status_t *st);
 
 #endif /* NOX_TAR_H */

@@ -429,32 +429,53 @@ nox__tar_corrupt(struct archive *a, nox_status_t *st)
                            msg != NULL ? msg : "unknown error");
 }
 
-/* Open data/len for reading; only gzip-compressed tar is accepted. */
+/* What each format is called in messages, its libarchive filter code,
+ * and how to enable that filter for reading. */
+static const struct {
+    const char *name;
+    int         filter;
+    int (*enable)(struct archive *);
+} tar_formats[] = {
+    [NOX_TAR_GZ] = {"gzip tar", ARCHIVE_FILTER_GZIP,
+                    archive_read_support_filter_gzip},
+    [NOX_TAR_PLAIN] = {"tar", ARCHIVE_FILTER_NONE, NULL},
+    [NOX_TAR_ZSTD] = {"zstd tar", ARCHIVE_FILTER_ZSTD,
+                      archive_read_support_filter_zstd},
+};
+
+/* Open data/len for reading; only a tar with the format's compression is
+ * accepted, so a caller's mislabelled archive is a clear error. */
 nox_err_t
-nox__tar_open(const void *data, size_t len, struct archive **out,
-              nox_status_t *st)
+nox__tar_open(nox_tar_format_t format, const void *data, size_t len,
+              struct archive **out, nox_status_t *st)
 {
     struct archive *a;
-    const char     *msg;
+    const char     *msg, *name;
     nox_err_t       rv;
 
+    if (!NOX_TAR_FORMAT_VALID(format))
+        return nox__status_set(st, NOX_EINVAL, "unknown archive format %d",
+                               (int)format);
+    name = tar_formats[format].name;
     if (data == NULL || len == 0)
-        return nox__status_set(st, NOX_EINVAL,
-                               "not a gzip tar archive: empty input");
+        return nox__status_set(st, NOX_EINVAL, "not a %s archive: empty input",
+                               name);
     if ((a = archive_read_new()) == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-    if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+    if ((tar_formats[format].enable != NULL &&
+         tar_formats[format].enable(a) != ARCHIVE_OK) ||
         archive_read_support_format_tar(a) != ARCHIVE_OK) {
         (void)archive_read_free(a); /* nothing read; nothing to report */
-        return nox__status_set(st, NOX_EINTERNAL, "libarchive lacks gzip");
+        return nox__status_set(st, NOX_EINTERNAL, "libarchive lacks %s", name);
     }
-    /* The pass-through filter is always available, so plain tar opens
-     * fine here; the filter code tells us whether gzip was found. */
+    /* The pass-through filter is always available, so any tar opens here;
+     * the filter code tells us whether the expected compression was
+     * found. */
     if (archive_read_open_memory(a, data, len) != ARCHIVE_OK ||
-        archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP) {
+        archive_filter_code(a, 0) != tar_formats[format].filter) {
         msg = archive_error_string(a);
-        rv = nox__status_set(st, NOX_EINVAL, "not a gzip tar archive: %s",
-                             msg != NULL ? msg : "no gzip header");
+        rv = nox__status_set(st, NOX_EINVAL, "not a %s archive: %s", name,
+                             msg != NULL ? msg : "wrong compression");
         (void)archive_read_free(a); /* after msg, which it owns, is used */
         return rv;
     }
@@ -482,8 +503,8 @@ nox__tar_next(struct archive *a, struct archive_entry **e, nox_status_t *st)
 /* ======================== pass 1 ======================== */
 
 nox_err_t
-nox__tar_validate(int dest_fd, const char *dest_rel, const void *data,
-                  size_t len, nox_status_t *st)
+nox__tar_validate(int dest_fd, const char *dest_rel, nox_tar_format_t format,
+                  const void *data, size_t len, nox_status_t *st)
 {
     tar_check_t           c = {.dest_fd = dest_fd, .st = st};
     struct archive       *a;
@@ -498,7 +519,7 @@ nox__tar_validate(int dest_fd, const char *dest_rel, const void *data,
     if (dest_rel[0] == '/' || !tar_walk_depth(dest_rel, &c.base_depth))
         return nox__status_set(st, NOX_EINVAL,
                                "destination is outside the workspace");
-    if ((rv = nox__tar_open(data, len, &a, st)) != NOX_OK)
+    if ((rv = nox__tar_open(format, data, len, &a, st)) != NOX_OK)
         return rv;
     /* Reading the next header skips the data, so a truncated or corrupt
      * body is found here, before anything is written. */

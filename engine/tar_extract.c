@@ -255,8 +255,8 @@ write_entry(tar_write_t *w, struct archive_entry *e, char *norm)
 }
 
 static nox_err_t
-tar_write(int dest_fd, const void *data, size_t len, uint64_t *files,
-          nox_status_t *st)
+tar_write(int dest_fd, nox_tar_format_t format, const void *data, size_t len,
+          uint64_t *files, nox_status_t *st)
 {
     tar_write_t           w = {.dest_fd = dest_fd, .dir_fd = -1, .st = st};
     struct archive_entry *e;
@@ -265,7 +265,7 @@ tar_write(int dest_fd, const void *data, size_t len, uint64_t *files,
 
     if ((w.io = malloc(NOX_TAR_IO_SIZE)) == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-    if ((rv = nox__tar_open(data, len, &w.a, st)) != NOX_OK)
+    if ((rv = nox__tar_open(format, data, len, &w.a, st)) != NOX_OK)
         goto out_io;
     while ((rv = nox__tar_next(w.a, &e, st)) == NOX_OK && e != NULL)
         if ((rv = write_entry(&w, e, norm)) != NOX_OK)
@@ -279,8 +279,9 @@ out_io:
 }
 
 nox_err_t
-nox__tar_extract(int dest_fd, const char *dest_rel, const void *data,
-                 size_t len, uint64_t *files_written, nox_status_t *st)
+nox__tar_extract(int dest_fd, const char *dest_rel, nox_tar_format_t format,
+                 const void *data, size_t len, uint64_t *files_written,
+                 nox_status_t *st)
 {
     uint64_t  files = 0;
     nox_err_t rv;
@@ -288,9 +289,10 @@ nox__tar_extract(int dest_fd, const char *dest_rel, const void *data,
     nox__status_clear(st);
     /* Pass 1 reads the whole archive and writes nothing; only if every
      * entry passes does pass 2 read it again and write. */
-    if ((rv = nox__tar_validate(dest_fd, dest_rel, data, len, st)) != NOX_OK)
+    if ((rv = nox__tar_validate(dest_fd, dest_rel, format, data, len, st)) !=
+        NOX_OK)
         return rv;
-    if ((rv = tar_write(dest_fd, data, len, &files, st)) != NOX_OK)
+    if ((rv = tar_write(dest_fd, format, data, len, &files, st)) != NOX_OK)
         return rv;
     if (files_written != NULL)
         *files_written = files;

@@ -41,10 +41,11 @@ const char *nox__tar_normalize(const char *name, char *out);
 /* NOX_EINVAL "corrupt archive: <libarchive's reason>". */
 nox_err_t nox__tar_corrupt(struct archive *a, nox_status_t *st);
 
-/* Open data/len for reading; only gzip-compressed tar is accepted (else
- * NOX_EINVAL). On success *out is owned by the caller (archive_read_free). */
-nox_err_t nox__tar_open(const void *data, size_t len, struct archive **out,
-                        nox_status_t *st);
+/* Open data/len for reading; only a tar in the given format is accepted
+ * (else NOX_EINVAL). On success *out is owned by the caller
+ * (archive_read_free). */
+nox_err_t nox__tar_open(nox_tar_format_t format, const void *data, size_t len,
+                        struct archive **out, nox_status_t *st);
 
 /* Next header into *e (borrowed from a); NOX_OK with *e NULL at the end. */
 nox_err_t nox__tar_next(struct archive *a, struct archive_entry **e,
@@ -56,7 +57,8 @@ nox_err_t nox__tar_next(struct archive *a, struct archive_entry **e,
  * against what is already under dest_fd; writes nothing. Errors as for
  * nox__tar_extract, except that I/O errors are only those of inspecting
  * the destination. */
-nox_err_t nox__tar_validate(int dest_fd, const char *dest_rel, const void *data,
+nox_err_t nox__tar_validate(int dest_fd, const char *dest_rel,
+                            nox_tar_format_t format, const void *data,
                             size_t len, nox_status_t *st);
 
 #endif /* NOX_TAR_IMPL_H */

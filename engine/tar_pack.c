@@ -288,16 +288,33 @@ out_closedir:
     return rv;
 }
 
-/* Allocate the writer: gzip over restricted pax, into p->out. */
+/* Add the compression filter of format to the writer. zstd at its
+ * default level and gzip at 6 (libarchive's default, as tar czf). */
+static int
+pack_filter(struct archive *a, nox_tar_format_t format)
+{
+    switch (format) {
+    case NOX_TAR_GZ:
+        return archive_write_add_filter_gzip(a);
+    case NOX_TAR_ZSTD:
+        return archive_write_add_filter_zstd(a);
+    case NOX_TAR_PLAIN:
+        return archive_write_add_filter_none(a);
+    }
+    return ARCHIVE_FATAL;
+}
+
+/* Allocate the writer: format's compression over restricted pax, into
+ * p->out. */
 static nox_err_t
-pack_begin(pack_t *p)
+pack_begin(pack_t *p, nox_tar_format_t format)
 {
     if ((p->a = archive_write_new()) == NULL ||
         (p->e = archive_entry_new()) == NULL ||
         (p->io = malloc(NOX_TAR_IO_SIZE)) == NULL)
         return nox__status_set(p->st, NOX_ERESOURCE, "out of memory");
     /* bytes_in_last_block 1: no padding of the compressed stream. */
-    if (archive_write_add_filter_gzip(p->a) != ARCHIVE_OK ||
+    if (pack_filter(p->a, format) != ARCHIVE_OK ||
         archive_write_set_format_pax_restricted(p->a) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(p->a, 1) != ARCHIVE_OK ||
         archive_write_open(p->a, p, NULL, pack_sink, NULL) != ARCHIVE_OK)
@@ -338,14 +355,17 @@ pack_body(pack_t *p, int src_fd, const char *file_name)
 }
 
 nox_err_t
-nox__tar_pack(int src_fd, const char *file_name, size_t max_bytes,
-              nox_buf_t *out, nox_status_t *st)
+nox__tar_pack(int src_fd, const char *file_name, nox_tar_format_t format,
+              size_t max_bytes, nox_buf_t *out, nox_status_t *st)
 {
     pack_t    p = {.out = NOX_BUF_INIT, .max = max_bytes, .st = st};
     nox_err_t rv;
 
     nox__status_clear(st);
-    if ((rv = pack_begin(&p)) == NOX_OK &&
+    if (!NOX_TAR_FORMAT_VALID(format))
+        return nox__status_set(st, NOX_EINVAL, "unknown archive format %d",
+                               (int)format);
+    if ((rv = pack_begin(&p, format)) == NOX_OK &&
         (rv = pack_body(&p, src_fd, file_name)) == NOX_OK &&
         archive_write_close(p.a) != ARCHIVE_OK)
         rv = pack_fail(&p); /* the final flush can pass max_bytes too */

@@ -242,8 +242,8 @@ dispatch_upload_files(Noxrunner__V1__Sandbox_Service            *svc,
 
     (void)svc;
     if (nox_engine_upload(call->ctx->engine, in->session_id, in->dest,
-                          in->tar_gz.data, in->tar_gz.len, &written,
-                          &call->st) != NOX_OK) {
+                          (nox_tar_format_t)in->format, in->tar_gz.data,
+                          in->tar_gz.len, &written, &call->st) != NOX_OK) {
         closure(NULL, data);
         return;
     }
@@ -264,6 +264,7 @@ dispatch_download_files(Noxrunner__V1__Sandbox_Service              *svc,
 
     (void)svc;
     if (nox_engine_download(call->ctx->engine, in->session_id, in->src,
+                            (nox_tar_format_t)in->format,
                             call->ctx->max_message_bytes, &tar,
                             &call->st) != NOX_OK) {
         closure(NULL, data);

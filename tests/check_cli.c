@@ -722,6 +722,71 @@ START_TEST(cli_download_output_writes_a_gzip_file)
 }
 END_TEST
 
+/* --format picks the archive format of both directions: the bytes
+ * --output writes carry its signature, and an upload in it round-trips. */
+static void
+format_round_trip(const char *format, const uint8_t *magic, size_t off,
+                  size_t mlen)
+{
+    char  *src = make_dir("fsrc");
+    char  *dst = make_dir("fdst");
+    char   path[PATH_MAX], out[PATH_MAX];
+    size_t len;
+    run_t  r;
+
+    tu_write_file(src, "a.txt", "alpha\n", 6);
+    snprintf(path, sizeof(path), "%s/a.txt", src);
+    snprintf(out, sizeof(out), "%s/ws.archive", base);
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "--format", format, "upload", "s", path, (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    cli(&r, "download", "s", "--format", format, "--output", out, (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    char *data = tu_read_file(base, "ws.archive", &len);
+    ck_assert_ptr_nonnull(data);
+    ck_assert_uint_gt(len, off + mlen);
+    ck_assert_mem_eq(data + off, magic, mlen);
+    free(data);
+    cli(&r, "download", "s", "--format", format, "--extract", dst,
+        (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    char *got = tu_read_file(dst, "a.txt", &len);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, "alpha\n");
+    free(got);
+    free(src);
+    free(dst);
+}
+
+START_TEST(cli_format_tar_round_trips_uncompressed)
+{
+    static const uint8_t ustar[] = {'u', 's', 't', 'a', 'r'};
+    format_round_trip("tar", ustar, 257, sizeof(ustar));
+}
+END_TEST
+
+START_TEST(cli_format_zstd_round_trips_zstd)
+{
+    static const uint8_t zstd[] = {0x28, 0xb5, 0x2f, 0xfd};
+    format_round_trip("zstd", zstd, 0, sizeof(zstd));
+}
+END_TEST
+
+START_TEST(cli_unknown_format_is_a_usage_error)
+{
+    run_t r;
+
+    cli(&r, "--format", "bz2", "list", (char *)NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--format: 'bz2' is not gz, tar or "
+                                        "zstd"));
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(cli_download_without_target_extracts_into_the_cwd)
 {
     char      *here = make_dir("here");
@@ -903,6 +968,9 @@ cli_suite(void)
     tcase_add_test(files, cli_upload_and_download_round_trip_two_files);
     tcase_add_test(files, cli_upload_dir_keeps_relative_paths_and_links);
     tcase_add_test(files, cli_download_output_writes_a_gzip_file);
+    tcase_add_test(files, cli_format_tar_round_trips_uncompressed);
+    tcase_add_test(files, cli_format_zstd_round_trips_zstd);
+    tcase_add_test(files, cli_unknown_format_is_a_usage_error);
     tcase_add_test(files, cli_download_without_target_extracts_into_the_cwd);
     suite_add_tcase(s, files);
 

@@ -562,6 +562,29 @@ START_TEST(dispatch_rejects_a_bad_archive)
 }
 END_TEST
 
+/* An ArchiveFormat value this server does not know (a newer client's) is
+ * refused, not guessed at. */
+START_TEST(dispatch_rejects_an_unknown_archive_format)
+{
+    Noxrunner__V1__UploadFilesRequest up =
+        NOXRUNNER__V1__UPLOAD_FILES_REQUEST__INIT;
+    Noxrunner__V1__DownloadFilesRequest down =
+        NOXRUNNER__V1__DOWNLOAD_FILES_REQUEST__INIT;
+
+    create("s1", 1);
+    up.session_id = "s1";
+    up.tar_gz.data = (uint8_t *)"x";
+    up.tar_gz.len = 1;
+    up.format = (Noxrunner__V1__ArchiveFormat)7;
+    expect_error(call(SANDBOX "UploadFiles", &up.base), 3,
+                 "unknown archive format 7");
+    down.session_id = "s1";
+    down.format = (Noxrunner__V1__ArchiveFormat)5;
+    expect_error(call(SANDBOX "DownloadFiles", &down.base), 3,
+                 "unknown archive format 5");
+}
+END_TEST
+
 static Suite *
 dispatch_suite(void)
 {
@@ -599,6 +622,7 @@ dispatch_suite(void)
     tcase_add_test(tc, dispatch_clamps_the_exec_timeout_to_the_deadline);
     tcase_add_test(tc, dispatch_uploads_and_downloads_files);
     tcase_add_test(tc, dispatch_rejects_a_bad_archive);
+    tcase_add_test(tc, dispatch_rejects_an_unknown_archive_format);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -141,10 +141,12 @@ START_TEST(engine_unknown_session_is_not_found)
     ck_assert_int_eq(run(eng, "nope", argv, 1, &res, &st), NOX_ENOENT);
     ck_assert_str_eq(st.msg, "sandbox not found: nope");
     ck_assert_int_eq(nox_engine_touch(eng, "nope", &exp, &st), NOX_ENOENT);
-    ck_assert_int_eq(nox_engine_upload(eng, "nope", NULL, "x", 1, NULL, &st),
-                     NOX_ENOENT);
-    ck_assert_int_eq(nox_engine_download(eng, "nope", NULL, 0, &buf, &st),
-                     NOX_ENOENT);
+    ck_assert_int_eq(
+        nox_engine_upload(eng, "nope", NULL, NOX_TAR_GZ, "x", 1, NULL, &st),
+        NOX_ENOENT);
+    ck_assert_int_eq(
+        nox_engine_download(eng, "nope", NULL, NOX_TAR_GZ, 0, &buf, &st),
+        NOX_ENOENT);
     ck_assert_int_eq(nox_engine_delete(eng, "nope", &deleted, &st), NOX_OK);
     ck_assert(!deleted);
 }

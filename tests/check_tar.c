@@ -207,7 +207,8 @@ assert_rejected(const tent_t *t, size_t n, nox_err_t code, const char *entry)
     nox_status_t   st;
     char           quoted[PATH_MAX];
 
-    ck_assert_int_eq(nox__tar_extract(ws_fd, "", tgz, len, &files, &st), code);
+    ck_assert_int_eq(
+        nox__tar_extract(ws_fd, "", NOX_TAR_GZ, tgz, len, &files, &st), code);
     ck_assert_int_eq(st.code, code);
     snprintf(quoted, sizeof(quoted), "'%s'", entry);
     ck_assert_msg(strstr(st.msg, quoted) != NULL, "message '%s' lacks %s",
@@ -224,7 +225,7 @@ extract_into(int fd, const char *rel, const tent_t *t, size_t n,
 {
     size_t         len;
     unsigned char *tgz = tar_make(t, n, 0, &len);
-    nox_err_t      rv = nox__tar_extract(fd, rel, tgz, len, files, st);
+    nox_err_t rv = nox__tar_extract(fd, rel, NOX_TAR_GZ, tgz, len, files, st);
 
     free(tgz);
     return rv;
@@ -365,8 +366,9 @@ assert_bad_input(const void *data, size_t len, const char *prefix)
 {
     nox_status_t st;
 
-    ck_assert_int_eq(nox__tar_extract(ws_fd, "", data, len, NULL, &st),
-                     NOX_EINVAL);
+    ck_assert_int_eq(
+        nox__tar_extract(ws_fd, "", NOX_TAR_GZ, data, len, NULL, &st),
+        NOX_EINVAL);
     ck_assert_msg(strncmp(st.msg, prefix, strlen(prefix)) == 0,
                   "message '%s' does not start with '%s'", st.msg, prefix);
     ck_assert_int_eq(dir_count(ws), 0);
@@ -543,8 +545,9 @@ START_TEST(extract_rejects_more_entries_than_the_cap)
     for (size_t i = 0; i < n; i++)
         t[i] = (tent_t){"d/", AE_IFDIR, 0, NULL, NULL, NULL};
     tgz = tar_make(t, n, 0, &len);
-    ck_assert_int_eq(nox__tar_extract(ws_fd, "", tgz, len, NULL, &st),
-                     NOX_ERESOURCE);
+    ck_assert_int_eq(
+        nox__tar_extract(ws_fd, "", NOX_TAR_GZ, tgz, len, NULL, &st),
+        NOX_ERESOURCE);
     ck_assert_int_eq(dir_count(ws), 0);
     free(tgz);
     free(t);
@@ -566,8 +569,9 @@ START_TEST(extract_rejects_declared_size_past_the_byte_cap)
         sum += tar[i];
     snprintf((char *)tar + 148, 8, "%06o", sum);
     unsigned char *gz = gzip_raw(tar, len, &gzlen);
-    ck_assert_int_eq(nox__tar_extract(ws_fd, "", gz, gzlen, NULL, &st),
-                     NOX_ERESOURCE);
+    ck_assert_int_eq(
+        nox__tar_extract(ws_fd, "", NOX_TAR_GZ, gz, gzlen, NULL, &st),
+        NOX_ERESOURCE);
     ck_assert_int_eq(dir_count(ws), 0);
     free(gz);
     free(tar);
@@ -631,7 +635,8 @@ START_TEST(pack_then_extract_round_trips_a_tree)
     ck_assert_int_eq(linkat(ws_fd, "src/a.txt", ws_fd, "src/hard", 0), 0);
 
     int fd = open_in(ws, "src");
-    ck_assert_int_eq(nox__tar_pack(fd, "src", 0, &out, &st), NOX_OK);
+    ck_assert_int_eq(nox__tar_pack(fd, "src", NOX_TAR_GZ, 0, &out, &st),
+                     NOX_OK);
     close(fd);
     list_names(&out, names, sizeof(names));
     ck_assert_str_eq(names, "a.txt empty hard run.sh sub/ sub/deep/ "
@@ -639,7 +644,8 @@ START_TEST(pack_then_extract_round_trips_a_tree)
 
     fd = open_in(ws, "dst");
     ck_assert_int_eq(
-        nox__tar_extract(fd, "dst", out.data, out.len, &files, &st), NOX_OK);
+        nox__tar_extract(fd, "dst", NOX_TAR_GZ, out.data, out.len, &files, &st),
+        NOX_OK);
     close(fd);
     ck_assert_int_eq(files, 6);
     assert_file(dst, "a.txt", "hello");
@@ -654,6 +660,83 @@ START_TEST(pack_then_extract_round_trips_a_tree)
 }
 END_TEST
 
+/* Pack a.txt in format, check the archive's signature, extract it back,
+ * and check that the other formats refuse it. */
+static void
+round_trip_format(nox_tar_format_t format, const uint8_t *magic,
+                  size_t magic_off, size_t magic_len)
+{
+    static const char *names[] = {"gzip tar", "tar", "zstd tar"};
+    nox_buf_t          out = NOX_BUF_INIT;
+    nox_status_t       st;
+    uint64_t           files = 0;
+    char               want[64];
+
+    tu_write_file(ws, "a.txt", "formats", 7);
+    int fd = open_in(ws, "a.txt");
+    ck_assert_int_eq(nox__tar_pack(fd, "a.txt", format, 0, &out, &st), NOX_OK);
+    close(fd);
+    ck_assert_uint_gt(out.len, magic_off + magic_len);
+    ck_assert_mem_eq(out.data + magic_off, magic, magic_len);
+    fd = open_in(outside, ".");
+    for (int other = NOX_TAR_GZ; other <= NOX_TAR_ZSTD; other++) {
+        if (other == (int)format)
+            continue;
+        ck_assert_int_eq(nox__tar_extract(fd, "", (nox_tar_format_t)other,
+                                          out.data, out.len, NULL, &st),
+                         NOX_EINVAL);
+        snprintf(want, sizeof(want), "not a %s archive: ", names[other]);
+        ck_assert_msg(strncmp(st.msg, want, strlen(want)) == 0, "msg: %s",
+                      st.msg);
+        ck_assert(!tu_exists(outside, "a.txt"));
+    }
+    ck_assert_int_eq(
+        nox__tar_extract(fd, "", format, out.data, out.len, &files, &st),
+        NOX_OK);
+    close(fd);
+    ck_assert_uint_eq(files, 1);
+    assert_file(outside, "a.txt", "formats");
+    nox__buf_free(&out);
+}
+
+START_TEST(plain_tar_round_trips_and_only_as_plain_tar)
+{
+    static const uint8_t ustar[] = {'u', 's', 't', 'a', 'r'};
+    round_trip_format(NOX_TAR_PLAIN, ustar, 257, sizeof(ustar));
+}
+END_TEST
+
+START_TEST(zstd_tar_round_trips_and_only_as_zstd_tar)
+{
+    static const uint8_t zstd[] = {0x28, 0xb5, 0x2f, 0xfd};
+    round_trip_format(NOX_TAR_ZSTD, zstd, 0, sizeof(zstd));
+}
+END_TEST
+
+START_TEST(gzip_tar_round_trips_and_only_as_gzip_tar)
+{
+    static const uint8_t gz[] = {0x1f, 0x8b};
+    round_trip_format(NOX_TAR_GZ, gz, 0, sizeof(gz));
+}
+END_TEST
+
+START_TEST(unknown_formats_are_invalid)
+{
+    nox_buf_t    out = NOX_BUF_INIT;
+    nox_status_t st;
+    int          fd = open_in(ws, ".");
+
+    ck_assert_int_eq(nox__tar_pack(fd, "ws", (nox_tar_format_t)3, 0, &out, &st),
+                     NOX_EINVAL);
+    ck_assert_str_eq(st.msg, "unknown archive format 3");
+    ck_assert_int_eq(
+        nox__tar_extract(fd, "", (nox_tar_format_t)9, "x", 1, NULL, &st),
+        NOX_EINVAL);
+    ck_assert_str_eq(st.msg, "unknown archive format 9");
+    close(fd);
+}
+END_TEST
+
 START_TEST(pack_of_a_file_is_one_entry_named_file_name)
 {
     nox_buf_t out = NOX_BUF_INIT;
@@ -661,14 +744,16 @@ START_TEST(pack_of_a_file_is_one_entry_named_file_name)
 
     tu_write_file(ws, "x.bin", "content", 7);
     int fd = open_in(ws, "x.bin");
-    ck_assert_int_eq(nox__tar_pack(fd, "x.bin", 0, &out, NULL), NOX_OK);
+    ck_assert_int_eq(nox__tar_pack(fd, "x.bin", NOX_TAR_GZ, 0, &out, NULL),
+                     NOX_OK);
     close(fd);
     list_names(&out, names, sizeof(names));
     ck_assert_str_eq(names, "x.bin");
 
     fd = open_in(outside, ".");
-    ck_assert_int_eq(nox__tar_extract(fd, "", out.data, out.len, NULL, NULL),
-                     NOX_OK);
+    ck_assert_int_eq(
+        nox__tar_extract(fd, "", NOX_TAR_GZ, out.data, out.len, NULL, NULL),
+        NOX_OK);
     close(fd);
     assert_file(outside, "x.bin", "content");
     nox__buf_free(&out);
@@ -687,7 +772,8 @@ START_TEST(pack_stores_symlinks_as_links_never_followed)
     snprintf(target, sizeof(target), "%s/secret", outside);
     snprintf(path, sizeof(path), "%s/link", ws);
     ck_assert_int_eq(symlink(target, path), 0);
-    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", 0, &out, NULL), NOX_OK);
+    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", NOX_TAR_GZ, 0, &out, NULL),
+                     NOX_OK);
 
     archive_read_support_filter_gzip(a);
     archive_read_support_format_tar(a);
@@ -714,7 +800,8 @@ START_TEST(pack_skips_fifos_and_sorts_names)
     mkdir_in(ws, "c");
     snprintf(path, sizeof(path), "%s/fifo", ws);
     ck_assert_int_eq(mkfifo(path, 0644), 0);
-    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", 0, &out, NULL), NOX_OK);
+    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", NOX_TAR_GZ, 0, &out, NULL),
+                     NOX_OK);
     list_names(&out, names, sizeof(names));
     ck_assert_str_eq(names, "a b c/");
     nox__buf_free(&out);
@@ -733,13 +820,14 @@ START_TEST(pack_fails_with_eresource_past_max_bytes)
         noise[i] = (char)x;
     }
     tu_write_file(ws, "noise", noise, sizeof(noise));
-    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", 4096, &out, &st),
+    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", NOX_TAR_GZ, 4096, &out, &st),
                      NOX_ERESOURCE);
     ck_assert_ptr_nonnull(strstr(st.msg, "larger than 4096 bytes"));
     ck_assert_ptr_null(out.data);
     ck_assert_int_eq(out.len, 0);
     /* Unlimited, the same tree packs. */
-    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", 0, &out, &st), NOX_OK);
+    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", NOX_TAR_GZ, 0, &out, &st),
+                     NOX_OK);
     ck_assert_uint_gt(out.len, sizeof(noise) / 2);
     nox__buf_free(&out);
 }
@@ -750,10 +838,12 @@ START_TEST(pack_of_an_empty_directory_extracts_to_nothing)
     nox_buf_t out = NOX_BUF_INIT;
     uint64_t  files = 7;
 
-    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", 0, &out, NULL), NOX_OK);
+    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", NOX_TAR_GZ, 0, &out, NULL),
+                     NOX_OK);
     ck_assert_uint_gt(out.len, 0);
-    ck_assert_int_eq(
-        nox__tar_extract(ws_fd, "", out.data, out.len, &files, NULL), NOX_OK);
+    ck_assert_int_eq(nox__tar_extract(ws_fd, "", NOX_TAR_GZ, out.data, out.len,
+                                      &files, NULL),
+                     NOX_OK);
     ck_assert_int_eq(files, 0);
     nox__buf_free(&out);
 }
@@ -776,7 +866,8 @@ START_TEST(pack_fails_past_the_depth_limit)
         fd = nfd;
     }
     close(fd);
-    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", 0, &out, &st), NOX_ERESOURCE);
+    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", NOX_TAR_GZ, 0, &out, &st),
+                     NOX_ERESOURCE);
     ck_assert_ptr_nonnull(strstr(st.msg, "deeper than"));
     ck_assert_ptr_null(out.data);
     /* Halve the tree so the fixture's (depth-limited) removal copes. */
@@ -792,12 +883,14 @@ START_TEST(pack_then_extract_keeps_non_ascii_names)
 
     tu_write_file(ws, "h\xc3\xa9llo \xe2\x9c\x93.txt", "utf8", 4);
     tu_write_file(ws, "raw\xff", "bin", 3);
-    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", 0, &out, NULL), NOX_OK);
+    ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", NOX_TAR_GZ, 0, &out, NULL),
+                     NOX_OK);
     list_names(&out, names, sizeof(names));
     ck_assert_str_eq(names, "h\xc3\xa9llo \xe2\x9c\x93.txt raw\xff");
     int fd = open_in(outside, ".");
-    ck_assert_int_eq(nox__tar_extract(fd, "", out.data, out.len, NULL, NULL),
-                     NOX_OK);
+    ck_assert_int_eq(
+        nox__tar_extract(fd, "", NOX_TAR_GZ, out.data, out.len, NULL, NULL),
+        NOX_OK);
     close(fd);
     assert_file(outside, "h\xc3\xa9llo \xe2\x9c\x93.txt", "utf8");
     assert_file(outside, "raw\xff", "bin");
@@ -864,6 +957,10 @@ tar_suite(void)
     tc = tar_tcase("packing");
     tcase_add_test(tc, pack_then_extract_round_trips_a_tree);
     tcase_add_test(tc, pack_of_a_file_is_one_entry_named_file_name);
+    tcase_add_test(tc, plain_tar_round_trips_and_only_as_plain_tar);
+    tcase_add_test(tc, zstd_tar_round_trips_and_only_as_zstd_tar);
+    tcase_add_test(tc, gzip_tar_round_trips_and_only_as_gzip_tar);
+    tcase_add_test(tc, unknown_formats_are_invalid);
     tcase_add_test(tc, pack_stores_symlinks_as_links_never_followed);
     tcase_add_test(tc, pack_skips_fifos_and_sorts_names);
     tcase_add_test(tc, pack_of_an_empty_directory_extracts_to_nothing);

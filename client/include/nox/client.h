@@ -36,6 +36,15 @@ typedef struct nox_client nox_client_t; /* opaque; layout in client.c */
 
 /* ---- opening ---- */
 
+/* How UploadFiles/DownloadFiles archives are compressed (the values of the
+ * proto's ArchiveFormat). gzip tar is NoxRunner's default; plain tar and
+ * zstd tar spare local links the cost of deflate. */
+typedef enum {
+    NOX_ARCHIVE_TAR_GZ = 0,
+    NOX_ARCHIVE_TAR = 1,
+    NOX_ARCHIVE_TAR_ZSTD = 2,
+} nox_archive_format_t;
+
 typedef struct {
     /* Per-call time budget in ms for calls other than Exec; 0: 30000.
      * Exec gets its own timeout plus this budget. Sent to the server as
@@ -44,6 +53,10 @@ typedef struct {
     /* Largest request payload the client will send; 0: ask the server
      * (Health) the first time a request is larger than 1 MiB. */
     size_t max_message_bytes;
+    /* The format of the archives nox_client_upload sends and
+     * nox_client_download returns (download_workspace reads any of them).
+     * 0: NOX_ARCHIVE_TAR_GZ. An unknown value fails the open (NOX_EINVAL). */
+    nox_archive_format_t archive_format;
     /* When an open fails there is no client to ask for the reason; if
      * errbuf is not NULL, the message ("cannot create base directory
      * ...") is written there, NUL-terminated and truncated to fit. */
@@ -152,13 +165,15 @@ NOX_API nox_err_t nox_client_exec_shell(nox_client_t *c, const char *session_id,
                                         nox_exec_t            *out);
 NOX_API void      nox_exec_free(nox_exec_t *r);
 
-/* Upload a gzip tar archive into dest (NULL: /workspace). */
+/* Upload a tar archive, in the client's archive_format (gzip tar by
+ * default), into dest (NULL: /workspace). */
 NOX_API nox_err_t nox_client_upload(nox_client_t *c, const char *session_id,
                                     const char *dest, const void *tar_gz,
                                     size_t len, uint64_t *files_written);
 
-/* Download src (NULL: /workspace) as a gzip tar: *tar_gz (malloc'd;
- * free()) and *len on success. */
+/* Download src (NULL: /workspace) as a tar archive in the client's
+ * archive_format (gzip tar by default): *tar_gz (malloc'd; free()) and
+ * *len on success. */
 NOX_API nox_err_t nox_client_download(nox_client_t *c, const char *session_id,
                                       const char *src, uint8_t **tar_gz,
                                       size_t *len);

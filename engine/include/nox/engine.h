@@ -41,6 +41,17 @@
 
 typedef struct nox_engine nox_engine_t; /* opaque; layout in engine.c */
 
+/* Archive formats of UploadFiles/DownloadFiles; the values are those of
+ * the proto's ArchiveFormat. gzip tar is NoxRunner's default; plain tar
+ * and zstd tar spare local transports the cost of deflate. */
+typedef enum {
+    NOX_TAR_GZ = 0,
+    NOX_TAR_PLAIN = 1,
+    NOX_TAR_ZSTD = 2,
+} nox_tar_format_t;
+
+#define NOX_TAR_FORMAT_VALID(f) ((unsigned)(f) <= NOX_TAR_ZSTD)
+
 typedef struct {
     const char *base_dir;   /* NULL: $NOXRUNNER_BASE_DIR, else "/tmp" */
     size_t      output_cap; /* bytes kept per stream; 0: 1 MiB */
@@ -133,17 +144,20 @@ nox_err_t nox_engine_exec(nox_engine_t *e, const nox_exec_req_t *r,
 /* Release the buffers of r; r becomes empty. NULL is a no-op. */
 void nox_exec_result_free(nox_exec_result_t *r);
 
-/* Extract a gzip tar archive into dest (NULL or "": /workspace). The whole
- * archive is checked before anything is written. */
+/* Extract a tar archive of the given format into dest (NULL or "":
+ * /workspace). The whole archive is checked before anything is written. */
 nox_err_t nox_engine_upload(nox_engine_t *e, const char *session_id,
-                            const char *dest, const void *tar_gz, size_t len,
+                            const char *dest, nox_tar_format_t format,
+                            const void *data, size_t len,
                             uint64_t *files_written, nox_status_t *st);
 
-/* Pack src (NULL or "": /workspace; a directory or a file) as a gzip tar.
- * NOX_ERESOURCE when the archive would exceed max_bytes (0: no limit). On
- * success *out holds the archive (release: nox__buf_free()). */
+/* Pack src (NULL or "": /workspace; a directory or a file) as a tar
+ * archive of the given format. NOX_ERESOURCE when the archive would exceed
+ * max_bytes (0: no limit). On success *out holds the archive (release:
+ * nox__buf_free()). */
 nox_err_t nox_engine_download(nox_engine_t *e, const char *session_id,
-                              const char *src, size_t max_bytes, nox_buf_t *out,
+                              const char *src, nox_tar_format_t format,
+                              size_t max_bytes, nox_buf_t *out,
                               nox_status_t *st);
 
 /* Kill the sandbox's processes and remove its directory (never following
