@@ -1,14 +1,7 @@
 /*
- * engine.c - engine lifecycle and the on-disk sandbox registry: create,
- * touch, delete, list and the TTL reap.
- *
- * Naming under base_dir:
- *   noxrunner_sandbox_<sid>/           a sandbox (workspace/, tmp/, meta)
- *   .noxrunner_creating_<sid>.<n>/     a create in progress; renamed into
- *                                      place with RENAME_NOREPLACE
- *   .noxrunner_deleting_<sid>.<n>/     a delete in progress; the rename
- *                                      makes the sandbox vanish atomically
- * Leftovers of crashed creates and deletes are removed by the reaper.
+ * engine.c - engine lifecycle, sandbox lookup and locking, delete and
+ * touch. The naming and locking scheme is described in engine_impl.h;
+ * create.c builds sandboxes, reap.c lists and expires them.
  */
 #include "engine_impl.h"
 
@@ -16,11 +9,8 @@
 #include "paths.h"
 #include "procs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +18,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#define CREATING_PREFIX ".noxrunner_creating_"
-#define DELETING_PREFIX ".noxrunner_deleting_"
-#define STALE_CREATE_SECONDS 60
 
 /* ------------------------------------------------------------------ */
 /* Open and close                                                      */
@@ -90,11 +76,14 @@ nox_engine_open(nox_engine_t **out, const nox_engine_opts_t *o,
 
     if (o == NULL)
         o = &defaults;
-    if ((e = calloc(1, sizeof(*e))) == NULL)
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     e->base_fd = -1;
-    if ((rv = engine_resolve_base(e, o->base_dir, st)) != NOX_OK ||
-        (rv = engine_mkdirs(e->base_dir, st)) != NOX_OK)
+    rv = engine_resolve_base(e, o->base_dir, st);
+    if (rv == NOX_OK)
+        rv = engine_mkdirs(e->base_dir, st);
+    if (rv != NOX_OK)
         goto out_free;
     e->base_fd = open(e->base_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (e->base_fd < 0) {
@@ -102,10 +91,12 @@ nox_engine_open(nox_engine_t **out, const nox_engine_opts_t *o,
                                "cannot open base directory %s", e->base_dir);
         goto out_free;
     }
-    if ((errno = pthread_mutex_init(&e->lock, NULL)) != 0) {
-        rv = nox__status_errno(st, NOX_EINTERNAL, errno, "mutex");
+    int err = pthread_mutex_init(&e->lock, NULL);
+    if (err != 0) {
+        rv = nox__status_errno(st, NOX_EINTERNAL, err, "mutex");
         goto out_close;
     }
+    atomic_init(&e->unique, 0);
     e->output_cap = o->output_cap ? o->output_cap : NOX_DEFAULT_OUTPUT_CAP;
     nox__warn_init(&e->warn, o->quiet);
     nox__warn_start(&e->warn, e->base_dir);
@@ -141,21 +132,33 @@ nox_engine_base_dir(const nox_engine_t *e)
 /* Sandbox lookup                                                      */
 /* ------------------------------------------------------------------ */
 
-static void
-engine_names(const nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb)
-{
-    (void)snprintf(sb->name, sizeof(sb->name), NOX_SANDBOX_PREFIX "%s", sid);
-    (void)snprintf(sb->path, sizeof(sb->path), "%s/%s", e->base_dir, sb->name);
-}
-
-static int64_t
-engine_now(void)
+int64_t
+nox__now(void)
 {
     return (int64_t)time(NULL);
 }
 
+const char *
+nox__engine_unique(nox_engine_t *e, char buf[NOX_UNIQUE_LEN])
+{
+    /* pid: other processes; tid: other threads, also of other engines in
+     * this process; the counter: this thread's earlier names. */
+    (void)snprintf(buf, NOX_UNIQUE_LEN, "%ld.%ld.%u", (long)getpid(),
+                   (long)gettid(), atomic_fetch_add(&e->unique, 1));
+    return buf;
+}
+
+void
+nox__sandbox_names(const nox_engine_t *e, const char *sid,
+                   nox_live_sandbox_t *sb)
+{
+    /* Both fit: sid is at most 128 characters, base_dir at most 800. */
+    (void)snprintf(sb->name, sizeof(sb->name), NOX_SANDBOX_PREFIX "%s", sid);
+    (void)snprintf(sb->path, sizeof(sb->path), "%s/%s", e->base_dir, sb->name);
+}
+
 static nox_err_t
-engine_lock(int fd, int op, nox_status_t *st)
+engine_flock(int fd, int op, nox_status_t *st)
 {
     while (flock(fd, op) != 0) {
         if (errno != EINTR)
@@ -165,18 +168,30 @@ engine_lock(int fd, int op, nox_status_t *st)
     return NOX_OK;
 }
 
-/* Open sb->name and read its metadata under an exclusive lock, which the
- * caller holds on success (released by closing sb_fd or flock LOCK_UN).
- * Expired sandboxes are returned too; the caller decides. */
-static nox_err_t
-engine_open_locked(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
-                   nox_status_t *st)
+/* Read the metadata and say what state the sandbox is in. A missing or
+ * damaged metadata file (a command can write there: it is one directory
+ * up from the workspace) makes it BROKEN, which create repairs and delete
+ * and the reaper remove, instead of an error that nothing could clear. */
+static void
+engine_classify(nox_live_sandbox_t *sb)
 {
-    nox_err_t rv;
+    if (nox__meta_read(sb->sb_fd, &sb->meta, NULL) != NOX_OK)
+        sb->state = NOX_SB_BROKEN;
+    else if (nox__now() >= sb->meta.expires_at)
+        sb->state = NOX_SB_EXPIRED;
+    else
+        sb->state = NOX_SB_LIVE;
+}
 
-    if ((rv = nox__session_id_check(sid, st)) != NOX_OK)
+nox_err_t
+nox__sandbox_lock(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
+                  nox_status_t *st)
+{
+    nox_err_t rv = nox__session_id_check(sid, st);
+
+    if (rv != NOX_OK)
         return rv;
-    engine_names(e, sid, sb);
+    nox__sandbox_names(e, sid, sb);
     sb->sb_fd = openat(e->base_fd, sb->name,
                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sb->sb_fd < 0) {
@@ -186,47 +201,44 @@ engine_open_locked(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
         return nox__status_errno(st, NOX_EINTERNAL, errno,
                                  "cannot open sandbox %s", sid);
     }
-    if ((rv = engine_lock(sb->sb_fd, LOCK_EX, st)) != NOX_OK ||
-        (rv = nox__meta_read(sb->sb_fd, &sb->meta, st)) != NOX_OK) {
-        if (rv == NOX_ENOENT)
-            rv = nox__status_set(st, NOX_ENOENT, "sandbox not found: %s", sid);
-        nox__close(sb->sb_fd);
-        sb->sb_fd = -1;
+    rv = engine_flock(sb->sb_fd, LOCK_EX, st);
+    if (rv != NOX_OK) {
+        nox__sandbox_close(sb);
         return rv;
     }
+    engine_classify(sb);
     return NOX_OK;
-}
-
-static bool
-engine_expired(const nox_meta_t *m)
-{
-    return engine_now() >= m->expires_at;
 }
 
 nox_err_t
 nox__sandbox_open(nox_engine_t *e, const char *sid, bool extend,
                   nox_live_sandbox_t *sb, nox_status_t *st)
 {
-    nox_err_t rv;
+    nox_err_t rv = nox__sandbox_lock(e, sid, sb, st);
 
-    if ((rv = engine_open_locked(e, sid, sb, st)) != NOX_OK)
+    if (rv != NOX_OK)
         return rv;
-    if (engine_expired(&sb->meta)) {
+    if (sb->state != NOX_SB_LIVE) {
         /* Expired is gone, whether or not the reaper has run yet. */
+        rv = nox__status_set(st, NOX_ENOENT, "sandbox not found: %s%s", sid,
+                             sb->state == NOX_SB_EXPIRED
+                                 ? " (expired)"
+                                 : " (no valid metadata; CreateSandbox "
+                                   "repairs it)");
         nox__sandbox_close(sb);
-        return nox__status_set(st, NOX_ENOENT,
-                               "sandbox not found: %s (expired)", sid);
+        return rv;
     }
     if (extend) {
-        sb->meta.expires_at = engine_now() + sb->meta.ttl_seconds;
-        if ((rv = nox__meta_write(sb->sb_fd, &sb->meta, st)) != NOX_OK) {
+        sb->meta.expires_at = nox__now() + sb->meta.ttl_seconds;
+        rv = nox__meta_write(sb->sb_fd, &sb->meta, st);
+        if (rv != NOX_OK) {
             nox__sandbox_close(sb);
             return rv;
         }
     }
     /* The lock only guards the metadata read-modify-write; commands run
      * without it, so a long Exec never blocks another call. */
-    (void)flock(sb->sb_fd, LOCK_UN); /* closing the fd would release too */
+    (void)flock(sb->sb_fd, LOCK_UN); /* cannot fail on a locked fd */
     return NOX_OK;
 }
 
@@ -237,12 +249,43 @@ nox__sandbox_close(nox_live_sandbox_t *sb)
     sb->sb_fd = -1;
 }
 
+/* true when sb's directory is still the one under its name: a delete
+ * renames it away (under the lock, which the caller holds). */
+static bool
+engine_in_place(const nox_engine_t *e, const nox_live_sandbox_t *sb)
+{
+    struct stat now, then;
+
+    return fstatat(e->base_fd, sb->name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+           fstat(sb->sb_fd, &then) == 0 && now.st_ino == then.st_ino &&
+           now.st_dev == then.st_dev;
+}
+
+void
+nox__sandbox_extend(nox_engine_t *e, nox_live_sandbox_t *sb)
+{
+    if (engine_flock(sb->sb_fd, LOCK_EX, NULL) != NOX_OK)
+        return;
+    /* Re-read: a Touch or create may have changed the TTL meanwhile. A
+     * failed refresh is not the command's failure; the TTL from its start
+     * stands. */
+    engine_classify(sb);
+    /* Expired by the clock is fine: the reaper spared it because the
+     * command ran, and the command's end is its latest activity. */
+    if (sb->state != NOX_SB_BROKEN && engine_in_place(e, sb)) {
+        sb->meta.expires_at = nox__now() + sb->meta.ttl_seconds;
+        (void)nox__meta_write(sb->sb_fd, &sb->meta, NULL);
+    }
+    (void)flock(sb->sb_fd, LOCK_UN);
+}
+
 nox_err_t
 nox__sandbox_workspace(const nox_live_sandbox_t *sb, int *fd_out,
                        nox_status_t *st)
 {
     int fd = openat(sb->sb_fd, "workspace",
-                    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
     if (fd < 0)
         return nox__status_errno(st, NOX_EINTERNAL, errno,
                                  "sandbox %s has no workspace",
@@ -251,8 +294,23 @@ nox__sandbox_workspace(const nox_live_sandbox_t *sb, int *fd_out,
     return NOX_OK;
 }
 
-static void
-engine_info(const nox_live_sandbox_t *sb, nox_sandbox_info_t *info)
+bool
+nox__sandbox_busy(const nox_live_sandbox_t *sb)
+{
+    int  fd = openat(sb->sb_fd, "workspace",
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    bool busy = false;
+
+    if (fd < 0)
+        return false;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        busy = errno == EWOULDBLOCK;
+    nox__close(fd); /* releases the probe's lock, if taken */
+    return busy;
+}
+
+void
+nox__sandbox_info(const nox_live_sandbox_t *sb, nox_sandbox_info_t *info)
 {
     memset(info, 0, sizeof(*info));
     (void)snprintf(info->session_id, sizeof(info->session_id), "%s",
@@ -264,37 +322,34 @@ engine_info(const nox_live_sandbox_t *sb, nox_sandbox_info_t *info)
 }
 
 /* ------------------------------------------------------------------ */
-/* Delete                                                              */
+/* Delete and touch                                                    */
 /* ------------------------------------------------------------------ */
 
-static unsigned
-engine_unique(void)
+nox_err_t
+nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
 {
-    static atomic_uint counter;
-    return (unsigned)getpid() * 7919u + atomic_fetch_add(&counter, 1);
-}
+    char tomb[sizeof(NOX_DELETING_PREFIX) + NOX_SESSION_ID_MAX + 64];
+    char uniq[NOX_UNIQUE_LEN];
+    char tomb_path[NOX_SANDBOX_PATH_MAX + 64];
+    /* The session id from the directory name: the metadata may be
+     * damaged. */
+    const char *sid = sb->name + sizeof(NOX_SANDBOX_PREFIX) - 1;
+    int         err = 0;
 
-/* Make the locked sandbox vanish (rename to a tombstone), kill its
- * processes, remove the tree. Consumes sb (closes its fd). */
-static nox_err_t
-engine_destroy_locked(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
-{
-    char tomb[sizeof(DELETING_PREFIX) + NOX_SESSION_ID_MAX + 16];
-    int  err = 0;
-
-    (void)snprintf(tomb, sizeof(tomb), DELETING_PREFIX "%s.%u",
-                   sb->meta.session_id, engine_unique());
+    (void)snprintf(tomb, sizeof(tomb), NOX_DELETING_PREFIX "%s.%s", sid,
+                   nox__engine_unique(e, uniq));
+    (void)snprintf(tomb_path, sizeof(tomb_path), "%s/%s", e->base_dir, tomb);
     if (renameat(e->base_fd, sb->name, e->base_fd, tomb) != 0)
         err = errno;
     nox__sandbox_close(sb);
     if (err != 0)
         return nox__status_errno(st, NOX_EINTERNAL, err,
-                                 "cannot delete sandbox %s",
-                                 sb->meta.session_id);
+                                 "cannot delete sandbox %s", sid);
     /* Kill before removing: a live command could otherwise keep writing
-     * files while the tree is walked. */
-    nox__engine_kill_running(e, sb->meta.session_id);
-    (void)nox__procs_kill_sandbox(sb->meta.session_id, sb->path);
+     * files while the tree is walked. Processes started before the rename
+     * may show either path as their working directory. */
+    nox__engine_kill_running(e, sid);
+    (void)nox__procs_kill_sandbox(sid, sb->path, tomb_path);
     return nox__rmtree_at(e->base_fd, tomb, st);
 }
 
@@ -303,10 +358,9 @@ nox_engine_delete(nox_engine_t *e, const char *sid, bool *deleted,
                   nox_status_t *st)
 {
     nox_live_sandbox_t sb;
-    nox_err_t          rv;
-    bool               live;
+    nox_err_t          rv = nox__sandbox_lock(e, sid, &sb, st);
+    bool               was_there;
 
-    rv = engine_open_locked(e, sid, &sb, st);
     if (rv == NOX_ENOENT) {
         nox__status_clear(st);
         if (deleted != NULL)
@@ -315,147 +369,15 @@ nox_engine_delete(nox_engine_t *e, const char *sid, bool *deleted,
     }
     if (rv != NOX_OK)
         return rv;
-    live = !engine_expired(&sb.meta);
-    if ((rv = engine_destroy_locked(e, &sb, st)) != NOX_OK)
-        return rv;
-    if (deleted != NULL)
-        *deleted = live;
-    return NOX_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* Create and touch                                                    */
-/* ------------------------------------------------------------------ */
-
-static nox_err_t
-engine_check_create(const nox_create_req_t *r, nox_status_t *st)
-{
-    nox_err_t rv;
-
-    if ((rv = nox__session_id_check(r->session_id, st)) != NOX_OK ||
-        (rv = nox__meta_check_str("image", r->image, st)) != NOX_OK ||
-        (rv = nox__meta_check_str("cpu_limit", r->cpu_limit, st)) != NOX_OK ||
-        (rv = nox__meta_check_str("memory_limit", r->memory_limit, st)) !=
-            NOX_OK ||
-        (rv = nox__meta_check_str("ephemeral_storage_limit", r->storage_limit,
-                                  st)) != NOX_OK)
-        return rv;
-    return NOX_OK;
-}
-
-static void
-engine_meta_init(nox_meta_t *m, const nox_create_req_t *r)
-{
-    memset(m, 0, sizeof(*m));
-    (void)snprintf(m->session_id, sizeof(m->session_id), "%s", r->session_id);
-    m->ttl_seconds = r->ttl_seconds ? r->ttl_seconds : NOX_DEFAULT_TTL_SECONDS;
-    m->created_at = engine_now();
-    m->expires_at = m->created_at + m->ttl_seconds;
-#define COPY_(f, s) (void)snprintf(m->f, sizeof(m->f), "%s", (s) ? (s) : "")
-    COPY_(image, r->image);
-    COPY_(cpu_limit, r->cpu_limit);
-    COPY_(memory_limit, r->memory_limit);
-    COPY_(storage_limit, r->storage_limit);
-#undef COPY_
-}
-
-/* Build the sandbox under a temporary name and rename it into place.
- * NOX_EEXIST when another creator won the race. */
-static nox_err_t
-engine_build(nox_engine_t *e, const nox_meta_t *m, const char *name,
-             nox_status_t *st)
-{
-    char      tmp[sizeof(CREATING_PREFIX) + NOX_SESSION_ID_MAX + 16];
-    nox_err_t rv = NOX_OK;
-    int       fd;
-
-    (void)snprintf(tmp, sizeof(tmp), CREATING_PREFIX "%s.%u", m->session_id,
-                   engine_unique());
-    if (mkdirat(e->base_fd, tmp, 0700) != 0)
-        return nox__status_errno(st, NOX_EINTERNAL, errno,
-                                 "cannot create sandbox directory");
-    fd = openat(e->base_fd, tmp,
-                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || mkdirat(fd, "workspace", 0755) != 0 ||
-        mkdirat(fd, "tmp", 0700) != 0) {
-        rv = nox__status_errno(st, NOX_EINTERNAL, errno,
-                               "cannot create sandbox directory");
-        goto out_remove;
-    }
-    if ((rv = nox__meta_write(fd, m, st)) != NOX_OK)
-        goto out_remove;
-    if (renameat2(e->base_fd, tmp, e->base_fd, name, RENAME_NOREPLACE) != 0) {
-        rv = errno == EEXIST ? NOX_EEXIST
-                             : nox__status_errno(st, NOX_EINTERNAL, errno,
-                                                 "cannot create sandbox");
-        goto out_remove;
-    }
-    nox__close(fd);
-    return NOX_OK;
-
-out_remove:
-    nox__close(fd);
-    (void)nox__rmtree_at(e->base_fd, tmp, NULL); /* reaper retries */
-    return rv;
-}
-
-/* Refresh an existing live sandbox's TTL; NOX_ENOENT when there is none
- * (an expired one is destroyed first). */
-static nox_err_t
-engine_refresh(nox_engine_t *e, const nox_create_req_t *r,
-               nox_live_sandbox_t *sb, nox_status_t *st)
-{
-    nox_err_t rv = engine_open_locked(e, r->session_id, sb, st);
-
+    /* An expired sandbox is already gone for callers; a broken one is
+     * there (its files are) and is removed like a live one. */
+    was_there = sb.state != NOX_SB_EXPIRED;
+    rv = nox__sandbox_destroy(e, &sb, st);
     if (rv != NOX_OK)
         return rv;
-    if (engine_expired(&sb->meta)) {
-        if ((rv = engine_destroy_locked(e, sb, st)) != NOX_OK)
-            return rv;
-        return NOX_ENOENT;
-    }
-    sb->meta.ttl_seconds =
-        r->ttl_seconds ? r->ttl_seconds : NOX_DEFAULT_TTL_SECONDS;
-    sb->meta.expires_at = engine_now() + sb->meta.ttl_seconds;
-    rv = nox__meta_write(sb->sb_fd, &sb->meta, st);
-    nox__sandbox_close(sb);
-    return rv;
-}
-
-nox_err_t
-nox_engine_create(nox_engine_t *e, const nox_create_req_t *r,
-                  nox_sandbox_info_t *info, bool *created, nox_status_t *st)
-{
-    nox_live_sandbox_t sb;
-    nox_err_t          rv;
-
-    if ((rv = engine_check_create(r, st)) != NOX_OK)
-        return rv;
-    /* Two rounds at most: lose a create race, then refresh the winner. */
-    for (int round = 0; round < 3; round++) {
-        rv = engine_refresh(e, r, &sb, st);
-        if (rv == NOX_OK) {
-            engine_info(&sb, info);
-            *created = false;
-            return NOX_OK;
-        }
-        if (rv != NOX_ENOENT)
-            return rv;
-        nox__status_clear(st);
-        engine_meta_init(&sb.meta, r);
-        rv = engine_build(e, &sb.meta, sb.name, st);
-        if (rv == NOX_OK) {
-            engine_info(&sb, info);
-            *created = true;
-            return NOX_OK;
-        }
-        if (rv != NOX_EEXIST)
-            return rv;
-    }
-    return nox__status_set(st, NOX_EABORTED,
-                           "sandbox %s is being created and deleted "
-                           "concurrently; retry",
-                           r->session_id);
+    if (deleted != NULL)
+        *deleted = was_there;
+    return NOX_OK;
 }
 
 nox_err_t
@@ -463,173 +385,11 @@ nox_engine_touch(nox_engine_t *e, const char *sid, int64_t *expires_at,
                  nox_status_t *st)
 {
     nox_live_sandbox_t sb;
-    nox_err_t          rv;
+    nox_err_t          rv = nox__sandbox_open(e, sid, true, &sb, st);
 
-    if ((rv = nox__sandbox_open(e, sid, true, &sb, st)) != NOX_OK)
+    if (rv != NOX_OK)
         return rv;
     *expires_at = sb.meta.expires_at;
     nox__sandbox_close(&sb);
     return NOX_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* List and reap: scans of base_dir                                    */
-/* ------------------------------------------------------------------ */
-
-typedef nox_err_t (*engine_visit_fn)(nox_engine_t *e, const char *name,
-                                     void *arg, nox_status_t *st);
-
-/* Call fn for every entry of base_dir. Entries vanishing meanwhile are
- * the visitor's business. */
-static nox_err_t
-engine_scan(nox_engine_t *e, engine_visit_fn fn, void *arg, nox_status_t *st)
-{
-    struct dirent *de;
-    nox_err_t      rv = NOX_OK;
-    DIR           *d;
-    int            fd;
-
-    /* O_PATH fds cannot be read: open base_dir again for readdir. */
-    fd = openat(e->base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return nox__status_errno(st, NOX_EINTERNAL, errno, "cannot read %s",
-                                 e->base_dir);
-    if ((d = fdopendir(fd)) == NULL) {
-        nox__close(fd);
-        return nox__status_errno(st, NOX_EINTERNAL, errno, "cannot read %s",
-                                 e->base_dir);
-    }
-    while (rv == NOX_OK && (errno = 0, de = readdir(d)) != NULL)
-        rv = fn(e, de->d_name, arg, st);
-    if (rv == NOX_OK && errno != 0)
-        rv = nox__status_errno(st, NOX_EINTERNAL, errno, "cannot read %s",
-                               e->base_dir);
-    (void)closedir(d);
-    return rv;
-}
-
-static const char *
-engine_sid_of(const char *name)
-{
-    size_t n = sizeof(NOX_SANDBOX_PREFIX) - 1;
-
-    if (strncmp(name, NOX_SANDBOX_PREFIX, n) != 0 ||
-        nox__session_id_check(name + n, NULL) != NOX_OK)
-        return NULL;
-    return name + n;
-}
-
-typedef struct {
-    nox_sandbox_info_t *items;
-    size_t              len, cap;
-} engine_list_t;
-
-static nox_err_t
-engine_list_visit(nox_engine_t *e, const char *name, void *arg,
-                  nox_status_t *st)
-{
-    engine_list_t     *l = arg;
-    const char        *sid = engine_sid_of(name);
-    nox_live_sandbox_t sb;
-
-    if (sid == NULL)
-        return NOX_OK;
-    engine_names(e, sid, &sb);
-    sb.sb_fd = openat(e->base_fd, name,
-                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sb.sb_fd < 0)
-        return NOX_OK; /* deleted meanwhile */
-    /* No lock: metadata is replaced atomically, a plain read is whole. */
-    nox_err_t rv = nox__meta_read(sb.sb_fd, &sb.meta, NULL);
-    nox__sandbox_close(&sb);
-    if (rv != NOX_OK || engine_expired(&sb.meta))
-        return NOX_OK;
-    if (l->len == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 16;
-        void  *p = reallocarray(l->items, ncap, sizeof(*l->items));
-        if (p == NULL)
-            return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-        l->items = p;
-        l->cap = ncap;
-    }
-    engine_info(&sb, &l->items[l->len++]);
-    return NOX_OK;
-}
-
-static int
-engine_info_cmp(const void *a, const void *b)
-{
-    return strcmp(((const nox_sandbox_info_t *)a)->session_id,
-                  ((const nox_sandbox_info_t *)b)->session_id);
-}
-
-nox_err_t
-nox_engine_list(nox_engine_t *e, nox_sandbox_info_t **out, size_t *n,
-                nox_status_t *st)
-{
-    engine_list_t l = {NULL, 0, 0};
-    nox_err_t     rv;
-
-    if ((rv = engine_scan(e, engine_list_visit, &l, st)) != NOX_OK) {
-        free(l.items);
-        return rv;
-    }
-    if (l.len > 1)
-        qsort(l.items, l.len, sizeof(*l.items), engine_info_cmp);
-    *out = l.items;
-    *n = l.len;
-    return NOX_OK;
-}
-
-/* Remove a leftover of a crashed create (when old) or delete. */
-static void
-engine_reap_leftover(nox_engine_t *e, const char *name)
-{
-    struct stat sb;
-
-    if (strncmp(name, CREATING_PREFIX, sizeof(CREATING_PREFIX) - 1) == 0) {
-        /* A create in another process takes milliseconds; only an old
-         * one is abandoned. */
-        if (fstatat(e->base_fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
-            engine_now() - sb.st_mtime < STALE_CREATE_SECONDS)
-            return;
-    } else if (strncmp(name, DELETING_PREFIX, sizeof(DELETING_PREFIX) - 1) != 0)
-        return;
-    (void)nox__rmtree_at(e->base_fd, name, NULL); /* retried next time */
-}
-
-static nox_err_t
-engine_reap_visit(nox_engine_t *e, const char *name, void *arg,
-                  nox_status_t *st)
-{
-    size_t            *reaped = arg;
-    const char        *sid = engine_sid_of(name);
-    nox_live_sandbox_t sb;
-
-    (void)st;
-    if (sid == NULL) {
-        engine_reap_leftover(e, name);
-        return NOX_OK;
-    }
-    if (engine_open_locked(e, sid, &sb, NULL) != NOX_OK)
-        return NOX_OK;
-    /* Re-checked under the lock: a Touch may have just extended it. */
-    if (!engine_expired(&sb.meta)) {
-        nox__sandbox_close(&sb);
-        return NOX_OK;
-    }
-    if (engine_destroy_locked(e, &sb, NULL) == NOX_OK)
-        (*reaped)++;
-    return NOX_OK;
-}
-
-nox_err_t
-nox_engine_reap(nox_engine_t *e, size_t *reaped, nox_status_t *st)
-{
-    size_t    n = 0;
-    nox_err_t rv = engine_scan(e, engine_reap_visit, &n, st);
-
-    if (rv == NOX_OK && reaped != NULL)
-        *reaped = n;
-    return rv;
 }

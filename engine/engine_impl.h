@@ -1,6 +1,21 @@
 /*
- * engine_impl.h - the engine's private state and the sandbox lookup shared
- * by engine.c (lifecycle), exec.c and files.c.
+ * engine_impl.h - the engine's private state and the sandbox handle shared
+ * by engine.c (lookup, locking, delete), create.c, reap.c (list and TTL),
+ * exec.c and files.c.
+ *
+ * Names under base_dir:
+ *   noxrunner_sandbox_<sid>/           a sandbox (workspace/, tmp/, meta)
+ *   .noxrunner_creating_<sid>.<n>/     a create in progress; renamed into
+ *                                      place with RENAME_NOREPLACE
+ *   .noxrunner_deleting_<sid>.<n>/     a delete in progress; the rename
+ *                                      makes the sandbox vanish atomically
+ *   .noxrunner_reaped                  its mtime: when a reap pass last ran
+ *
+ * Locks: the sandbox directory's flock (exclusive) serialises metadata
+ * read-modify-write cycles and deletion; it is never held while a command
+ * runs. A running Exec holds a shared flock on the workspace directory,
+ * which the reaper tests (in any process) so it never expires a sandbox
+ * under a running command.
  */
 #ifndef NOX_ENGINE_IMPL_H
 #define NOX_ENGINE_IMPL_H
@@ -10,7 +25,13 @@
 #include "warn.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/types.h>
+
+#define NOX_CREATING_PREFIX ".noxrunner_creating_"
+#define NOX_DELETING_PREFIX ".noxrunner_deleting_"
+#define NOX_REAPED_FILE ".noxrunner_reaped"
 
 /* A command this engine is running, so DeleteSandbox can kill it. */
 typedef struct {
@@ -19,10 +40,11 @@ typedef struct {
 } nox_running_t;
 
 struct nox_engine {
-    char       base_dir[NOX_BASE_DIR_MAX + 1];
-    int        base_fd; /* O_PATH directory fd of base_dir */
-    size_t     output_cap;
-    nox_warn_t warn;
+    char        base_dir[NOX_BASE_DIR_MAX + 1];
+    int         base_fd; /* O_PATH directory fd of base_dir */
+    size_t      output_cap;
+    nox_warn_t  warn;
+    atomic_uint unique; /* for temporary names */
 
     pthread_mutex_t lock; /* protects running, n_running, cap_running */
     nox_running_t  *running;
@@ -30,26 +52,69 @@ struct nox_engine {
     size_t          cap_running;
 };
 
-/* A live sandbox opened for an operation. */
+typedef enum {
+    NOX_SB_LIVE,    /* metadata read, not expired */
+    NOX_SB_EXPIRED, /* metadata read, expired: gone for every caller */
+    NOX_SB_BROKEN,  /* metadata missing or unreadable */
+} nox_sb_state_t;
+
+/* A sandbox opened for an operation. */
 typedef struct {
-    int        sb_fd; /* the sandbox directory (O_RDONLY, for flock) */
-    nox_meta_t meta;
-    char       name[sizeof(NOX_SANDBOX_PREFIX) + NOX_SESSION_ID_MAX];
-    char       path[NOX_SANDBOX_PATH_MAX];
+    int            sb_fd; /* the sandbox directory (O_RDONLY, for flock) */
+    nox_sb_state_t state;
+    nox_meta_t     meta; /* valid unless state is NOX_SB_BROKEN */
+    char           name[sizeof(NOX_SANDBOX_PREFIX) + NOX_SESSION_ID_MAX];
+    char           path[NOX_SANDBOX_PATH_MAX];
 } nox_live_sandbox_t;
 
-/* Open the live sandbox of session_id: NOX_EINVAL for a bad id,
- * NOX_ENOENT when missing or expired. With extend, its TTL is refreshed
- * (expires_at = now + ttl) under the sandbox lock. On success the caller
- * releases sb with nox__sandbox_close(). */
+/* Seconds since the epoch (the clock of expires_at). */
+int64_t nox__now(void);
+
+/* A string for temporary names, unique across processes, threads and
+ * engines; written to buf, which is returned. */
+#define NOX_UNIQUE_LEN 48
+const char *nox__engine_unique(nox_engine_t *e, char buf[NOX_UNIQUE_LEN]);
+
+/* Fill sb->name and sb->path for session_id (already validated). */
+void nox__sandbox_names(const nox_engine_t *e, const char *session_id,
+                        nox_live_sandbox_t *sb);
+
+/* Open the sandbox directory of session_id, take its lock and classify it
+ * (sb->state). NOX_EINVAL for a bad id, NOX_ENOENT when there is no such
+ * directory. On success the lock is held until nox__sandbox_close(). */
+nox_err_t nox__sandbox_lock(nox_engine_t *e, const char *session_id,
+                            nox_live_sandbox_t *sb, nox_status_t *st);
+
+/* Open the live sandbox of session_id for an operation: NOX_EINVAL for a
+ * bad id, NOX_ENOENT when missing, expired or without metadata. With
+ * extend, its TTL is refreshed (expires_at = now + ttl). The lock is
+ * released before returning. The caller releases sb with
+ * nox__sandbox_close(). */
 nox_err_t nox__sandbox_open(nox_engine_t *e, const char *session_id,
                             bool extend, nox_live_sandbox_t *sb,
                             nox_status_t *st);
 void      nox__sandbox_close(nox_live_sandbox_t *sb);
 
-/* Open the sandbox's workspace directory (O_PATH). */
+/* Refresh the TTL of the open sandbox sb if it still stands under its
+ * name (after a command ran: activity until its end). */
+void nox__sandbox_extend(nox_engine_t *e, nox_live_sandbox_t *sb);
+
+/* Open the sandbox's workspace directory (O_RDONLY, so it can be
+ * flocked). */
 nox_err_t nox__sandbox_workspace(const nox_live_sandbox_t *sb, int *fd_out,
                                  nox_status_t *st);
+
+/* true when some process is running a command in sb (the workspace's
+ * shared lock is held). */
+bool nox__sandbox_busy(const nox_live_sandbox_t *sb);
+
+/* Fill info from sb (metadata must be valid). */
+void nox__sandbox_info(const nox_live_sandbox_t *sb, nox_sandbox_info_t *info);
+
+/* Make the locked sandbox vanish (rename to a tombstone), kill its
+ * processes, remove the tree. Consumes sb (closes its fd). */
+nox_err_t nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb,
+                               nox_status_t *st);
 
 /* Registration of running commands (exec.c) for kills (engine.c). */
 void nox__engine_kill_running(nox_engine_t *e, const char *session_id);

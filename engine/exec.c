@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -277,17 +278,28 @@ nox_engine_exec(nox_engine_t *e, const nox_exec_req_t *r,
     nox_live_sandbox_t sb;
     char               rel[PATH_MAX];
     int                ws_fd = -1, cwd_fd = -1;
-    nox_err_t          rv;
+    nox_err_t          rv = exec_check(r, st);
 
-    if ((rv = exec_check(r, st)) != NOX_OK)
+    if (rv != NOX_OK)
         return rv;
-    if ((rv = nox__sandbox_open(e, r->session_id, true, &sb, st)) != NOX_OK)
+    rv = nox__sandbox_open(e, r->session_id, true, &sb, st);
+    if (rv != NOX_OK)
         return rv;
-    if ((rv = nox__sandbox_workspace(&sb, &ws_fd, st)) != NOX_OK ||
-        (rv = nox__path_open(ws_fd, r->workdir, NOX_PATH_DIR | NOX_PATH_CREATE,
-                             &cwd_fd, rel, sizeof(rel), NULL, st)) != NOX_OK)
+    rv = nox__sandbox_workspace(&sb, &ws_fd, st);
+    if (rv == NOX_OK)
+        rv = nox__path_open(ws_fd, r->workdir, NOX_PATH_DIR | NOX_PATH_CREATE,
+                            &cwd_fd, rel, sizeof(rel), NULL, st);
+    if (rv != NOX_OK)
         goto out;
+    /* The shared lock marks the sandbox busy for reapers in any process
+     * (nox__sandbox_busy) until ws_fd is closed. Without it the reaper
+     * could expire a sandbox under a long command; failing to take it
+     * only loses that protection. */
+    (void)flock(ws_fd, LOCK_SH);
     rv = exec_run(e, &sb, cwd_fd, rel, r, res, st);
+    /* A command is activity until it ends: the TTL restarts then. */
+    if (rv == NOX_OK)
+        nox__sandbox_extend(e, &sb);
 out:
     nox__close(cwd_fd);
     nox__close(ws_fd);

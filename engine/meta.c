@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +42,16 @@ meta_format(const nox_meta_t *m, char *buf, size_t len)
 nox_err_t
 nox__meta_write(int sb_fd, const nox_meta_t *m, nox_status_t *st)
 {
-    static atomic_uint counter; /* unique temp names across threads */
-    char               buf[META_MAX_BYTES], tmp[64];
-    int                n, fd, err;
+    char buf[META_MAX_BYTES], tmp[96];
+    int  n, fd, err;
 
     n = meta_format(m, buf, sizeof(buf));
     if (n < 0 || (size_t)n >= sizeof(buf))
         return nox__status_set(st, NOX_EINTERNAL, "metadata too large");
-    (void)snprintf(tmp, sizeof(tmp), NOX_META_FILE ".%ld.%u", (long)getpid(),
-                   atomic_fetch_add(&counter, 1));
+    /* Unique without shared state: writers in other processes differ in
+     * pid, in other threads in tid, and one thread's writes in time. */
+    (void)snprintf(tmp, sizeof(tmp), NOX_META_FILE ".%ld.%ld.%lld",
+                   (long)getpid(), (long)gettid(), (long long)nox__mono_ns());
     fd = openat(sb_fd, tmp,
                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,10 +19,67 @@
 #define PROCS_ROUNDS 10
 
 typedef struct {
-    char   sid_marker[192];  /* "NOXRUNNER_SESSION_ID=<sid>" */
-    char   dir_marker[1100]; /* "=<sb_path>/" */
-    size_t sid_len;
+    char        sid_marker[192];  /* "NOXRUNNER_SESSION_ID=<sid>" */
+    char        dir_marker[1100]; /* "=<sb_path>/" */
+    size_t      sid_len;
+    const char *dirs[2]; /* the sandbox's path and where it moved to */
 } procs_match_t;
+
+/* Is path at or below dir? */
+static bool
+procs_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Has pid a controlling terminal? Commands never get one (their stdio is
+ * pipes and /dev/null), so a process with one is a person's shell that
+ * happens to stand in the sandbox: not ours to kill. */
+static bool
+procs_has_tty(int proc_fd, const char *pid)
+{
+    char    path[64], buf[512];
+    ssize_t n;
+    int     fd, tty = 0;
+
+    (void)snprintf(path, sizeof(path), "%.32s/stat", pid);
+    fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true; /* unknown: leave it alone */
+    n = read(fd, buf, sizeof(buf) - 1);
+    nox__close(fd);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    /* "pid (comm) state ppid pgrp session tty_nr ..."; comm may hold
+     * spaces and parentheses, so parse after the last ')'. */
+    const char *p = strrchr(buf, ')');
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %d", &tty) != 1)
+        return true;
+    return tty != 0;
+}
+
+/* Does pid's working directory lie in the sandbox (and is pid not a
+ * person's terminal session)? This catches commands that dropped the
+ * environment markers (env -i). */
+static bool
+procs_cwd_matches(int proc_fd, const char *pid, const procs_match_t *m)
+{
+    char    link[64], cwd[PATH_MAX];
+    ssize_t n;
+
+    (void)snprintf(link, sizeof(link), "%.32s/cwd", pid);
+    n = readlinkat(proc_fd, link, cwd, sizeof(cwd) - 1);
+    if (n <= 0)
+        return false;
+    cwd[n] = '\0';
+    for (size_t i = 0; i < 2; i++)
+        if (m->dirs[i] != NULL && procs_under(cwd, m->dirs[i]))
+            return !procs_has_tty(proc_fd, pid);
+    return false;
+}
 
 /* Does the NUL-separated environment block env/len carry both markers? */
 static bool
@@ -83,7 +141,8 @@ procs_kill_round(const procs_match_t *m, char *buf)
         long  pid = strtol(de->d_name, &end, 10);
         if (*end != '\0' || pid <= 0 || pid == self)
             continue;
-        if (procs_pid_matches(dirfd(d), de->d_name, m, buf) &&
+        if ((procs_pid_matches(dirfd(d), de->d_name, m, buf) ||
+             procs_cwd_matches(dirfd(d), de->d_name, m)) &&
             kill((pid_t)pid, SIGKILL) == 0)
             killed++;
     }
@@ -92,7 +151,8 @@ procs_kill_round(const procs_match_t *m, char *buf)
 }
 
 int
-nox__procs_kill_sandbox(const char *sid, const char *sb_path)
+nox__procs_kill_sandbox(const char *sid, const char *sb_path,
+                        const char *moved_path)
 {
     procs_match_t m;
     int           total = 0, n;
@@ -104,6 +164,10 @@ nox__procs_kill_sandbox(const char *sid, const char *sb_path)
             (int)sizeof(m.dir_marker))
         return 0;
     m.sid_len = strlen(m.sid_marker);
+    m.dirs[0] = sb_path;
+    m.dirs[1] = moved_path;
+    m.dirs[0] = sb_path;
+    m.dirs[1] = moved_path;
     if ((buf = malloc(PROCS_ENV_MAX)) == NULL)
         return 0;
     for (int round = 0; round < PROCS_ROUNDS; round++) {

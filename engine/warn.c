@@ -56,12 +56,34 @@ nox__warn_start(const nox_warn_t *w, const char *base_dir)
     warn_emit(w, text);
 }
 
+/* Append s to text (at *len, capacity cap) with control characters as
+ * \xNN: request data (argv) must not move the cursor, clear the screen or
+ * forge extra log lines on the operator's terminal. */
+static void
+warn_append_escaped(char *text, size_t cap, size_t *len, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*len + 5 >= cap)
+            return;
+        if (*p < 0x20 || *p == 0x7f) {
+            text[(*len)++] = '\\';
+            text[(*len)++] = 'x';
+            text[(*len)++] = hex[*p >> 4];
+            text[(*len)++] = hex[*p & 0xf];
+        } else {
+            text[(*len)++] = (char)*p;
+        }
+    }
+}
+
 void
 nox__warn_exec(const nox_warn_t *w, const char *session_id,
                const char *const *argv, size_t argc)
 {
     char   text[WARN_MAX];
-    size_t len;
+    size_t len = 0;
     int    n;
 
     if (!w->enabled)
@@ -69,15 +91,18 @@ nox__warn_exec(const nox_warn_t *w, const char *session_id,
     n = snprintf(text, sizeof(text),
                  "WARNING: NoxRunner local mode: executing on this machine "
                  "in sandbox %s:",
-                 session_id);
-    len = n > 0 ? (size_t)n : 0;
-    for (size_t i = 0; i < argc && len < sizeof(text) - 1; i++) {
-        n = snprintf(text + len, sizeof(text) - len, " %s", argv[i]);
-        if (n < 0)
-            break;
-        len += (size_t)n;
+                 session_id); /* a valid session id has no control chars */
+    if (n > 0)
+        len = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
+    for (size_t i = 0; i < argc && len + 5 < sizeof(text); i++) {
+        text[len++] = ' ';
+        warn_append_escaped(text, sizeof(text), &len, argv[i]);
     }
-    if (len >= sizeof(text) - 1)
-        (void)memcpy(text + sizeof(text) - 5, "...", 4);
+    if (len + 5 >= sizeof(text)) { /* cut short: say so */
+        len = len < sizeof(text) - 4 ? len : sizeof(text) - 4;
+        (void)memcpy(text + len, "...", 3);
+        len += 3;
+    }
+    text[len] = '\0';
     warn_emit(w, text);
 }

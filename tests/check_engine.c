@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -389,8 +390,10 @@ bg_create(void *arg)
     nox_status_t       st;
     bool               created = false;
 
-    if (nox_engine_create(arg, &r, &info, &created, &st) != NOX_OK)
+    if (nox_engine_create(arg, &r, &info, &created, &st) != NOX_OK) {
+        fprintf(stderr, "create failed: %s\n", st.msg); /* for the log */
         return (void *)2;
+    }
     return created ? (void *)1 : (void *)0;
 }
 
@@ -436,6 +439,201 @@ START_TEST(engine_list_is_sorted_and_has_paths)
 }
 END_TEST
 
+START_TEST(engine_damaged_metadata_is_repaired_by_create_and_removed_by_delete)
+{
+    nox_exec_result_t res;
+    nox_status_t      st;
+    const char       *spoil[] = {"sh", "-c",
+                                 "echo kept > f && echo garbage > "
+                                       "../.noxrunner.meta"};
+    const char       *cat[] = {"cat", "f"};
+    bool              deleted = false;
+
+    create(eng, "dm", 60, true);
+    ck_assert_int_eq(run(eng, "dm", spoil, 3, &res, &st), NOX_OK);
+    nox_exec_result_free(&res);
+    ck_assert_int_eq(run(eng, "dm", cat, 2, &res, &st), NOX_ENOENT);
+    ck_assert_str_eq(st.msg, "sandbox not found: dm (no valid metadata; "
+                             "CreateSandbox repairs it)");
+    create(eng, "dm", 60, false); /* repaired, files kept */
+    ck_assert_int_eq(run(eng, "dm", cat, 2, &res, &st), NOX_OK);
+    char *out = out_str(&res);
+    ck_assert_str_eq(out, "kept\n");
+    free(out);
+    nox_exec_result_free(&res);
+    ck_assert_int_eq(run(eng, "dm", spoil, 3, &res, &st), NOX_OK);
+    nox_exec_result_free(&res);
+    ck_assert_int_eq(nox_engine_delete(eng, "dm", &deleted, &st), NOX_OK);
+    ck_assert(deleted);
+    ck_assert(!tu_exists(base, "noxrunner_sandbox_dm"));
+}
+END_TEST
+
+START_TEST(engine_create_adopts_a_directory_without_metadata)
+{
+    char              dir[4096];
+    nox_exec_result_t res;
+    nox_status_t      st;
+    const char       *argv[] = {"cat", "old.txt"};
+
+    (void)snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_stray", base);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    (void)snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_stray/workspace",
+                   base);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    tu_write_file(dir, "old.txt", "from before\n", 12);
+    create(eng, "stray", 60, false);
+    ck_assert_int_eq(run(eng, "stray", argv, 2, &res, &st), NOX_OK);
+    char *out = out_str(&res);
+    ck_assert_str_eq(out, "from before\n");
+    free(out);
+    nox_exec_result_free(&res);
+}
+END_TEST
+
+typedef struct {
+    nox_engine_t      *e;
+    const char        *sid;
+    const char *const *argv;
+    size_t             argc;
+    nox_exec_result_t  res;
+    nox_err_t          rv;
+} bg_run_t;
+
+static void *
+bg_run(void *arg)
+{
+    bg_run_t    *b = arg;
+    nox_status_t st;
+
+    b->rv = run(b->e, b->sid, b->argv, b->argc, &b->res, &st);
+    return NULL;
+}
+
+START_TEST(engine_reaper_spares_a_sandbox_while_a_command_runs)
+{
+    const char   *argv[] = {"sh", "-c", "sleep 4; echo done"};
+    bg_run_t      b = {eng, "busy", argv, 3, NOX_EXEC_RESULT_INIT, NOX_OK};
+    nox_engine_t *other = open_engine(); /* the reaper of another process */
+    nox_status_t  st;
+    pthread_t     t;
+    size_t        reaped = 9;
+    int64_t       exp = 0;
+
+    create(eng, "busy", 2, true);
+    ck_assert_int_eq(pthread_create(&t, NULL, bg_run, &b), 0);
+    sleep(3); /* the TTL (2 s) has run out while the command runs */
+    ck_assert_int_eq(nox_engine_reap(other, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(b.rv, NOX_OK);
+    ck_assert_int_eq(b.res.exit_code, 0);
+    char *out = out_str(&b.res);
+    ck_assert_str_eq(out, "done\n");
+    free(out);
+    nox_exec_result_free(&b.res);
+    /* The TTL restarted when the command ended. */
+    ck_assert_int_eq(nox_engine_touch(eng, "busy", &exp, &st), NOX_OK);
+    nox_engine_close(other);
+}
+END_TEST
+
+/* Alive and not a zombie (an orphan may wait for init to reap it). */
+static bool
+proc_alive(long pid)
+{
+    char  path[64], buf[512];
+    FILE *f;
+    char  state = 'X';
+
+    (void)snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return false;
+    if (fgets(buf, sizeof(buf), f) != NULL) {
+        const char *p = strrchr(buf, ')');
+        if (p != NULL)
+            (void)sscanf(p + 1, " %c", &state);
+    }
+    fclose(f);
+    return state != 'Z' && state != 'X';
+}
+
+START_TEST(engine_delete_kills_processes_that_dropped_the_markers)
+{
+    const char       *argv[] = {"sh", "-c",
+                                "env -i /bin/sleep 60 >/dev/null 2>&1 & "
+                                      "echo $!"};
+    nox_exec_result_t res;
+    nox_status_t      st;
+    bool              deleted = false;
+
+    create(eng, "env-i", 60, true);
+    ck_assert_int_eq(run(eng, "env-i", argv, 3, &res, &st), NOX_OK);
+    char *out = out_str(&res);
+    long  pid = strtol(out, NULL, 10);
+    free(out);
+    nox_exec_result_free(&res);
+    ck_assert_int_gt(pid, 0);
+    ck_assert(proc_alive(pid));
+    ck_assert_int_eq(nox_engine_delete(eng, "env-i", &deleted, &st), NOX_OK);
+    for (int i = 0; i < 100 && proc_alive(pid); i++)
+        usleep(10 * 1000);
+    ck_assert_msg(!proc_alive(pid), "pid %ld survived the delete", pid);
+}
+END_TEST
+
+START_TEST(engine_reap_due_skips_a_pass_run_recently)
+{
+    nox_status_t st;
+    size_t       reaped = 9;
+
+    create(eng, "x1", 1, true);
+    sleep(2);
+    ck_assert_int_eq(nox_engine_reap_due(eng, 60000, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, 1);
+    create(eng, "x2", 1, true);
+    sleep(2);
+    ck_assert_int_eq(nox_engine_reap_due(eng, 60000, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, 0);
+    ck_assert(tu_exists(base, "noxrunner_sandbox_x2"));
+    ck_assert_int_eq(nox_engine_reap_due(eng, 1000, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, 1);
+}
+END_TEST
+
+START_TEST(engine_warnings_escape_control_characters)
+{
+    char             *log_dir = tu_mkdtemp();
+    nox_engine_opts_t o = {base, 0, 0};
+    nox_engine_t     *loud = NULL;
+    nox_exec_result_t res;
+    nox_status_t      st;
+    const char       *argv[] = {"echo", "\033[2Jx\ny"};
+    char              path[4096];
+    int               saved = dup(2), fd;
+
+    (void)snprintf(path, sizeof(path), "%s/stderr", log_dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(dup2(fd, 2), 2);
+    ck_assert_int_eq(nox_engine_open(&loud, &o, &st), NOX_OK);
+    create(loud, "w", 60, true);
+    ck_assert_int_eq(run(loud, "w", argv, 2, &res, &st), NOX_OK);
+    nox_exec_result_free(&res);
+    nox_engine_close(loud);
+    ck_assert_int_eq(dup2(saved, 2), 2);
+    close(saved);
+    close(fd);
+    char *log = tu_read_file(log_dir, "stderr", NULL);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_ptr_nonnull(strstr(log, "in sandbox w: echo \\x1b[2Jx\\x0ay\n"));
+    ck_assert_ptr_null(strchr(log, '\033'));
+    free(log);
+    tu_rmtree_free(log_dir);
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -453,6 +651,10 @@ engine_suite(void)
     tcase_add_test(life, engine_state_survives_a_restart);
     tcase_add_test(life, engine_concurrent_creates_make_exactly_one_sandbox);
     tcase_add_test(life, engine_list_is_sorted_and_has_paths);
+    tcase_add_test(
+        life,
+        engine_damaged_metadata_is_repaired_by_create_and_removed_by_delete);
+    tcase_add_test(life, engine_create_adopts_a_directory_without_metadata);
     suite_add_tcase(s, life);
 
     tcase_add_checked_fixture(exec, setup, teardown);
@@ -460,12 +662,15 @@ engine_suite(void)
     tcase_add_test(exec, engine_reserved_and_bad_env_names_are_invalid);
     tcase_add_test(exec, engine_workdir_escape_is_redirected_to_workspace);
     tcase_add_test(exec, engine_blocked_command_is_denied);
+    tcase_add_test(exec, engine_warnings_escape_control_characters);
     suite_add_tcase(s, exec);
 
     tcase_add_checked_fixture(ttl, setup, teardown);
     tcase_set_timeout(ttl, 30);
     tcase_add_test(ttl, engine_expired_sandbox_is_gone_before_and_after_reap);
     tcase_add_test(ttl, engine_touch_and_exec_extend_the_ttl);
+    tcase_add_test(ttl, engine_reaper_spares_a_sandbox_while_a_command_runs);
+    tcase_add_test(ttl, engine_reap_due_skips_a_pass_run_recently);
     suite_add_tcase(s, ttl);
 
     tcase_add_checked_fixture(del, setup, teardown);
@@ -473,6 +678,7 @@ engine_suite(void)
     tcase_add_test(del, engine_delete_does_not_follow_symlinks);
     tcase_add_test(del, engine_delete_kills_the_running_command);
     tcase_add_test(del, engine_delete_from_another_engine_kills_the_command);
+    tcase_add_test(del, engine_delete_kills_processes_that_dropped_the_markers);
     suite_add_tcase(s, del);
     return s;
 }

@@ -171,8 +171,17 @@ nox_err_t nox_engine_delete(nox_engine_t *e, const char *session_id,
 nox_err_t nox_engine_list(nox_engine_t *e, nox_sandbox_info_t **out, size_t *n,
                           nox_status_t *st);
 
-/* Delete every expired sandbox and leftovers of interrupted creates and
- * deletes. *reaped (may be NULL) gets the number of sandboxes deleted. */
+/* Delete every expired sandbox (unless a command is running in it), every
+ * sandbox without valid metadata that has been idle for a default TTL,
+ * and leftovers of interrupted creates and deletes. *reaped (may be NULL) gets
+ * the number of sandboxes deleted. */
 nox_err_t nox_engine_reap(nox_engine_t *e, size_t *reaped, nox_status_t *st);
+
+/* nox_engine_reap, unless some engine on this base_dir ran a pass less
+ * than interval_ms ago (the mtime of base_dir/.noxrunner_reaped, which
+ * this updates). Lets short-lived processes (CLI runs) share the reaping
+ * without each scanning the base directory. */
+nox_err_t nox_engine_reap_due(nox_engine_t *e, int64_t interval_ms,
+                              size_t *reaped, nox_status_t *st);
 
 #endif /* NOX_ENGINE_H */

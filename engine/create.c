@@ -1,0 +1,169 @@
+/*
+ * create.c - CreateSandbox: build a sandbox under a temporary name and
+ * rename it into place, or refresh (or repair) the one that is there.
+ */
+#include "engine_impl.h"
+
+#include "fsutil.h"
+#include "paths.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Create rounds before giving up: losing a race to a concurrent create
+ * costs one round, a concurrent delete another. */
+#define CREATE_ROUNDS 3
+
+static nox_err_t
+create_check(const nox_create_req_t *r, nox_status_t *st)
+{
+    static const char *const names[] = {"image", "cpu_limit", "memory_limit",
+                                        "ephemeral_storage_limit"};
+    const char *const values[] = {r->image, r->cpu_limit, r->memory_limit,
+                                  r->storage_limit};
+    nox_err_t         rv = nox__session_id_check(r->session_id, st);
+
+    for (size_t i = 0; rv == NOX_OK && i < 4; i++)
+        rv = nox__meta_check_str(names[i], values[i], st);
+    return rv;
+}
+
+static uint32_t
+create_ttl(const nox_create_req_t *r)
+{
+    return r->ttl_seconds ? r->ttl_seconds : NOX_DEFAULT_TTL_SECONDS;
+}
+
+static void
+create_meta(nox_meta_t *m, const nox_create_req_t *r)
+{
+    memset(m, 0, sizeof(*m));
+    (void)snprintf(m->session_id, sizeof(m->session_id), "%s", r->session_id);
+    m->ttl_seconds = create_ttl(r);
+    m->created_at = nox__now();
+    m->expires_at = m->created_at + m->ttl_seconds;
+    /* Lengths were checked by create_check. */
+    (void)snprintf(m->image, sizeof(m->image), "%s", r->image ? r->image : "");
+    (void)snprintf(m->cpu_limit, sizeof(m->cpu_limit), "%s",
+                   r->cpu_limit ? r->cpu_limit : "");
+    (void)snprintf(m->memory_limit, sizeof(m->memory_limit), "%s",
+                   r->memory_limit ? r->memory_limit : "");
+    (void)snprintf(m->storage_limit, sizeof(m->storage_limit), "%s",
+                   r->storage_limit ? r->storage_limit : "");
+}
+
+/* Give dir_fd the sandbox layout; existing parts are kept. */
+static nox_err_t
+create_layout(int dir_fd, nox_status_t *st)
+{
+    if ((mkdirat(dir_fd, "workspace", 0755) != 0 && errno != EEXIST) ||
+        (mkdirat(dir_fd, "tmp", 0700) != 0 && errno != EEXIST))
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot create sandbox directory");
+    return NOX_OK;
+}
+
+/* Build the sandbox under a temporary name and rename it into place.
+ * NOX_EEXIST when another creator won the race. */
+static nox_err_t
+create_build(nox_engine_t *e, const nox_meta_t *m, const char *name,
+             nox_status_t *st)
+{
+    char      tmp[sizeof(NOX_CREATING_PREFIX) + NOX_SESSION_ID_MAX + 64];
+    char      uniq[NOX_UNIQUE_LEN];
+    nox_err_t rv;
+    int       fd;
+
+    (void)snprintf(tmp, sizeof(tmp), NOX_CREATING_PREFIX "%s.%s", m->session_id,
+                   nox__engine_unique(e, uniq));
+    if (mkdirat(e->base_fd, tmp, 0700) != 0)
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot create sandbox directory");
+    fd = openat(e->base_fd, tmp,
+                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        rv = nox__status_errno(st, NOX_EINTERNAL, errno,
+                               "cannot create sandbox directory");
+    else
+        rv = create_layout(fd, st);
+    if (rv == NOX_OK)
+        rv = nox__meta_write(fd, m, st);
+    if (rv == NOX_OK &&
+        renameat2(e->base_fd, tmp, e->base_fd, name, RENAME_NOREPLACE) != 0)
+        rv = errno == EEXIST ? NOX_EEXIST
+                             : nox__status_errno(st, NOX_EINTERNAL, errno,
+                                                 "cannot create sandbox");
+    nox__close(fd);
+    if (rv != NOX_OK)
+        (void)nox__rmtree_at(e->base_fd, tmp, NULL); /* else the reaper */
+    return rv;
+}
+
+/* Refresh an existing live sandbox's TTL, or repair one whose metadata is
+ * missing or damaged (its files are kept). NOX_ENOENT when there is none;
+ * an expired one is destroyed first. */
+static nox_err_t
+create_refresh(nox_engine_t *e, const nox_create_req_t *r,
+               nox_live_sandbox_t *sb, nox_status_t *st)
+{
+    nox_err_t rv = nox__sandbox_lock(e, r->session_id, sb, st);
+
+    if (rv != NOX_OK)
+        return rv;
+    switch (sb->state) {
+    case NOX_SB_EXPIRED:
+        rv = nox__sandbox_destroy(e, sb, st);
+        return rv == NOX_OK ? NOX_ENOENT : rv;
+    case NOX_SB_BROKEN:
+        create_meta(&sb->meta, r);
+        rv = create_layout(sb->sb_fd, st);
+        break;
+    case NOX_SB_LIVE:
+        sb->meta.ttl_seconds = create_ttl(r);
+        sb->meta.expires_at = nox__now() + sb->meta.ttl_seconds;
+        break;
+    }
+    if (rv == NOX_OK)
+        rv = nox__meta_write(sb->sb_fd, &sb->meta, st);
+    nox__sandbox_close(sb);
+    return rv;
+}
+
+nox_err_t
+nox_engine_create(nox_engine_t *e, const nox_create_req_t *r,
+                  nox_sandbox_info_t *info, bool *created, nox_status_t *st)
+{
+    nox_live_sandbox_t sb;
+    nox_err_t          rv = create_check(r, st);
+
+    for (int round = 0; rv == NOX_OK && round < CREATE_ROUNDS; round++) {
+        rv = create_refresh(e, r, &sb, st);
+        if (rv == NOX_OK) {
+            nox__sandbox_info(&sb, info);
+            *created = false;
+            return NOX_OK;
+        }
+        if (rv != NOX_ENOENT)
+            return rv;
+        nox__status_clear(st);
+        create_meta(&sb.meta, r);
+        rv = create_build(e, &sb.meta, sb.name, st);
+        if (rv == NOX_OK) {
+            nox__sandbox_info(&sb, info);
+            *created = true;
+            return NOX_OK;
+        }
+        if (rv == NOX_EEXIST)
+            rv = NOX_OK; /* another creator won: refresh theirs */
+    }
+    if (rv != NOX_OK)
+        return rv;
+    return nox__status_set(st, NOX_EABORTED,
+                           "sandbox %s is being created and deleted "
+                           "concurrently; retry",
+                           r->session_id);
+}

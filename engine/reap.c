@@ -1,0 +1,240 @@
+/*
+ * reap.c - scans of base_dir: ListSandboxes and the TTL reaper.
+ */
+#include "engine_impl.h"
+
+#include "fsutil.h"
+#include "paths.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A create in another process takes milliseconds: a leftover older than
+ * this was abandoned. */
+#define REAP_STALE_CREATE_SECONDS 60
+
+typedef nox_err_t (*reap_visit_fn)(nox_engine_t *e, const char *name, void *arg,
+                                   nox_status_t *st);
+
+/* Call fn for every entry of base_dir. Entries vanishing meanwhile are
+ * the visitor's business. */
+static nox_err_t
+reap_scan(nox_engine_t *e, reap_visit_fn fn, void *arg, nox_status_t *st)
+{
+    struct dirent *de;
+    nox_err_t      rv = NOX_OK;
+    DIR           *d;
+    int            fd;
+
+    /* O_PATH fds cannot be read: open base_dir again for readdir. */
+    fd = openat(e->base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return nox__status_errno(st, NOX_EINTERNAL, errno, "cannot read %s",
+                                 e->base_dir);
+    d = fdopendir(fd);
+    if (d == NULL) {
+        nox__close(fd);
+        return nox__status_errno(st, NOX_EINTERNAL, errno, "cannot read %s",
+                                 e->base_dir);
+    }
+    while (rv == NOX_OK) {
+        errno = 0;
+        de = readdir(d);
+        if (de == NULL) {
+            if (errno != 0)
+                rv = nox__status_errno(st, NOX_EINTERNAL, errno,
+                                       "cannot read %s", e->base_dir);
+            break;
+        }
+        rv = fn(e, de->d_name, arg, st);
+    }
+    (void)closedir(d); /* a read-only stream: nothing to lose */
+    return rv;
+}
+
+/* The session id of a sandbox directory name, or NULL for other names. */
+static const char *
+reap_sid_of(const char *name)
+{
+    size_t n = sizeof(NOX_SANDBOX_PREFIX) - 1;
+
+    if (strncmp(name, NOX_SANDBOX_PREFIX, n) != 0 ||
+        nox__session_id_check(name + n, NULL) != NOX_OK)
+        return NULL;
+    return name + n;
+}
+
+/* ------------------------------------------------------------------ */
+/* List                                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    nox_sandbox_info_t *items;
+    size_t              len, cap;
+} reap_list_t;
+
+static nox_err_t
+reap_list_visit(nox_engine_t *e, const char *name, void *arg, nox_status_t *st)
+{
+    reap_list_t       *l = arg;
+    const char        *sid = reap_sid_of(name);
+    nox_live_sandbox_t sb;
+    nox_err_t          rv;
+
+    if (sid == NULL)
+        return NOX_OK;
+    nox__sandbox_names(e, sid, &sb);
+    sb.sb_fd = openat(e->base_fd, name,
+                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sb.sb_fd < 0)
+        return NOX_OK; /* deleted meanwhile */
+    /* No lock: metadata is replaced atomically, a plain read is whole. */
+    rv = nox__meta_read(sb.sb_fd, &sb.meta, NULL);
+    nox__sandbox_close(&sb);
+    if (rv != NOX_OK || nox__now() >= sb.meta.expires_at)
+        return NOX_OK;
+    if (l->len == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        void  *p = reallocarray(l->items, ncap, sizeof(*l->items));
+        if (p == NULL)
+            return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+        l->items = p;
+        l->cap = ncap;
+    }
+    nox__sandbox_info(&sb, &l->items[l->len++]);
+    return NOX_OK;
+}
+
+static int
+reap_info_cmp(const void *a, const void *b)
+{
+    return strcmp(((const nox_sandbox_info_t *)a)->session_id,
+                  ((const nox_sandbox_info_t *)b)->session_id);
+}
+
+nox_err_t
+nox_engine_list(nox_engine_t *e, nox_sandbox_info_t **out, size_t *n,
+                nox_status_t *st)
+{
+    reap_list_t l = {NULL, 0, 0};
+    nox_err_t   rv = reap_scan(e, reap_list_visit, &l, st);
+
+    if (rv != NOX_OK) {
+        free(l.items);
+        return rv;
+    }
+    if (l.len > 1)
+        qsort(l.items, l.len, sizeof(*l.items), reap_info_cmp);
+    *out = l.items;
+    *n = l.len;
+    return NOX_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reap                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Remove a leftover of a crashed create (when old) or delete. */
+static void
+reap_leftover(nox_engine_t *e, const char *name)
+{
+    struct stat sb;
+
+    if (strncmp(name, NOX_CREATING_PREFIX, sizeof(NOX_CREATING_PREFIX) - 1) ==
+        0) {
+        if (fstatat(e->base_fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+            nox__now() - sb.st_mtime < REAP_STALE_CREATE_SECONDS)
+            return;
+    } else if (strncmp(name, NOX_DELETING_PREFIX,
+                       sizeof(NOX_DELETING_PREFIX) - 1) != 0) {
+        return;
+    }
+    (void)nox__rmtree_at(e->base_fd, name, NULL); /* retried next time */
+}
+
+/* A sandbox without valid metadata has no expiry; it goes when nothing
+ * has touched its directory or metadata for a default TTL. */
+static bool
+reap_broken_is_idle(const nox_live_sandbox_t *sb)
+{
+    struct stat dir, meta;
+    time_t      last;
+
+    if (fstat(sb->sb_fd, &dir) != 0)
+        return false;
+    last = dir.st_mtime;
+    if (fstatat(sb->sb_fd, NOX_META_FILE, &meta, AT_SYMLINK_NOFOLLOW) == 0 &&
+        meta.st_mtime > last)
+        last = meta.st_mtime;
+    return nox__now() - last >= NOX_DEFAULT_TTL_SECONDS;
+}
+
+static nox_err_t
+reap_visit(nox_engine_t *e, const char *name, void *arg, nox_status_t *st)
+{
+    size_t            *reaped = arg;
+    const char        *sid = reap_sid_of(name);
+    nox_live_sandbox_t sb;
+    bool               due;
+
+    (void)st;
+    if (sid == NULL) {
+        reap_leftover(e, name);
+        return NOX_OK;
+    }
+    if (nox__sandbox_lock(e, sid, &sb, NULL) != NOX_OK)
+        return NOX_OK;
+    /* Judged under the lock (a Touch may have just extended it), and
+     * never while a command runs: it is activity, and the TTL restarts
+     * when it ends. */
+    due = (sb.state == NOX_SB_EXPIRED ||
+           (sb.state == NOX_SB_BROKEN && reap_broken_is_idle(&sb))) &&
+          !nox__sandbox_busy(&sb);
+    if (!due) {
+        nox__sandbox_close(&sb);
+        return NOX_OK;
+    }
+    if (nox__sandbox_destroy(e, &sb, NULL) == NOX_OK)
+        (*reaped)++;
+    return NOX_OK;
+}
+
+nox_err_t
+nox_engine_reap(nox_engine_t *e, size_t *reaped, nox_status_t *st)
+{
+    size_t    n = 0;
+    nox_err_t rv = reap_scan(e, reap_visit, &n, st);
+
+    if (rv == NOX_OK && reaped != NULL)
+        *reaped = n;
+    return rv;
+}
+
+nox_err_t
+nox_engine_reap_due(nox_engine_t *e, int64_t interval_ms, size_t *reaped,
+                    nox_status_t *st)
+{
+    struct stat sb;
+    int         fd;
+
+    if (fstatat(e->base_fd, NOX_REAPED_FILE, &sb, 0) == 0 &&
+        (nox__now() - sb.st_mtime) * 1000 < interval_ms) {
+        if (reaped != NULL)
+            *reaped = 0;
+        return NOX_OK;
+    }
+    /* Claim this pass before scanning, so the other engines on this
+     * base_dir skip theirs; if the mark cannot be written, reap anyway. */
+    fd = openat(e->base_fd, NOX_REAPED_FILE,
+                O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        (void)futimens(fd, NULL); /* now; a failure only costs a rescan */
+        nox__close(fd);
+    }
+    return nox_engine_reap(e, reaped, st);
+}
