@@ -39,8 +39,8 @@ client_learn_limit(nox_client_t *c)
     ProtobufCMessage              *resp;
     nox_err_t                      err;
 
-    if ((err = nox__client_call(c, NOX_RPC_HEALTH, &req.base, c->timeout_ms,
-                                &resp)) != NOX_OK)
+    err = nox__client_call(c, NOX_RPC_HEALTH, &req.base, c->timeout_ms, &resp);
+    if (err != NOX_OK)
         return err;
     h = (Noxrunner__V1__HealthResponse *)resp;
     c->max_payload =
@@ -58,9 +58,11 @@ client_check_size(nox_client_t *c, size_t len)
 {
     nox_err_t err;
 
-    if (c->max_payload == 0 && len > CLIENT_PROBE_BYTES &&
-        (err = client_learn_limit(c)) != NOX_OK)
-        return err;
+    if (c->max_payload == 0 && len > CLIENT_PROBE_BYTES) {
+        err = client_learn_limit(c);
+        if (err != NOX_OK)
+            return err;
+    }
     if (c->max_payload != 0 && len > c->max_payload)
         return nox__status_set(
             &c->last, NOX_ERESOURCE,
@@ -131,7 +133,8 @@ nox_client_open(nox_client_t **out, const char *url,
 
     if (out == NULL)
         return NOX_EINVAL;
-    if ((c = client_new(opts)) == NULL)
+    c = client_new(opts);
+    if (c == NULL)
         return client_open_failed(NULL, opts, NOX_ERESOURCE);
     if ((unsigned)c->archive_format > NOX_ARCHIVE_TAR_ZSTD)
         return client_open_failed(c, opts,
@@ -192,20 +195,24 @@ nox_client_open_local(nox_client_t **out, const nox_local_opts_t *lopts,
         return NOX_EINVAL;
     if (lopts != NULL)
         lo = *lopts;
-    if ((c = client_new(opts)) == NULL)
+    c = client_new(opts);
+    if (c == NULL)
         return client_open_failed(NULL, opts, NOX_ERESOURCE);
     if ((unsigned)c->archive_format > NOX_ARCHIVE_TAR_ZSTD)
         return client_open_failed(c, opts,
                                   nox__status_set(&c->last, NOX_EINVAL,
                                                   "unknown archive format %d",
                                                   (int)c->archive_format));
-    if ((err = client_start_engine(c, &lo)) != NOX_OK)
+    err = client_start_engine(c, &lo);
+    if (err != NOX_OK)
         goto out_free;
-    if ((err = client_start_server(c, &lo, url, sizeof(url))) != NOX_OK)
+    err = client_start_server(c, &lo, url, sizeof(url));
+    if (err != NOX_OK)
         goto out_close_engine;
     /* The listener exists already: connect before returning, so the first
      * call never waits for the background dialer. */
-    if ((err = nox__transport_open(&c->t, url, true, &c->last)) != NOX_OK)
+    err = nox__transport_open(&c->t, url, true, &c->last);
+    if (err != NOX_OK)
         goto out_stop_server;
     *out = c;
     return NOX_OK;
@@ -241,7 +248,8 @@ nox_client_errmsg(const nox_client_t *c)
 nox_err_t
 nox__client_dup(nox_client_t *c, const char *s, char **out)
 {
-    if ((*out = strdup(s != NULL ? s : "")) == NULL)
+    *out = strdup(s != NULL ? s : "");
+    if (*out == NULL)
         return nox__status_set(&c->last, NOX_ERESOURCE, "out of memory");
     return NOX_OK;
 }
@@ -255,13 +263,15 @@ client_health(nox_client_t *c, int64_t budget_ms, nox_health_t *out)
     nox_health_t                   r = {0};
     nox_err_t                      err;
 
-    if ((err = nox__client_call(c, NOX_RPC_HEALTH, &req.base, budget_ms,
-                                &resp)) != NOX_OK)
+    err = nox__client_call(c, NOX_RPC_HEALTH, &req.base, budget_ms, &resp);
+    if (err != NOX_OK)
         return err;
     h = (Noxrunner__V1__HealthResponse *)resp;
     r.max_message_bytes = h->max_message_bytes;
-    if ((err = nox__client_dup(c, h->status, &r.status)) == NOX_OK &&
-        (err = nox__client_dup(c, h->version, &r.version)) == NOX_OK)
+    err = nox__client_dup(c, h->status, &r.status);
+    if (err == NOX_OK)
+        err = nox__client_dup(c, h->version, &r.version);
+    if (err == NOX_OK)
         *out = r;
     else
         nox_health_free(&r);

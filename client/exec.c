@@ -75,7 +75,8 @@ exec_request(nox_client_t *c, const char *const *argv, size_t argc,
         return NOX_OK;
     if (o->stdin_data == NULL && o->stdin_len > 0)
         return nox__client_invalid(c, "exec: stdin_data is NULL");
-    if ((err = exec_env_build(c, o->env, o->env_len, env)) != NOX_OK)
+    err = exec_env_build(c, o->env, o->env_len, env);
+    if (err != NOX_OK)
         return err;
     req->workdir = nox__client_str(o->workdir);
     req->n_env = env->n;
@@ -115,10 +116,10 @@ exec_result(nox_client_t *c, const Noxrunner__V1__ExecResponse *r,
     x.timed_out = r->timed_out;
     x.stdout_truncated = r->stdout_truncated;
     x.stderr_truncated = r->stderr_truncated;
-    if ((err = exec_copy_bytes(c, &r->stdout, &x.stdout_data, &x.stdout_len)) !=
-            NOX_OK ||
-        (err = exec_copy_bytes(c, &r->stderr, &x.stderr_data, &x.stderr_len)) !=
-            NOX_OK) {
+    err = exec_copy_bytes(c, &r->stdout, &x.stdout_data, &x.stdout_len);
+    if (err == NOX_OK)
+        err = exec_copy_bytes(c, &r->stderr, &x.stderr_data, &x.stderr_len);
+    if (err != NOX_OK) {
         nox_exec_free(&x);
         return err;
     }
@@ -139,7 +140,8 @@ nox_client_exec(nox_client_t *c, const char *session_id,
 
     if (c == NULL)
         return NOX_EINVAL;
-    if ((err = nox__client_begin(c, session_id)) != NOX_OK)
+    err = nox__client_begin(c, session_id);
+    if (err != NOX_OK)
         return err;
     if (out == NULL)
         return nox__client_invalid(c, "exec: out is NULL");

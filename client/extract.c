@@ -42,7 +42,7 @@ extract_walk(const char *s, long depth)
 static bool
 extract_has_dotdot(const char *s)
 {
-    for (const char *p = s; (p = strstr(p, "..")) != NULL; p += 2)
+    for (const char *p = strstr(s, ".."); p != NULL; p = strstr(p + 2, ".."))
         if ((p == s || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
             return true;
     return false;
@@ -145,12 +145,14 @@ extract_remember_link(extract_links_t *l, const char *norm, nox_status_t *st)
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 16;
 
-        if ((grown = realloc(l->names, cap * sizeof(*grown))) == NULL)
+        grown = realloc(l->names, cap * sizeof(*grown));
+        if (grown == NULL)
             return nox__status_set(st, NOX_ERESOURCE, "out of memory");
         l->names = grown;
         l->cap = cap;
     }
-    if ((l->names[l->n] = strdup(norm)) == NULL)
+    l->names[l->n] = strdup(norm);
+    if (l->names[l->n] == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     l->n++;
     return NOX_OK;
@@ -199,7 +201,8 @@ extract_open(struct archive **out, const void *data, size_t len,
 
     if (len == 0)
         return nox__status_set(st, NOX_EINVAL, "empty archive");
-    if ((a = archive_read_new()) == NULL)
+    a = archive_read_new();
+    if (a == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     /* Any of the formats a server sends (gzip, zstd or no compression;
      * the pass-through filter is always on). ARCHIVE_WARN here means "via
@@ -227,13 +230,19 @@ extract_check_all(const void *data, size_t len, nox_status_t *st)
     nox_err_t             err;
     int                   r;
 
-    if ((err = extract_open(&a, data, len, st)) != NOX_OK)
+    err = extract_open(&a, data, len, st);
+    if (err != NOX_OK)
         return err;
-    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
-           r == ARCHIVE_WARN)
-        if ((err = extract_check_entry(e, st)) != NOX_OK ||
-            (err = extract_check_path(&links, e, st)) != NOX_OK)
+    for (;;) {
+        r = archive_read_next_header(a, &e);
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
             break;
+        err = extract_check_entry(e, st);
+        if (err == NOX_OK)
+            err = extract_check_path(&links, e, st);
+        if (err != NOX_OK)
+            break;
+    }
     if (err == NOX_OK && r != ARCHIVE_EOF)
         err = nox__status_set(st, NOX_EINVAL, "bad archive: %s",
                               extract_errstr(a));
@@ -262,7 +271,10 @@ extract_copy_data(struct archive *a, struct archive *w, const char *name,
     la_int64_t  off;
     int         r;
 
-    while ((r = archive_read_data_block(a, &buf, &size, &off)) != ARCHIVE_EOF) {
+    for (;;) {
+        r = archive_read_data_block(a, &buf, &size, &off);
+        if (r == ARCHIVE_EOF)
+            break;
         if (r < ARCHIVE_WARN)
             return nox__status_set(st, NOX_EINVAL, "bad archive at '%s': %s",
                                    name, extract_errstr(a));
@@ -283,7 +295,8 @@ extract_one(struct archive *a, struct archive *w, struct archive_entry *e,
 
     /* Checked again so the writer never relies on the first pass having
      * seen the same bytes. */
-    if ((err = extract_check_entry(e, st)) != NOX_OK)
+    err = extract_check_entry(e, st);
+    if (err != NOX_OK)
         return err;
     n = snprintf(path, sizeof(path), "%s/%s", root, archive_entry_pathname(e));
     if (n < 0 || (size_t)n >= sizeof(path))
@@ -294,9 +307,11 @@ extract_one(struct archive *a, struct archive *w, struct archive_entry *e,
     const char *name = path + root_len + 1; /* for messages */
     if (archive_write_header(w, e) < ARCHIVE_WARN)
         return extract_write_error(w, name, st);
-    if (archive_entry_filetype(e) == AE_IFREG &&
-        (err = extract_copy_data(a, w, name, st)) != NOX_OK)
-        return err;
+    if (archive_entry_filetype(e) == AE_IFREG) {
+        err = extract_copy_data(a, w, name, st);
+        if (err != NOX_OK)
+            return err;
+    }
     if (archive_write_finish_entry(w) < ARCHIVE_WARN)
         return extract_write_error(w, name, st);
     return NOX_OK;
@@ -332,15 +347,20 @@ extract_write_all(const void *data, size_t len, const char *root,
     uint64_t              n = 0;
     int                   r;
 
-    if ((err = extract_open(&a, data, len, st)) != NOX_OK)
+    err = extract_open(&a, data, len, st);
+    if (err != NOX_OK)
         return err;
-    if ((w = extract_disk_writer()) == NULL) {
+    w = extract_disk_writer();
+    if (w == NULL) {
         err = nox__status_set(st, NOX_ERESOURCE, "out of memory");
         goto out_free_reader;
     }
-    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
-           r == ARCHIVE_WARN) {
-        if ((err = extract_one(a, w, e, root, st)) != NOX_OK)
+    for (;;) {
+        r = archive_read_next_header(a, &e);
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+            break;
+        err = extract_one(a, w, e, root, st);
+        if (err != NOX_OK)
             break;
         n += archive_entry_filetype(e) == AE_IFREG;
     }
@@ -394,13 +414,16 @@ nox__extract_tar(const void *data, size_t len, const char *local_dir,
     nox_err_t   err;
     uint64_t    n = 0;
 
-    if ((err = extract_check_all(data, len, st)) != NOX_OK)
+    err = extract_check_all(data, len, st);
+    if (err != NOX_OK)
         return err;
-    if ((err = extract_mkdirs(local_dir, st)) != NOX_OK)
+    err = extract_mkdirs(local_dir, st);
+    if (err != NOX_OK)
         return err;
     /* The canonical path has no symlink and no "..", so the SECURE flags
      * judge only what the archive adds. */
-    if ((root = realpath(local_dir, NULL)) == NULL)
+    root = realpath(local_dir, NULL);
+    if (root == NULL)
         return nox__status_errno(st, NOX_EINTERNAL, errno,
                                  "cannot resolve '%s'", local_dir);
     if (stat(root, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -408,8 +431,8 @@ nox__extract_tar(const void *data, size_t len, const char *local_dir,
                               local_dir);
         goto out_free_root;
     }
-    if ((err = extract_write_all(data, len, root, &n, st)) == NOX_OK &&
-        files != NULL)
+    err = extract_write_all(data, len, root, &n, st);
+    if (err == NOX_OK && files != NULL)
         *files = n;
 out_free_root:
     free(root);

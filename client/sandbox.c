@@ -19,7 +19,8 @@ nox_client_create(nox_client_t *c, const char *session_id,
 
     if (c == NULL)
         return NOX_EINVAL;
-    if ((err = nox__client_begin(c, session_id)) != NOX_OK)
+    err = nox__client_begin(c, session_id);
+    if (err != NOX_OK)
         return err;
     if (out == NULL)
         return nox__client_invalid(c, "create: out is NULL");
@@ -31,13 +32,15 @@ nox_client_create(nox_client_t *c, const char *session_id,
         req.memory_limit = nox__client_str(opts->memory_limit);
         req.ephemeral_storage_limit = nox__client_str(opts->storage_limit);
     }
-    if ((err = nox__client_call(c, NOX_RPC_CREATE, &req.base, c->timeout_ms,
-                                &resp)) != NOX_OK)
+    err = nox__client_call(c, NOX_RPC_CREATE, &req.base, c->timeout_ms, &resp);
+    if (err != NOX_OK)
         return err;
     r = (Noxrunner__V1__CreateSandboxResponse *)resp;
     s.created = r->created;
-    if ((err = nox__client_dup(c, r->pod_name, &s.pod_name)) == NOX_OK &&
-        (err = nox__client_dup(c, r->expires_at, &s.expires_at)) == NOX_OK)
+    err = nox__client_dup(c, r->pod_name, &s.pod_name);
+    if (err == NOX_OK)
+        err = nox__client_dup(c, r->expires_at, &s.expires_at);
+    if (err == NOX_OK)
         *out = s;
     else
         nox_sandbox_free(&s);
@@ -64,13 +67,14 @@ nox_client_touch(nox_client_t *c, const char *session_id, char **expires_at)
 
     if (c == NULL)
         return NOX_EINVAL;
-    if ((err = nox__client_begin(c, session_id)) != NOX_OK)
+    err = nox__client_begin(c, session_id);
+    if (err != NOX_OK)
         return err;
     if (expires_at == NULL)
         return nox__client_invalid(c, "touch: expires_at is NULL");
     req.session_id = nox__client_str(session_id);
-    if ((err = nox__client_call(c, NOX_RPC_TOUCH, &req.base, c->timeout_ms,
-                                &resp)) != NOX_OK)
+    err = nox__client_call(c, NOX_RPC_TOUCH, &req.base, c->timeout_ms, &resp);
+    if (err != NOX_OK)
         return err;
     err = nox__client_dup(c, ((Noxrunner__V1__TouchResponse *)resp)->expires_at,
                           expires_at);
@@ -88,11 +92,12 @@ nox_client_delete(nox_client_t *c, const char *session_id, bool *deleted)
 
     if (c == NULL)
         return NOX_EINVAL;
-    if ((err = nox__client_begin(c, session_id)) != NOX_OK)
+    err = nox__client_begin(c, session_id);
+    if (err != NOX_OK)
         return err;
     req.session_id = nox__client_str(session_id);
-    if ((err = nox__client_call(c, NOX_RPC_DELETE, &req.base, c->timeout_ms,
-                                &resp)) != NOX_OK)
+    err = nox__client_call(c, NOX_RPC_DELETE, &req.base, c->timeout_ms, &resp);
+    if (err != NOX_OK)
         return err;
     if (deleted != NULL)
         *deleted = ((Noxrunner__V1__DeleteSandboxResponse *)resp)->deleted;
@@ -106,12 +111,14 @@ sandbox_list_entry(nox_client_t *c, const Noxrunner__V1__SandboxInfo *in,
 {
     nox_err_t err;
 
-    if ((err = nox__client_dup(c, in->session_id, &e->session_id)) != NOX_OK ||
-        (err = nox__client_dup(c, in->pod_name, &e->pod_name)) != NOX_OK ||
-        (err = nox__client_dup(c, in->expires_at, &e->expires_at)) != NOX_OK ||
-        (err = nox__client_dup(c, in->path, &e->path)) != NOX_OK)
-        return err;
-    return NOX_OK;
+    err = nox__client_dup(c, in->session_id, &e->session_id);
+    if (err == NOX_OK)
+        err = nox__client_dup(c, in->pod_name, &e->pod_name);
+    if (err == NOX_OK)
+        err = nox__client_dup(c, in->expires_at, &e->expires_at);
+    if (err == NOX_OK)
+        err = nox__client_dup(c, in->path, &e->path);
+    return err;
 }
 
 nox_err_t
@@ -128,13 +135,15 @@ nox_client_list(nox_client_t *c, nox_sandbox_list_t *out)
         return NOX_EINVAL;
     if (out == NULL)
         return nox__client_invalid(c, "list: out is NULL");
-    if ((err = nox__client_call(c, NOX_RPC_LIST, &req.base, c->timeout_ms,
-                                &resp)) != NOX_OK)
+    err = nox__client_call(c, NOX_RPC_LIST, &req.base, c->timeout_ms, &resp);
+    if (err != NOX_OK)
         return err;
     r = (Noxrunner__V1__ListSandboxesResponse *)resp;
-    if (r->n_sandboxes > 0 &&
-        (l.items = calloc(r->n_sandboxes, sizeof(*l.items))) == NULL)
-        err = nox__status_set(&c->last, NOX_ERESOURCE, "out of memory");
+    if (r->n_sandboxes > 0) {
+        l.items = calloc(r->n_sandboxes, sizeof(*l.items));
+        if (l.items == NULL)
+            err = nox__status_set(&c->last, NOX_ERESOURCE, "out of memory");
+    }
     /* len counts entries as they are filled, so a partial list frees. */
     for (size_t i = 0; err == NOX_OK && i < r->n_sandboxes; i++, l.len++)
         err = sandbox_list_entry(c, r->sandboxes[i], &l.items[i]);
@@ -174,7 +183,8 @@ nox_client_upload(nox_client_t *c, const char *session_id, const char *dest,
 
     if (c == NULL)
         return NOX_EINVAL;
-    if ((err = nox__client_begin(c, session_id)) != NOX_OK)
+    err = nox__client_begin(c, session_id);
+    if (err != NOX_OK)
         return err;
     if (tar_gz == NULL && len > 0)
         return nox__client_invalid(c, "upload: tar_gz is NULL");
@@ -183,8 +193,8 @@ nox_client_upload(nox_client_t *c, const char *session_id, const char *dest,
     req.tar_gz.data = (uint8_t *)tar_gz;
     req.tar_gz.len = tar_gz != NULL ? len : 0;
     req.format = (Noxrunner__V1__ArchiveFormat)c->archive_format;
-    if ((err = nox__client_call(c, NOX_RPC_UPLOAD, &req.base, c->timeout_ms,
-                                &resp)) != NOX_OK)
+    err = nox__client_call(c, NOX_RPC_UPLOAD, &req.base, c->timeout_ms, &resp);
+    if (err != NOX_OK)
         return err;
     if (files_written != NULL)
         *files_written =
@@ -206,8 +216,9 @@ sandbox_download(nox_client_t *c, const char *session_id, const char *src,
     req.session_id = nox__client_str(session_id);
     req.src = nox__client_str(src);
     req.format = (Noxrunner__V1__ArchiveFormat)c->archive_format;
-    if ((err = nox__client_call(c, NOX_RPC_DOWNLOAD, &req.base, c->timeout_ms,
-                                &resp)) != NOX_OK)
+    err =
+        nox__client_call(c, NOX_RPC_DOWNLOAD, &req.base, c->timeout_ms, &resp);
+    if (err != NOX_OK)
         return err;
     b = &((Noxrunner__V1__DownloadFilesResponse *)resp)->tar_gz;
     /* Take the bytes rather than copy up to max_message_bytes: unpack
@@ -233,11 +244,13 @@ nox_client_download(nox_client_t *c, const char *session_id, const char *src,
 
     if (c == NULL)
         return NOX_EINVAL;
-    if ((err = nox__client_begin(c, session_id)) != NOX_OK)
+    err = nox__client_begin(c, session_id);
+    if (err != NOX_OK)
         return err;
     if (tar_gz == NULL || len == NULL)
         return nox__client_invalid(c, "download: tar_gz or len is NULL");
-    if ((err = sandbox_download(c, session_id, src, &data, &n)) != NOX_OK)
+    err = sandbox_download(c, session_id, src, &data, &n);
+    if (err != NOX_OK)
         return err;
     *tar_gz = data;
     *len = n;
@@ -255,11 +268,13 @@ nox_client_download_workspace(nox_client_t *c, const char *session_id,
 
     if (c == NULL)
         return NOX_EINVAL;
-    if ((err = nox__client_begin(c, session_id)) != NOX_OK)
+    err = nox__client_begin(c, session_id);
+    if (err != NOX_OK)
         return err;
     if (local_dir == NULL || local_dir[0] == '\0')
         return nox__client_invalid(c, "download_workspace: local_dir is empty");
-    if ((err = sandbox_download(c, session_id, src, &data, &n)) != NOX_OK)
+    err = sandbox_download(c, session_id, src, &data, &n);
+    if (err != NOX_OK)
         return err;
     err = nox__extract_tar(data, n, local_dir, files, &c->last);
     free(data);

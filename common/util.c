@@ -41,7 +41,8 @@ nox__buf_append(nox_buf_t *b, const void *p, size_t n)
 
     if (n == 0)
         return NOX_OK;
-    if ((rv = nox__buf_reserve(b, n)) != NOX_OK)
+    rv = nox__buf_reserve(b, n);
+    if (rv != NOX_OK)
         return rv;
     memcpy(b->data + b->len, p, n);
     b->len += n;

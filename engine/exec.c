@@ -110,7 +110,8 @@ exec_check_env(const nox_exec_req_t *r, nox_status_t *st)
     nox_err_t rv;
 
     for (size_t i = 0; i < r->env_len; i++) {
-        if ((rv = nox__policy_check_env_name(r->env[i].name, st)) != NOX_OK)
+        rv = nox__policy_check_env_name(r->env[i].name, st);
+        if (rv != NOX_OK)
             return rv;
         if (strcmp(r->env[i].name, "NOXRUNNER_SESSION_ID") == 0)
             return nox__status_set(st, NOX_EINVAL,
@@ -170,7 +171,8 @@ exec_env_build(const nox_live_sandbox_t *sb, const char *cwd_rel,
     if (lh < 0 || (size_t)lh >= sizeof(home) || lt < 0 ||
         (size_t)lt >= sizeof(tmpdir) || lp < 0 || (size_t)lp >= sizeof(pwd))
         return NULL;
-    if ((envp = calloc(total, sizeof(*envp))) == NULL)
+    envp = calloc(total, sizeof(*envp));
+    if (envp == NULL)
         return NULL;
     const char *base[EXEC_BASE_ENV][2] = {
         {"PATH", EXEC_DEFAULT_PATH},
@@ -180,9 +182,12 @@ exec_env_build(const nox_live_sandbox_t *sb, const char *cwd_rel,
         {"LANG", "C.UTF-8"},
         {"NOXRUNNER_SESSION_ID", sb->meta.session_id},
     };
-    for (size_t i = 0; i < EXEC_BASE_ENV; i++)
-        if ((envp[n++] = exec_env_entry(base[i][0], base[i][1])) == NULL)
-            goto fail;
+    for (size_t i = 0; i < EXEC_BASE_ENV; i++) {
+        envp[n] = exec_env_entry(base[i][0], base[i][1]);
+        if (envp[n] == NULL)
+            goto fail; /* n is not used past here */
+        n++;
+    }
     for (size_t i = 0; i < r->env_len; i++) {
         size_t nl = strlen(r->env[i].name), j;
         for (j = 0; j < n; j++)
@@ -223,9 +228,12 @@ exec_check(const nox_exec_req_t *r, nox_status_t *st)
 {
     nox_err_t rv;
 
-    if ((rv = nox__session_id_check(r->session_id, st)) != NOX_OK ||
-        (rv = nox__policy_check_argv(r->argv, r->argc, st)) != NOX_OK ||
-        (rv = exec_check_env(r, st)) != NOX_OK)
+    rv = nox__session_id_check(r->session_id, st);
+    if (rv == NOX_OK)
+        rv = nox__policy_check_argv(r->argv, r->argc, st);
+    if (rv == NOX_OK)
+        rv = exec_check_env(r, st);
+    if (rv != NOX_OK)
         return rv;
     for (size_t i = 0; i < r->argc; i++)
         if (r->argv[i] == NULL)

@@ -21,11 +21,14 @@ nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
     uint64_t           n = 0;
     nox_err_t          rv;
 
-    if ((rv = nox__sandbox_open(e, sid, false, &sb, st)) != NOX_OK)
+    rv = nox__sandbox_open(e, sid, false, &sb, st);
+    if (rv != NOX_OK)
         return rv;
-    if ((rv = nox__sandbox_workspace(&sb, &ws_fd, st)) != NOX_OK ||
-        (rv = nox__path_open(ws_fd, dest, NOX_PATH_DIR | NOX_PATH_CREATE,
-                             &dest_fd, rel, sizeof(rel), NULL, st)) != NOX_OK)
+    rv = nox__sandbox_workspace(&sb, &ws_fd, st);
+    if (rv == NOX_OK)
+        rv = nox__path_open(ws_fd, dest, NOX_PATH_DIR | NOX_PATH_CREATE,
+                            &dest_fd, rel, sizeof(rel), NULL, st);
+    if (rv != NOX_OK)
         goto out;
     rv = nox__tar_extract(dest_fd, rel, format, data, len, &n, st);
     if (rv == NOX_OK && files_written != NULL)
@@ -47,11 +50,13 @@ nox_engine_download(nox_engine_t *e, const char *sid, const char *src,
     int                ws_fd = -1, src_fd = -1;
     nox_err_t          rv;
 
-    if ((rv = nox__sandbox_open(e, sid, false, &sb, st)) != NOX_OK)
+    rv = nox__sandbox_open(e, sid, false, &sb, st);
+    if (rv != NOX_OK)
         return rv;
-    if ((rv = nox__sandbox_workspace(&sb, &ws_fd, st)) != NOX_OK ||
-        (rv = nox__path_open(ws_fd, src, 0, &src_fd, rel, sizeof(rel), NULL,
-                             st)) != NOX_OK)
+    rv = nox__sandbox_workspace(&sb, &ws_fd, st);
+    if (rv == NOX_OK)
+        rv = nox__path_open(ws_fd, src, 0, &src_fd, rel, sizeof(rel), NULL, st);
+    if (rv != NOX_OK)
         goto out;
     /* A file source is archived under its own name. */
     const char *slash = strrchr(rel, '/');

@@ -49,14 +49,16 @@ rmtree_dir(int dir_fd, const char *name, int depth, nox_status_t *st)
     /* A directory we may not write into cannot be emptied; give the owner
      * write and search permission first (files we created, so ours). */
     (void)fchmod(fd, 0700); /* failure shows up as unlinkat errors below */
-    if ((d = fdopendir(fd)) == NULL) {
+    d = fdopendir(fd);
+    if (d == NULL) {
         nox__close(fd);
         return nox__status_errno(st, NOX_EINTERNAL, errno, "cannot read '%s'",
                                  name);
     }
     while (rv == NOX_OK) {
         errno = 0;
-        if ((de = readdir(d)) == NULL) {
+        de = readdir(d);
+        if (de == NULL) {
             if (errno != 0)
                 rv = nox__status_errno(st, NOX_EINTERNAL, errno,
                                        "cannot read '%s'", name);

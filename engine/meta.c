@@ -143,7 +143,10 @@ meta_slurp(int sb_fd, char *buf, size_t len, nox_status_t *st)
         return nox__status_errno(st, NOX_EINTERNAL, errno,
                                  "cannot read sandbox metadata");
     }
-    while (got < len - 1 && (r = read(fd, buf + got, len - 1 - got)) != 0) {
+    while (got < len - 1) {
+        r = read(fd, buf + got, len - 1 - got);
+        if (r == 0)
+            break;
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -165,7 +168,8 @@ nox__meta_read(int sb_fd, nox_meta_t *m, nox_status_t *st)
     char     *save = NULL, *line;
     nox_err_t rv;
 
-    if ((rv = meta_slurp(sb_fd, buf, sizeof(buf), st)) != NOX_OK)
+    rv = meta_slurp(sb_fd, buf, sizeof(buf), st);
+    if (rv != NOX_OK)
         return rv;
     memset(m, 0, sizeof(*m));
     m->expires_at = -1;

@@ -108,10 +108,13 @@ procs_pid_matches(int proc_fd, const char *pid, const procs_match_t *m,
     int     fd;
 
     (void)snprintf(path, sizeof(path), "%s/environ", pid);
-    if ((fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC)) < 0)
+    fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return false; /* gone, or not ours to read: not ours to kill */
-    while (got < PROCS_ENV_MAX &&
-           (r = read(fd, buf + got, (size_t)(PROCS_ENV_MAX - got))) != 0) {
+    while (got < PROCS_ENV_MAX) {
+        r = read(fd, buf + got, (size_t)(PROCS_ENV_MAX - got));
+        if (r == 0)
+            break;
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -130,13 +133,18 @@ procs_kill_round(const procs_match_t *m, char *buf)
     int            killed = 0, proc_fd;
     DIR           *d;
 
-    if ((proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd < 0)
         return 0;
-    if ((d = fdopendir(proc_fd)) == NULL) {
+    d = fdopendir(proc_fd);
+    if (d == NULL) {
         nox__close(proc_fd);
         return 0;
     }
-    while ((de = readdir(d)) != NULL) {
+    for (;;) {
+        de = readdir(d);
+        if (de == NULL)
+            break;
         char *end;
         long  pid = strtol(de->d_name, &end, 10);
         if (*end != '\0' || pid <= 0 || pid == self)
@@ -166,12 +174,12 @@ nox__procs_kill_sandbox(const char *sid, const char *sb_path,
     m.sid_len = strlen(m.sid_marker);
     m.dirs[0] = sb_path;
     m.dirs[1] = moved_path;
-    m.dirs[0] = sb_path;
-    m.dirs[1] = moved_path;
-    if ((buf = malloc(PROCS_ENV_MAX)) == NULL)
+    buf = malloc(PROCS_ENV_MAX);
+    if (buf == NULL)
         return 0;
     for (int round = 0; round < PROCS_ROUNDS; round++) {
-        if ((n = procs_kill_round(&m, buf)) == 0)
+        n = procs_kill_round(&m, buf);
+        if (n == 0)
             break;
         total += n;
         /* Let the killed die so a parent that forked in between is found

@@ -84,7 +84,8 @@ spawn_write_nosigpipe(int fd, const void *p, size_t n)
 
     (void)sigemptyset(&pipe_set);
     (void)sigaddset(&pipe_set, SIGPIPE);
-    if ((e = pthread_sigmask(SIG_BLOCK, &pipe_set, &old)) != 0) {
+    e = pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    if (e != 0) {
         errno = e;
         return -1;
     }
@@ -146,7 +147,8 @@ spawn_drain(int *fd, nox_buf_t *b, size_t cap, uint64_t *total, bool *trunc)
     } else {
         want = sizeof(scratch);
     }
-    if ((r = read(*fd, dst, want)) < 0)
+    r = read(*fd, dst, want);
+    if (r < 0)
         return errno == EAGAIN || errno == EINTR ? 0 : errno;
     if (r == 0) {
         nox__close(*fd);
@@ -228,8 +230,11 @@ spawn_loop_run(spawn_loop_t *l, pid_t pid, size_t cap, nox_exec_result_t *res)
         int n = poll(pfd, 4, spawn_poll_timeout(l, res->timed_out, now));
         if (n < 0 && errno != EINTR)
             return errno;
-        if (n > 0 && (e = spawn_handle_events(l, pfd, cap, res)) != 0)
-            return e;
+        if (n > 0) {
+            e = spawn_handle_events(l, pfd, cap, res);
+            if (e != 0)
+                return e;
+        }
         now = nox__mono_ms();
         /* Events first: a command that exited just in time is not a
          * timeout. */
@@ -388,7 +393,8 @@ spawn_wait(const nox_spawn_opts_t *o, nox__spawn_fds_t *f, pid_t pid, int pidfd,
                                    "spawn: out of memory for output");
         return nox__status_errno(st, NOX_EINTERNAL, e, "spawn: poll loop");
     }
-    if ((e = spawn_reap(pid, res)) != 0)
+    e = spawn_reap(pid, res);
+    if (e != 0)
         return nox__status_errno(st, NOX_EINTERNAL, e, "spawn: wait4");
     if (res->timed_out &&
         spawn_note_timeout(res, o->timeout_ms, o->output_cap) != NOX_OK)
@@ -424,13 +430,15 @@ nox__spawn_run(const nox_spawn_opts_t *o, nox_exec_result_t *res,
     int64_t           start = nox__mono_ms();
 
     nox__status_clear(st);
-    if ((rv = spawn_check_opts(o, st)) != NOX_OK)
+    rv = spawn_check_opts(o, st);
+    if (rv != NOX_OK)
         return rv;
     if (!nox__spawn_resolve(o, path)) {
         rv = spawn_not_run(&r, o->argv[0], ENOENT);
         goto out_done;
     }
-    if ((e = nox__spawn_fds_open(o, &f)) != 0)
+    e = nox__spawn_fds_open(o, &f);
+    if (e != 0)
         return nox__status_errno(st, spawn_errno_code(e), e, "spawn: pipes");
     rv = spawn_start(o, path, &f, &r, &pid, &pidfd, st);
     if (rv != NOX_OK || pid == 0) {

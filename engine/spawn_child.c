@@ -236,7 +236,8 @@ spawn_fd_raise(int *fd)
 
     if (*fd >= 3)
         return 0;
-    if ((nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3)) < 0)
+    nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+    if (nfd < 0)
         return errno;
     nox__close(*fd);
     *fd = nfd;
@@ -252,8 +253,8 @@ spawn_pipe(int fds[2], int parent_end)
 
     if (pipe2(fds, O_CLOEXEC) != 0)
         return errno;
-    if ((fl = fcntl(fds[parent_end], F_GETFL)) < 0 ||
-        fcntl(fds[parent_end], F_SETFL, fl | O_NONBLOCK) != 0) {
+    fl = fcntl(fds[parent_end], F_GETFL);
+    if (fl < 0 || fcntl(fds[parent_end], F_SETFL, fl | O_NONBLOCK) != 0) {
         int e = errno;
         nox__close(fds[0]);
         nox__close(fds[1]);
@@ -272,24 +273,32 @@ nox__spawn_fds_open(const nox_spawn_opts_t *o, nox__spawn_fds_t *f)
 
     *f = (nox__spawn_fds_t){-1, -1, -1, -1, -1, -1};
     if (o->stdin_len > 0) {
-        if ((e = spawn_pipe(p, 1)) != 0)
+        e = spawn_pipe(p, 1);
+        if (e != 0)
             return e;
         f->in_r = p[0];
         f->in_w = p[1];
-    } else if ((f->in_r = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-        return errno;
+    } else {
+        f->in_r = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (f->in_r < 0)
+            return errno;
     }
-    if ((e = spawn_pipe(p, 0)) != 0)
+    e = spawn_pipe(p, 0);
+    if (e != 0)
         goto out_close;
     f->out_r = p[0];
     f->out_w = p[1];
-    if ((e = spawn_pipe(p, 0)) != 0)
+    e = spawn_pipe(p, 0);
+    if (e != 0)
         goto out_close;
     f->err_r = p[0];
     f->err_w = p[1];
-    if ((e = spawn_fd_raise(&f->in_r)) != 0 ||
-        (e = spawn_fd_raise(&f->out_w)) != 0 ||
-        (e = spawn_fd_raise(&f->err_w)) != 0)
+    e = spawn_fd_raise(&f->in_r);
+    if (e == 0)
+        e = spawn_fd_raise(&f->out_w);
+    if (e == 0)
+        e = spawn_fd_raise(&f->err_w);
+    if (e != 0)
         goto out_close;
     return 0;
 out_close:
@@ -363,10 +372,12 @@ spawn_clone(spawn_child_t *c, pid_t *pid, int *pidfd)
     size_t   len = 0;
     int      e, rc, fd = -1;
 
-    if ((e = spawn_stack_map(&stack, &len)) != 0)
+    e = spawn_stack_map(&stack, &len);
+    if (e != 0)
         return e;
     (void)sigfillset(&all); /* cannot fail with a valid pointer */
-    if ((e = pthread_sigmask(SIG_SETMASK, &all, &old)) != 0)
+    e = pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (e != 0)
         goto out_unmap;
     /* CLONE_VFORK: we resume only after the child's execve or exit, so the
      * stack and *c are no longer in use when we unmap/read them. */
@@ -393,7 +404,8 @@ nox__spawn_child_start(const nox_spawn_opts_t *o, const char *path,
     int           e;
 
     spawn_child_init(&c, o, path, f);
-    if ((e = spawn_clone(&c, pid, pidfd)) != 0)
+    e = spawn_clone(&c, pid, pidfd);
+    if (e != 0)
         return e;
     /* CLONE_VFORK: the child has exec'd or exited, so c is ours again. */
     fail->stage = (nox__spawn_stage_t)c.fail_stage;

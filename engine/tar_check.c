@@ -189,7 +189,8 @@ static nox_err_t
 tree_init(tree_t *t)
 {
     memset(t, 0, sizeof(*t));
-    if ((t->nodes = calloc(64, sizeof(*t->nodes))) == NULL)
+    t->nodes = calloc(64, sizeof(*t->nodes));
+    if (t->nodes == NULL)
         return NOX_ERESOURCE;
     t->cap = 64;
     t->n = 1;
@@ -208,15 +209,16 @@ tree_add(tree_t *t, uint32_t parent, const char *name, size_t len, uint8_t kind,
     if (t->n >= TREE_MAX_NODES)
         return NOX_ERESOURCE;
     if (t->n == t->cap) {
-        if ((nodes = reallocarray(t->nodes, t->cap, 2 * sizeof(*nodes))) ==
-            NULL)
+        nodes = reallocarray(t->nodes, t->cap, 2 * sizeof(*nodes));
+        if (nodes == NULL)
             return NOX_ERESOURCE;
         t->nodes = nodes;
         t->cap *= 2;
     }
     if ((size_t)(t->n + 1) * 2 > t->nslots && tree_rehash(t) != NOX_OK)
         return NOX_ERESOURCE;
-    if ((nodes[t->n].name = strndup(name, len)) == NULL)
+    nodes[t->n].name = strndup(name, len);
+    if (nodes[t->n].name == NULL)
         return NOX_ERESOURCE;
     nodes[t->n].parent = parent;
     nodes[t->n].kind = kind;
@@ -282,9 +284,11 @@ check_parent(tar_check_t *c, uint32_t *cur, char *norm, size_t start,
         *cur = idx;
         return NOX_OK;
     }
-    if (!c->tree.nodes[*cur].absent &&
-        (rv = check_on_disk(c, norm, end, &sb, &found)) != NOX_OK)
-        return rv;
+    if (!c->tree.nodes[*cur].absent) {
+        rv = check_on_disk(c, norm, end, &sb, &found);
+        if (rv != NOX_OK)
+            return rv;
+    }
     if (found && S_ISLNK(sb.st_mode))
         return nox__tar_reject(c->st, c->raw,
                                "path goes through a symlink on disk");
@@ -318,9 +322,11 @@ check_leaf(tar_check_t *c, uint32_t cur, char *norm, size_t start, uint8_t kind)
         c->tree.nodes[idx].kind = kind;
         return NOX_OK;
     }
-    if (!c->tree.nodes[cur].absent &&
-        (rv = check_on_disk(c, norm, end, &sb, &found)) != NOX_OK)
-        return rv;
+    if (!c->tree.nodes[cur].absent) {
+        rv = check_on_disk(c, norm, end, &sb, &found);
+        if (rv != NOX_OK)
+            return rv;
+    }
     if (found && S_ISDIR(sb.st_mode) && kind != TREE_DIR)
         return nox__tar_reject(c->st, c->raw,
                                "a directory exists at that name");
@@ -342,9 +348,13 @@ check_path(tar_check_t *c, char *norm, uint8_t kind)
     char     *slash;
     nox_err_t rv;
 
-    while ((slash = strchr(norm + start, '/')) != NULL) {
+    for (;;) {
+        slash = strchr(norm + start, '/');
+        if (slash == NULL)
+            break;
         size_t end = (size_t)(slash - norm);
-        if ((rv = check_parent(c, &cur, norm, start, end)) != NOX_OK)
+        rv = check_parent(c, &cur, norm, start, end);
+        if (rv != NOX_OK)
             return rv;
         start = end + 1;
     }
@@ -386,10 +396,12 @@ check_entry(tar_check_t *c, struct archive_entry *e, char *norm)
         return nox__status_set(c->st, NOX_ERESOURCE,
                                "archive has more than %d entries",
                                NOX_TAR_MAX_ENTRIES);
-    if ((c->raw = nox__tar_entry_name(e)) == NULL)
+    c->raw = nox__tar_entry_name(e);
+    if (c->raw == NULL)
         return nox__status_set(c->st, NOX_EINVAL,
                                "archive entry without a readable name");
-    if ((why = nox__tar_normalize(c->raw, norm)) != NULL)
+    why = nox__tar_normalize(c->raw, norm);
+    if (why != NULL)
         return nox__tar_reject(c->st, c->raw, why);
     if (archive_entry_hardlink(e) != NULL)
         return nox__tar_reject(c->st, c->raw, "hard links are not allowed");
@@ -409,7 +421,8 @@ check_entry(tar_check_t *c, struct archive_entry *e, char *norm)
     case AE_IFDIR:
         return check_path(c, norm, TREE_DIR);
     case AE_IFLNK:
-        if ((rv = check_link(c, e, norm)) != NOX_OK)
+        rv = check_link(c, e, norm);
+        if (rv != NOX_OK)
             return rv;
         return check_path(c, norm, TREE_LINK);
     default:
@@ -460,7 +473,8 @@ nox__tar_open(nox_tar_format_t format, const void *data, size_t len,
     if (data == NULL || len == 0)
         return nox__status_set(st, NOX_EINVAL, "not a %s archive: empty input",
                                name);
-    if ((a = archive_read_new()) == NULL)
+    a = archive_read_new();
+    if (a == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     if ((tar_formats[format].enable != NULL &&
          tar_formats[format].enable(a) != ARCHIVE_OK) ||
@@ -519,16 +533,23 @@ nox__tar_validate(int dest_fd, const char *dest_rel, nox_tar_format_t format,
     if (dest_rel[0] == '/' || !tar_walk_depth(dest_rel, &c.base_depth))
         return nox__status_set(st, NOX_EINVAL,
                                "destination is outside the workspace");
-    if ((rv = nox__tar_open(format, data, len, &a, st)) != NOX_OK)
+    rv = nox__tar_open(format, data, len, &a, st);
+    if (rv != NOX_OK)
         return rv;
     /* Reading the next header skips the data, so a truncated or corrupt
      * body is found here, before anything is written. */
-    if (tree_init(&c.tree) != NOX_OK)
+    if (tree_init(&c.tree) != NOX_OK) {
         rv = nox__status_set(st, NOX_ERESOURCE, "out of memory");
-    else
-        while ((rv = nox__tar_next(a, &e, st)) == NOX_OK && e != NULL)
-            if ((rv = check_entry(&c, e, norm)) != NOX_OK)
+    } else {
+        for (;;) {
+            rv = nox__tar_next(a, &e, st);
+            if (rv != NOX_OK || e == NULL)
                 break;
+            rv = check_entry(&c, e, norm);
+            if (rv != NOX_OK)
+                break;
+        }
+    }
     tree_free(&c.tree);         /* fine on a half-initialised tree */
     (void)archive_read_free(a); /* reading memory: nothing to flush */
     return rv;

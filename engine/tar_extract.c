@@ -53,10 +53,12 @@ write_walk(tar_write_t *w, char *path, int *out)
     int   fd, nfd;
     char *comp = path, *slash;
 
-    if ((fd = openat(w->dest_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    fd = openat(w->dest_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
         return write_errno(w, errno, "open the destination");
     while (*comp != '\0') {
-        if ((slash = strchr(comp, '/')) != NULL)
+        slash = strchr(comp, '/');
+        if (slash != NULL)
             *slash = '\0';
         if (mkdirat(fd, comp, 0755) != 0 && errno != EEXIST) {
             nfd = -errno;
@@ -90,7 +92,8 @@ write_parent(tar_write_t *w, char *parent, int *fd)
     }
     nox__close(w->dir_fd);
     w->dir_fd = -1;
-    if ((rv = write_walk(w, parent, &w->dir_fd)) != NOX_OK)
+    rv = write_walk(w, parent, &w->dir_fd);
+    if (rv != NOX_OK)
         return rv;
     (void)strcpy(w->dir_path, parent); /* fits: both below PATH_MAX */
     *fd = w->dir_fd;
@@ -139,9 +142,14 @@ write_data(tar_write_t *w, int fd)
     la_ssize_t n;
     int        err;
 
-    while ((n = archive_read_data(w->a, w->io, NOX_TAR_IO_SIZE)) > 0)
-        if ((err = nox__write_all(fd, w->io, (size_t)n)) != 0)
+    for (;;) {
+        n = archive_read_data(w->a, w->io, NOX_TAR_IO_SIZE);
+        if (n <= 0)
+            break;
+        err = nox__write_all(fd, w->io, (size_t)n);
+        if (err != 0)
             return write_errno(w, err, "write the data");
+    }
     return n < 0 ? nox__tar_corrupt(w->a, w->st) : NOX_OK;
 }
 
@@ -156,9 +164,11 @@ write_file(tar_write_t *w, int dir_fd, const char *name,
     int       fd;
     nox_err_t rv;
 
-    if ((fd = write_tmp(dir_fd, NULL, tmp)) < 0)
+    fd = write_tmp(dir_fd, NULL, tmp);
+    if (fd < 0)
         return write_errno(w, errno, "create a file");
-    if ((rv = write_data(w, fd)) != NOX_OK)
+    rv = write_data(w, fd);
+    if (rv != NOX_OK)
         goto out_unlink;
     /* Permission bits only: never setuid, setgid or sticky. */
     if (fchmod(fd, archive_entry_perm(e) & 0777) != 0) {
@@ -176,7 +186,8 @@ write_file(tar_write_t *w, int dir_fd, const char *name,
         goto out_unlink;
     }
     fd = -1;
-    if ((rv = write_commit(w, dir_fd, tmp, name)) != NOX_OK)
+    rv = write_commit(w, dir_fd, tmp, name);
+    if (rv != NOX_OK)
         goto out_unlink;
     w->files++;
     return NOX_OK;
@@ -198,7 +209,8 @@ write_link(tar_write_t *w, int dir_fd, const char *name,
         return nox__status_set(w->st, NOX_EINTERNAL, "archive changed");
     if (write_tmp(dir_fd, target, tmp) < 0)
         return write_errno(w, errno, "create a symlink");
-    if ((rv = write_commit(w, dir_fd, tmp, name)) != NOX_OK)
+    rv = write_commit(w, dir_fd, tmp, name);
+    if (rv != NOX_OK)
         (void)unlinkat(dir_fd, tmp, 0); /* best effort; the error is rv */
     return rv;
 }
@@ -235,12 +247,14 @@ write_entry(tar_write_t *w, struct archive_entry *e, char *norm)
         return nox__status_set(w->st, NOX_EINTERNAL, "archive changed");
     if (norm[0] == '\0')
         return NOX_OK; /* the destination itself */
-    if ((slash = strrchr(norm, '/')) != NULL) {
+    slash = strrchr(norm, '/');
+    if (slash != NULL) {
         *slash = '\0';
         parent = norm;
         name = slash + 1;
     }
-    if ((rv = write_parent(w, parent, &dir_fd)) != NOX_OK)
+    rv = write_parent(w, parent, &dir_fd);
+    if (rv != NOX_OK)
         return rv;
     switch (archive_entry_filetype(e)) {
     case AE_IFREG:
@@ -263,13 +277,20 @@ tar_write(int dest_fd, nox_tar_format_t format, const void *data, size_t len,
     char                  norm[PATH_MAX];
     nox_err_t             rv;
 
-    if ((w.io = malloc(NOX_TAR_IO_SIZE)) == NULL)
+    w.io = malloc(NOX_TAR_IO_SIZE);
+    if (w.io == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-    if ((rv = nox__tar_open(format, data, len, &w.a, st)) != NOX_OK)
+    rv = nox__tar_open(format, data, len, &w.a, st);
+    if (rv != NOX_OK)
         goto out_io;
-    while ((rv = nox__tar_next(w.a, &e, st)) == NOX_OK && e != NULL)
-        if ((rv = write_entry(&w, e, norm)) != NOX_OK)
+    for (;;) {
+        rv = nox__tar_next(w.a, &e, st);
+        if (rv != NOX_OK || e == NULL)
             break;
+        rv = write_entry(&w, e, norm);
+        if (rv != NOX_OK)
+            break;
+    }
     *files = w.files;
     nox__close(w.dir_fd);
     (void)archive_read_free(w.a); /* reading memory: nothing to flush */
@@ -289,10 +310,11 @@ nox__tar_extract(int dest_fd, const char *dest_rel, nox_tar_format_t format,
     nox__status_clear(st);
     /* Pass 1 reads the whole archive and writes nothing; only if every
      * entry passes does pass 2 read it again and write. */
-    if ((rv = nox__tar_validate(dest_fd, dest_rel, format, data, len, st)) !=
-        NOX_OK)
+    rv = nox__tar_validate(dest_fd, dest_rel, format, data, len, st);
+    if (rv != NOX_OK)
         return rv;
-    if ((rv = tar_write(dest_fd, format, data, len, &files, st)) != NOX_OK)
+    rv = tar_write(dest_fd, format, data, len, &files, st);
+    if (rv != NOX_OK)
         return rv;
     if (files_written != NULL)
         *files_written = files;

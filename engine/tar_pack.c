@@ -106,7 +106,8 @@ pack_file_body(pack_t *p, int fd, const struct stat *sb)
     ssize_t   n;
     nox_err_t rv;
 
-    if ((rv = pack_header(p, sb, NULL)) != NOX_OK)
+    rv = pack_header(p, sb, NULL);
+    if (rv != NOX_OK)
         return rv;
     while (off < sb->st_size) {
         size_t want = (size_t)(sb->st_size - off);
@@ -197,8 +198,10 @@ pack_child(pack_t *p, int dir_fd, const char *name, int depth)
         return rv;
     }
     /* Directory entries end in '/', and their children extend the name. */
-    if ((rv = pack_name_push(p, "/", &old)) == NOX_OK &&
-        (rv = pack_header(p, &sb, NULL)) == NOX_OK)
+    rv = pack_name_push(p, "/", &old);
+    if (rv == NOX_OK)
+        rv = pack_header(p, &sb, NULL);
+    if (rv == NOX_OK)
         rv = pack_dir(p, fd, depth + 1); /* takes fd */
     else
         nox__close(fd);
@@ -222,12 +225,13 @@ pack_list(pack_t *p, DIR *d, char ***names, size_t *n)
 
     for (;;) {
         errno = 0; /* readdir's NULL is the end only if errno stays 0 */
-        if ((de = readdir(d)) == NULL)
+        de = readdir(d);
+        if (de == NULL)
             break;
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if ((s = strdup(de->d_name)) == NULL ||
-            nox__buf_append(&list, &s, sizeof(s)) != NOX_OK) {
+        s = strdup(de->d_name);
+        if (s == NULL || nox__buf_append(&list, &s, sizeof(s)) != NOX_OK) {
             free(s);
             errno = ENOMEM;
             break;
@@ -266,16 +270,19 @@ pack_dir(pack_t *p, int fd, int depth)
                                "be packed",
                                NOX_TAR_MAX_DEPTH);
     }
-    if ((d = fdopendir(fd)) == NULL) {
+    d = fdopendir(fd);
+    if (d == NULL) {
         nox__close(fd);
         return nox__status_errno(p->st, NOX_EINTERNAL, errno,
                                  "cannot read directory '%s'",
                                  (const char *)p->path.data);
     }
-    if ((rv = pack_list(p, d, &names, &n)) != NOX_OK)
+    rv = pack_list(p, d, &names, &n);
+    if (rv != NOX_OK)
         goto out_closedir;
     for (size_t i = 0; i < n && rv == NOX_OK; i++) {
-        if ((rv = pack_name_push(p, names[i], &old)) != NOX_OK)
+        rv = pack_name_push(p, names[i], &old);
+        if (rv != NOX_OK)
             break;
         rv = pack_child(p, dirfd(d), names[i], depth);
         pack_name_pop(p, old);
@@ -309,9 +316,14 @@ pack_filter(struct archive *a, nox_tar_format_t format)
 static nox_err_t
 pack_begin(pack_t *p, nox_tar_format_t format)
 {
-    if ((p->a = archive_write_new()) == NULL ||
-        (p->e = archive_entry_new()) == NULL ||
-        (p->io = malloc(NOX_TAR_IO_SIZE)) == NULL)
+    p->a = archive_write_new();
+    if (p->a == NULL)
+        return nox__status_set(p->st, NOX_ERESOURCE, "out of memory");
+    p->e = archive_entry_new();
+    if (p->e == NULL)
+        return nox__status_set(p->st, NOX_ERESOURCE, "out of memory");
+    p->io = malloc(NOX_TAR_IO_SIZE);
+    if (p->io == NULL)
         return nox__status_set(p->st, NOX_ERESOURCE, "out of memory");
     /* bytes_in_last_block 1: no padding of the compressed stream. */
     if (pack_filter(p->a, format) != ARCHIVE_OK ||
@@ -336,7 +348,8 @@ pack_body(pack_t *p, int src_fd, const char *file_name)
     if (S_ISREG(sb.st_mode)) {
         if (file_name == NULL || file_name[0] == '\0')
             return nox__status_set(p->st, NOX_EINVAL, "no file name");
-        if ((rv = pack_name_push(p, file_name, &old)) != NOX_OK)
+        rv = pack_name_push(p, file_name, &old);
+        if (rv != NOX_OK)
             return rv;
         return pack_file_body(p, src_fd, &sb);
     }
@@ -344,10 +357,12 @@ pack_body(pack_t *p, int src_fd, const char *file_name)
         return nox__status_set(p->st, NOX_EINVAL,
                                "source is not a file or directory");
     /* A descriptor of our own: pack_dir hands it to fdopendir. */
-    if ((fd = openat(src_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    fd = openat(src_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
         return nox__status_errno(p->st, NOX_EINTERNAL, errno,
                                  "cannot open the source");
-    if ((rv = pack_name_push(p, "", &old)) != NOX_OK) {
+    rv = pack_name_push(p, "", &old);
+    if (rv != NOX_OK) {
         nox__close(fd);
         return rv;
     }
@@ -365,9 +380,10 @@ nox__tar_pack(int src_fd, const char *file_name, nox_tar_format_t format,
     if (!NOX_TAR_FORMAT_VALID(format))
         return nox__status_set(st, NOX_EINVAL, "unknown archive format %d",
                                (int)format);
-    if ((rv = pack_begin(&p, format)) == NOX_OK &&
-        (rv = pack_body(&p, src_fd, file_name)) == NOX_OK &&
-        archive_write_close(p.a) != ARCHIVE_OK)
+    rv = pack_begin(&p, format);
+    if (rv == NOX_OK)
+        rv = pack_body(&p, src_fd, file_name);
+    if (rv == NOX_OK && archive_write_close(p.a) != ARCHIVE_OK)
         rv = pack_fail(&p); /* the final flush can pass max_bytes too */
     if (p.a != NULL)
         (void)archive_write_free(p.a); /* closed above, or abandoned */

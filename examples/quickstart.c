@@ -40,11 +40,12 @@ main(void)
 
     /* Local testing mode: commands run on this machine, in a sandbox
      * directory under the base dir. */
-    if ((err = nox_client_open_local(&client, &local, NULL)) != NOX_OK)
+    err = nox_client_open_local(&client, &local, NULL);
+    if (err != NOX_OK)
         return fail(NULL, "open", err);
 
-    if ((err = nox_client_create(client, "my-session", NULL, &sandbox)) !=
-        NOX_OK) {
+    err = nox_client_create(client, "my-session", NULL, &sandbox);
+    if (err != NOX_OK) {
         status = fail(client, "create", err);
         goto out_close;
     }
@@ -60,7 +61,8 @@ main(void)
     }
 
     /* Clean up even when exec failed. */
-    if ((err = nox_client_delete(client, "my-session", NULL)) != NOX_OK)
+    err = nox_client_delete(client, "my-session", NULL);
+    if (err != NOX_OK)
         status = fail(client, "delete", err);
 out_close:
     nox_client_close(client);

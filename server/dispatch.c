@@ -166,7 +166,8 @@ dispatch_env_pairs(const Noxrunner__V1__ExecRequest *in, nox_env_pair_t **out,
     *out = NULL;
     if (in->n_env == 0)
         return NOX_OK;
-    if ((env = calloc(in->n_env, sizeof(*env))) == NULL)
+    env = calloc(in->n_env, sizeof(*env));
+    if (env == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     for (size_t i = 0; i < in->n_env; i++) {
         env[i].name = in->env[i]->key;
@@ -313,12 +314,16 @@ dispatch_list_reply(nox_sandbox_info_t *v, size_t n,
     dispatch_info_t             *infos = NULL;
     Noxrunner__V1__SandboxInfo **ptrs = NULL;
 
-    if (n > 0 && ((infos = calloc(n, sizeof(*infos))) == NULL ||
-                  (ptrs = calloc(n, sizeof(*ptrs))) == NULL)) {
-        free(infos);
-        (void)nox__status_set(&call->st, NOX_ERESOURCE, "out of memory");
-        closure(NULL, call);
-        return;
+    if (n > 0) {
+        infos = calloc(n, sizeof(*infos));
+        if (infos != NULL)
+            ptrs = calloc(n, sizeof(*ptrs));
+        if (infos == NULL || ptrs == NULL) {
+            free(infos);
+            (void)nox__status_set(&call->st, NOX_ERESOURCE, "out of memory");
+            closure(NULL, call);
+            return;
+        }
     }
     for (size_t i = 0; i < n; i++) {
         noxrunner__v1__sandbox_info__init(&infos[i].msg);
@@ -437,7 +442,8 @@ dispatch_invoke(dispatch_call_t *call, const Noxrunner__V1__RpcRequest *req)
         NOXRUNNER__V1__SANDBOX__INIT(dispatch_);
     ProtobufCMessage *input;
 
-    if ((m = dispatch_find_method(req->method)) == NULL) {
+    m = dispatch_find_method(req->method);
+    if (m == NULL) {
         (void)nox__status_set(&call->st, NOX_ENOTSUP, "unknown method: %s",
                               req->method);
         return;

@@ -169,7 +169,10 @@ main_parse_args(int argc, char **argv, main_opts_t *m)
 {
     int c;
 
-    while ((c = getopt_long(argc, argv, "", main_longopts, NULL)) != -1) {
+    for (;;) {
+        c = getopt_long(argc, argv, "", main_longopts, NULL);
+        if (c == -1)
+            break;
         if (c == OPT_HELP) {
             main_usage(stdout);
             return 0;
@@ -208,7 +211,8 @@ main_signals(sigset_t *stop)
     if (sigemptyset(stop) != 0 || sigaddset(stop, SIGINT) != 0 ||
         sigaddset(stop, SIGTERM) != 0 || sigaddset(stop, SIGHUP) != 0)
         return errno;
-    if ((rv = pthread_sigmask(SIG_BLOCK, stop, NULL)) != 0)
+    rv = pthread_sigmask(SIG_BLOCK, stop, NULL);
+    if (rv != 0)
         return rv;
     return 0;
 }
@@ -254,9 +258,11 @@ main_serve(const main_opts_t *m, const sigset_t *stop)
     }
     main_announce(srv, m);
     /* sigwait returns 0 or EINVAL (impossible with this set). */
-    while ((rv = sigwait(stop, &sig)) != 0)
+    for (;;) {
+        rv = sigwait(stop, &sig);
         if (rv != EINTR)
-            break;
+            break; /* 0: a stop signal arrived */
+    }
     nox_server_stop(srv);
     nox_engine_close(engine);
     return EXIT_SUCCESS;
@@ -272,9 +278,11 @@ main(int argc, char **argv)
     memset(&m, 0, sizeof(m));
     m.quiet = -1;
     m.reap_interval_ms = NOX_DEFAULT_REAP_INTERVAL_MS;
-    if ((rv = main_parse_args(argc, argv, &m)) >= 0)
+    rv = main_parse_args(argc, argv, &m);
+    if (rv >= 0)
         return rv;
-    if ((rv = main_signals(&stop)) != 0) {
+    rv = main_signals(&stop);
+    if (rv != 0) {
         char        ebuf[128];
         const char *es = strerror_r(rv, ebuf, sizeof(ebuf)); /* GNU */
         (void)fprintf(stderr, "noxrunnerd: cannot set up signals: %s\n", es);
