@@ -152,8 +152,20 @@ static nox_err_t
 client_start_engine(nox_client_t *c, const nox_local_opts_t *lo)
 {
     nox_engine_opts_t eo = {lo->base_dir, lo->output_cap, lo->quiet};
+    nox_err_t         err = nox_engine_open(&c->engine, &eo, &c->last);
+    int64_t           every = lo->reap_interval_ms;
 
-    return nox_engine_open(&c->engine, &eo, &c->last);
+    if (err != NOX_OK || every < 0)
+        return err;
+    /* A local client often lives for one CLI command, far shorter than
+     * the server's reap interval, so its reaper thread would never run.
+     * Reap now instead, at most once per interval across all the
+     * processes sharing this base_dir; a failed pass is retried by the
+     * next one and does not fail the open. */
+    (void)nox_engine_reap_due(c->engine,
+                              every > 0 ? every : NOX_DEFAULT_REAP_INTERVAL_MS,
+                              NULL, NULL);
+    return NOX_OK;
 }
 
 /* Serve the engine on an inproc:// address of our own. The client's heap

@@ -171,6 +171,25 @@ START_TEST(client_runs_the_seed_flow)
 }
 END_TEST
 
+/* Separate short-lived local clients (CLI runs) must still reap: the
+ * opening of a local client runs a pass when one is due. */
+START_TEST(client_local_open_reaps_expired_sandboxes)
+{
+    nox_create_opts_t o = {.ttl_seconds = 1};
+    nox_local_opts_t  lo = {base, 0, 1, 0}; /* default reap interval */
+    nox_sandbox_t     s;
+    nox_client_t     *c = NULL;
+
+    ck_assert_int_eq(nox_client_create(cl, "short", &o, &s), NOX_OK);
+    nox_sandbox_free(&s);
+    ck_assert(tu_exists(base, "noxrunner_sandbox_short"));
+    sleep(2);
+    ck_assert_int_eq(nox_client_open_local(&c, &lo, NULL), NOX_OK);
+    ck_assert(!tu_exists(base, "noxrunner_sandbox_short"));
+    nox_client_close(c);
+}
+END_TEST
+
 START_TEST(client_create_twice_keeps_the_sandbox)
 {
     nox_sandbox_t s;
@@ -569,8 +588,7 @@ expect_refused(const tar_ent_t *ents, size_t n, const char *needle)
     uint64_t     files = 99;
 
     join(out, dir, "out");
-    ck_assert_int_eq(nox__extract_tar(tgz, len, out, &files, &st),
-                     NOX_EINVAL);
+    ck_assert_int_eq(nox__extract_tar(tgz, len, out, &files, &st), NOX_EINVAL);
     ck_assert_msg(strstr(st.msg, needle) != NULL, "message: %s", st.msg);
     ck_assert_uint_eq(files, 99);
     ck_assert(!tu_exists(dir, "out"));
@@ -1015,6 +1033,7 @@ client_suite(void)
     tcase_add_checked_fixture(tc, local_setup, local_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, client_runs_the_seed_flow);
+    tcase_add_test(tc, client_local_open_reaps_expired_sandboxes);
     tcase_add_test(tc, client_create_twice_keeps_the_sandbox);
     tcase_add_test(tc, client_exec_shell_runs_pipes_and_expands_variables);
     tcase_add_test(tc, client_exec_does_not_use_a_shell_for_argv);

@@ -65,10 +65,13 @@ typedef struct {
 } nox_client_opts_t;
 
 typedef struct {
-    const char *base_dir;         /* NULL: $NOXRUNNER_BASE_DIR, else /tmp */
-    size_t      output_cap;       /* 0: 1 MiB per stream */
-    int         quiet;            /* <0: from $NOXRUNNER_QUIET; 0 warn; 1 not */
-    int         reap_interval_ms; /* 0: 5000; <0: no reaper */
+    const char *base_dir;   /* NULL: $NOXRUNNER_BASE_DIR, else /tmp */
+    size_t      output_cap; /* 0: 1 MiB per stream */
+    int         quiet;      /* <0: from $NOXRUNNER_QUIET; 0 warn; 1 not */
+    /* Expired sandboxes are reaped when the client opens (at most once
+     * per interval among all processes on base_dir) and every interval
+     * while it stays open. 0: 5000; <0: never. */
+    int reap_interval_ms;
 } nox_local_opts_t;
 
 /* Connect to a server at url ("ipc://...", "tcp://host:port"). The
