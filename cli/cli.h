@@ -102,15 +102,24 @@ typedef struct {
     const char *dir, *dest, *src, *output, *extract;
 } nox__cli_args_t;
 
-/* What a subcommand gets: the arguments and an open client. */
+/* What a subcommand gets: the arguments, what its prepare step read,
+ * and an open client. */
 struct nox__cli_ctx {
     const nox__cli_args_t *args;
     nox_client_t          *client;
+    uint8_t *input;   /* owned (freed by main): stdin data of exec and sh,
+                         the archive of upload; NULL when none */
+    size_t input_len; /* bytes at input */
 };
 
 /* A subcommand returns the process exit status. */
 typedef int (*nox__cli_run_fn)(nox__cli_ctx_t *ctx);
 
+/* prepare (may be NULL) checks and reads the command's local inputs
+ * before the client is opened, so that a missing file or a bad path fails
+ * without having connected: a client that connects and hangs up at once
+ * can break an ipc listener of an nng 1.5.2 server (server/listener.c).
+ * It returns 0, or the exit status of the failure it reported. */
 struct nox__cli_command {
     const char     *name;
     unsigned        opts;     /* NOX_CLI_OPT_* that apply */
@@ -118,6 +127,7 @@ struct nox__cli_command {
     size_t          max_pos;  /* SIZE_MAX: no limit */
     bool            cmd_tail; /* exec: the 2nd positional starts CMD */
     const char     *tail;     /* what follows SESSION, for messages */
+    nox__cli_run_fn prepare;  /* NULL: nothing to read first */
     nox__cli_run_fn run;
 };
 
@@ -203,6 +213,11 @@ int nox__cli_cmd_sh(nox__cli_ctx_t *ctx);
 int nox__cli_cmd_upload(nox__cli_ctx_t *ctx);
 int nox__cli_cmd_download(nox__cli_ctx_t *ctx);
 int nox__cli_cmd_shell(nox__cli_ctx_t *ctx);
+
+/* prepare steps (see nox__cli_command) */
+int nox__cli_prep_exec(nox__cli_ctx_t *ctx);     /* exec, sh: --stdin-file */
+int nox__cli_prep_upload(nox__cli_ctx_t *ctx);   /* builds the archive */
+int nox__cli_prep_download(nox__cli_ctx_t *ctx); /* --output, --extract */
 
 /* ---- cmd_exec.c, shared with the shell ---- */
 

@@ -13,8 +13,10 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Write the archive to path (created 0644 or truncated). 0 or errno. */
@@ -132,6 +134,52 @@ download_extract(nox__cli_ctx_t *ctx, const char *dir)
         return nox__cli_fail_call(ctx, e);
     /* SIZE_MAX: the byte count is not known after extraction. */
     return download_report(ctx, "extractedTo", dir, SIZE_MAX, files);
+}
+
+/* 0 when path can be created or overwritten as a file, else errno. Only
+ * a check ahead, for a prompt message: the real open decides. */
+static int
+download_writable(const char *path)
+{
+    struct stat sb;
+    char       *copy;
+    int         err = 0;
+
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return EISDIR;
+        return access(path, W_OK) == 0 ? 0 : errno;
+    }
+    if (errno != ENOENT)
+        return errno;
+    copy = strdup(path); /* dirname may modify its argument */
+    if (copy == NULL)
+        return ENOMEM;
+    if (access(dirname(copy), W_OK | X_OK) != 0)
+        err = errno;
+    free(copy);
+    return err;
+}
+
+int
+nox__cli_prep_download(nox__cli_ctx_t *ctx)
+{
+    const nox__cli_args_t *a = ctx->args;
+    const char            *dir = a->extract ? a->extract : ".";
+    struct stat            sb;
+    int                    err;
+
+    if (a->output != NULL) {
+        err = download_writable(a->output);
+        if (err != 0)
+            return nox__cli_fail(ctx, nox__cli_errno_err(err), "%s: %s",
+                                 a->output, strerror(err));
+        return 0;
+    }
+    /* A missing directory is fine: extraction creates it. */
+    if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+        return nox__cli_fail(ctx, NOX_EINVAL, "%s: %s", dir, strerror(ENOTDIR));
+    return 0;
 }
 
 int

@@ -141,9 +141,11 @@ exec_finish(const nox__cli_ctx_t *ctx, const nox_exec_t *r)
         rc = exec_print_json(ctx, r);
         if (rc != 0)
             return rc;
-    } else if ((rc = nox__cli_exec_write_raw(r)) != 0) {
-        return nox__cli_fail(ctx, NOX_EUNKNOWN, "cannot write output: %s",
-                             strerror(rc));
+    } else {
+        rc = nox__cli_exec_write_raw(r);
+        if (rc != 0)
+            return nox__cli_fail(ctx, NOX_EUNKNOWN, "cannot write output: %s",
+                                 strerror(rc));
     }
     if (ctx->args->ignore_exit_code)
         return 0;
@@ -152,30 +154,33 @@ exec_finish(const nox__cli_ctx_t *ctx, const nox_exec_t *r)
     return r->exit_code;
 }
 
-/* exec and sh: gather the options and stdin, make the call (argv when
- * shell_cmd is NULL), report. */
+int
+nox__cli_prep_exec(nox__cli_ctx_t *ctx)
+{
+    if (ctx->args->stdin_file == NULL)
+        return 0;
+    return exec_read_stdin(ctx, &ctx->input, &ctx->input_len);
+}
+
+/* exec and sh: gather the options (stdin was read by the prepare step),
+ * make the call (argv when shell_cmd is NULL), report. */
 static int
 exec_run(nox__cli_ctx_t *ctx, const char *call, const char *shell_cmd)
 {
     const nox__cli_args_t *a = ctx->args;
     nox_exec_opts_t        o;
     nox_exec_t             r = {0};
-    uint8_t               *in = NULL;
-    size_t                 in_len = 0;
     int                    rc;
 
     nox__cli_exec_opts(a, &o);
-    if (a->stdin_file != NULL && (rc = exec_read_stdin(ctx, &in, &in_len)))
-        return rc;
-    o.stdin_data = in; /* NULL without --stdin-file: /dev/null */
-    o.stdin_len = in_len;
+    o.stdin_data = ctx->input; /* NULL without --stdin-file: /dev/null */
+    o.stdin_len = ctx->input_len;
     int64_t   t0 = nox__cli_now_ms();
     nox_err_t e = shell_cmd != NULL
                       ? nox_client_exec_shell(ctx->client, a->session,
                                               shell_cmd, a->bash, &o, &r)
                       : nox_client_exec(ctx->client, a->session, a->rest,
                                         a->rest_len, &o, &r);
-    free(in);
     nox__cli_trace(ctx, call, a->session, t0, e, "exit %d%s", r.exit_code,
                    r.timed_out ? " (timed out)" : "");
     rc = e != NOX_OK ? nox__cli_fail_call(ctx, e) : exec_finish(ctx, &r);

@@ -88,9 +88,9 @@ nox__cli_cmd_create(nox__cli_ctx_t *ctx)
                                 .memory_limit = a->mem,
                                 .storage_limit = a->storage};
     nox_sandbox_t          sb = {0};
-    nox_err_t              e;
+    nox_err_t              e = a->wait ? sandbox_wait(ctx) : NOX_OK;
 
-    if (a->wait && (e = sandbox_wait(ctx)) != NOX_OK)
+    if (e != NOX_OK)
         return nox__cli_fail_call(ctx, e);
     int64_t t0 = nox__cli_now_ms();
     e = nox_client_create(ctx->client, a->session, &o, &sb);

@@ -328,23 +328,32 @@ out_free:
 }
 
 int
-nox__cli_cmd_upload(nox__cli_ctx_t *ctx)
+nox__cli_prep_upload(nox__cli_ctx_t *ctx)
 {
-    const nox__cli_args_t *a = ctx->args;
-    upload_t               u = {0};
-    uint64_t               written = 0;
-    int                    rc;
+    upload_t u = {0};
 
-    if (upload_build(&u, a) != NOX_OK) {
+    if (upload_build(&u, ctx->args) != NOX_OK) {
         free(u.data);
         return nox__cli_fail(ctx, u.code, "%s", u.msg);
     }
-    int64_t   t0 = nox__cli_now_ms();
-    nox_err_t e = nox_client_upload(ctx->client, a->session, a->dest, u.data,
-                                    u.len, &written);
-    free(u.data);
+    ctx->input = u.data;
+    ctx->input_len = u.len;
+    return 0;
+}
+
+/* Send the archive the prepare step built. */
+int
+nox__cli_cmd_upload(nox__cli_ctx_t *ctx)
+{
+    const nox__cli_args_t *a = ctx->args;
+    uint64_t               written = 0;
+    int                    rc;
+    int64_t                t0 = nox__cli_now_ms();
+    nox_err_t e = nox_client_upload(ctx->client, a->session, a->dest,
+                                    ctx->input, ctx->input_len, &written);
+
     nox__cli_trace(ctx, "upload", a->session, t0, e,
-                   "%zu bytes, %llu files written", u.len,
+                   "%zu bytes, %llu files written", ctx->input_len,
                    (unsigned long long)written);
     if (e != NOX_OK)
         return nox__cli_fail_call(ctx, e);

@@ -16,22 +16,24 @@
      NOX_CLI_OPT_STORAGE | NOX_CLI_OPT_WAIT)
 
 static const nox__cli_command_t cmd_table[] = {
-    {"health", 0, 0, 0, false, "", nox__cli_cmd_health},
-    {"create", CMD_CREATE_OPTS, 1, 1, false, "SESSION", nox__cli_cmd_create},
-    {"exec", CMD_EXEC_OPTS, 2, SIZE_MAX, true, "CMD", nox__cli_cmd_exec},
+    {"health", 0, 0, 0, false, "", NULL, nox__cli_cmd_health},
+    {"create", CMD_CREATE_OPTS, 1, 1, false, "SESSION", NULL,
+     nox__cli_cmd_create},
+    {"exec", CMD_EXEC_OPTS, 2, SIZE_MAX, true, "CMD", nox__cli_prep_exec,
+     nox__cli_cmd_exec},
     {"sh", CMD_EXEC_OPTS | NOX_CLI_OPT_BASH, 2, 2, false, "the shell command",
-     nox__cli_cmd_sh},
+     nox__cli_prep_exec, nox__cli_cmd_sh},
     {"upload", NOX_CLI_OPT_DIR | NOX_CLI_OPT_DEST, 1, SIZE_MAX, false,
-     "FILE...", nox__cli_cmd_upload},
+     "FILE...", nox__cli_prep_upload, nox__cli_cmd_upload},
     {"download", NOX_CLI_OPT_SRC | NOX_CLI_OPT_OUTPUT | NOX_CLI_OPT_EXTRACT, 1,
-     1, false, "SESSION", nox__cli_cmd_download},
-    {"touch", 0, 1, 1, false, "SESSION", nox__cli_cmd_touch},
-    {"delete", 0, 1, 1, false, "SESSION", nox__cli_cmd_delete},
-    {"list", 0, 0, 0, false, "", nox__cli_cmd_list},
+     1, false, "SESSION", nox__cli_prep_download, nox__cli_cmd_download},
+    {"touch", 0, 1, 1, false, "SESSION", NULL, nox__cli_cmd_touch},
+    {"delete", 0, 1, 1, false, "SESSION", NULL, nox__cli_cmd_delete},
+    {"list", 0, 0, 0, false, "", NULL, nox__cli_cmd_list},
     {"shell",
      NOX_CLI_OPT_WORKDIR | NOX_CLI_OPT_ENV | NOX_CLI_OPT_TIMEOUT_S |
          NOX_CLI_OPT_BASH,
-     1, 1, false, "SESSION", nox__cli_cmd_shell},
+     1, 1, false, "SESSION", NULL, nox__cli_cmd_shell},
 };
 
 const nox__cli_command_t *

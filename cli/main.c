@@ -1,22 +1,30 @@
 /*
- * main.c - noxrc-rpc: parse the command line, open the client (a server
- * URL or the in-process engine), run one subcommand, exit with its status.
+ * main.c - noxrc-rpc: parse the command line, read the subcommand's local
+ * inputs, open the client (a server URL or the in-process engine), run
+ * the subcommand, exit with its status.
  */
 #include "cli.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
 main_run(const nox__cli_args_t *args)
 {
     nox__cli_ctx_t ctx = {.args = args};
-    int            rc = nox__cli_open(&ctx);
+    int            rc = 0;
 
-    if (rc != 0)
-        return rc;
-    rc = args->cmd->run(&ctx);
-    nox_client_close(ctx.client);
+    /* Local inputs before the connection: see nox__cli_command. */
+    if (args->cmd->prepare != NULL)
+        rc = args->cmd->prepare(&ctx);
+    if (rc == 0)
+        rc = nox__cli_open(&ctx);
+    if (rc == 0) {
+        rc = args->cmd->run(&ctx);
+        nox_client_close(ctx.client);
+    }
+    free(ctx.input);
     return rc;
 }
 

@@ -9,6 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* How long close waits for a connection under way to finish its
+ * handshake, counted from the dial (see transport_settle). */
+#define TRANSPORT_SETTLE_MS 100
+/* Sends of one repeatable call, the first included. */
+#define TRANSPORT_MAX_SENDS 3
+#define TRANSPORT_RECONNECT_MS 10
+#define TRANSPORT_RECONNECT_MAX_MS 1000
 
 /* ---- connection tracking ---- */
 
@@ -31,28 +40,37 @@ transport_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 static nox_err_t
 transport_configure(nox_transport_t *t, nox_status_t *st)
 {
-    int rv;
-
     /* Never re-send: req0 would otherwise repeat a request that got no
      * reply within 60 s, and a long Exec would run twice. */
-    if ((rv = nng_socket_set_ms(t->sock, NNG_OPT_REQ_RESENDTIME,
-                                NNG_DURATION_INFINITE)) != 0)
-        goto fail;
+    int rv = nng_socket_set_ms(t->sock, NNG_OPT_REQ_RESENDTIME,
+                               NNG_DURATION_INFINITE);
+
     /* No receive limit: NNG drops an oversized reply by closing the
      * connection, which would turn a large download into a timeout. The
      * server bounds its replies by its max_message_bytes. */
-    if ((rv = nng_socket_set_size(t->sock, NNG_OPT_RECVMAXSZ, 0)) != 0)
-        goto fail;
-    if ((rv = nng_pipe_notify(t->sock, NNG_PIPE_EV_ADD_PRE, transport_pipe_cb,
-                              t)) != 0 ||
-        (rv = nng_pipe_notify(t->sock, NNG_PIPE_EV_REM_POST, transport_pipe_cb,
-                              t)) != 0)
-        goto fail;
+    if (rv == 0)
+        rv = nng_socket_set_size(t->sock, NNG_OPT_RECVMAXSZ, 0);
+    /* Redial within TRANSPORT_RECONNECT_MS of losing a connection (NNG
+     * waits up to a second by default), backing off to a second while
+     * nobody answers. A server that cuts off a connection stuck in a
+     * broken listener (server/listener.c) is thus reached again at once. */
+    if (rv == 0)
+        rv = nng_socket_set_ms(t->sock, NNG_OPT_RECONNMINT,
+                               TRANSPORT_RECONNECT_MS);
+    if (rv == 0)
+        rv = nng_socket_set_ms(t->sock, NNG_OPT_RECONNMAXT,
+                               TRANSPORT_RECONNECT_MAX_MS);
+    if (rv == 0)
+        rv =
+            nng_pipe_notify(t->sock, NNG_PIPE_EV_ADD_PRE, transport_pipe_cb, t);
+    if (rv == 0)
+        rv = nng_pipe_notify(t->sock, NNG_PIPE_EV_REM_POST, transport_pipe_cb,
+                             t);
+    if (rv != 0)
+        return nox__status_set(st, NOX_EINTERNAL,
+                               "cannot configure the NNG socket: %s",
+                               nng_strerror(rv));
     return NOX_OK;
-fail:
-    return nox__status_set(st, NOX_EINTERNAL,
-                           "cannot configure the NNG socket: %s",
-                           nng_strerror(rv));
 }
 
 static nox_err_t
@@ -83,17 +101,20 @@ transport_connect(nox_transport_t *t, bool wait, nox_status_t *st)
     int       rv;
 
     atomic_store(&t->pipes, 0);
-    if ((rv = nng_req0_open(&t->sock)) != 0)
+    t->dial_ms = nox__mono_ms();
+    rv = nng_req0_open(&t->sock);
+    if (rv != 0)
         return nox__status_set(st, NOX_EINTERNAL,
                                "cannot open an NNG req socket: %s",
                                nng_strerror(rv));
     t->sock_open = true;
-    if ((err = transport_configure(t, st)) != NOX_OK)
+    err = transport_configure(t, st);
+    if (err != NOX_OK)
         goto out_close;
     /* In the background unless asked to wait, so that opening succeeds
      * while the server is still starting (calls report NOX_EUNAVAIL). */
-    if ((rv = nng_dial(t->sock, t->url, NULL, wait ? 0 : NNG_FLAG_NONBLOCK)) !=
-        0) {
+    rv = nng_dial(t->sock, t->url, NULL, wait ? 0 : NNG_FLAG_NONBLOCK);
+    if (rv != 0) {
         err = transport_dial_error(t->url, rv, st);
         goto out_close;
     }
@@ -115,9 +136,11 @@ nox__transport_open(nox_transport_t *t, const char *url, bool wait,
     atomic_init(&t->pipes, 0);
     if (url == NULL || url[0] == '\0')
         return nox__status_set(st, NOX_EINVAL, "no server URL given");
-    if ((t->url = strdup(url)) == NULL)
+    t->url = strdup(url);
+    if (t->url == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-    if ((err = transport_connect(t, wait, st)) != NOX_OK) {
+    err = transport_connect(t, wait, st);
+    if (err != NOX_OK) {
         free(t->url);
         t->url = NULL;
     }
@@ -141,6 +164,31 @@ transport_reset(nox_transport_t *t)
     (void)transport_connect(t, false, &ignored); /* see sock_open */
 }
 
+/* Do not cut off a background dial that has connected but not finished
+ * the SP handshake. When an nng 1.5.2 server's ipc listener sees a
+ * connection close before it has written its half of the handshake, that
+ * listener stops accepting connections for good (nng issue #1518). Our
+ * server notices and rebinds (server/listener.c), but clients that
+ * connect in between are lost. A client closed right after opening (a
+ * local check failed, or the caller only wanted to try a URL) would do
+ * exactly that, so wait, briefly, for the connection to come up: once we
+ * have the server's half of the handshake, closing is harmless. Only for
+ * ipc (TCP servers are not affected), only when a socket file exists
+ * (else nothing can be under way), and only until TRANSPORT_SETTLE_MS
+ * after the dial (later, nobody answered it and the dialer is waiting to
+ * retry). */
+static void
+transport_settle(nox_transport_t *t)
+{
+    int64_t end = t->dial_ms + TRANSPORT_SETTLE_MS;
+
+    if (t->url == NULL || strncmp(t->url, "ipc://", 6) != 0 ||
+        access(t->url + 6, F_OK) != 0)
+        return;
+    while (atomic_load(&t->pipes) <= 0 && nox__mono_ms() < end)
+        nng_msleep(1);
+}
+
 void
 nox__transport_close(nox_transport_t *t)
 {
@@ -148,8 +196,10 @@ nox__transport_close(nox_transport_t *t)
         return;
     /* nng_close only fails for a socket that is already closed. It returns
      * after the pipe callbacks have run, so t may be freed afterwards. */
-    if (t->sock_open)
+    if (t->sock_open) {
+        transport_settle(t);
         (void)nng_close(t->sock);
+    }
     t->sock_open = false;
     free(t->url);
     t->url = NULL;
@@ -173,7 +223,8 @@ transport_pack(const ProtobufCMethodDescriptor *md, const ProtobufCMessage *req,
                   noxrunner__v1__sandbox__descriptor.name, md->name);
     if (rv < 0 || (size_t)rv >= sizeof(path))
         return nox__status_set(st, NOX_EINTERNAL, "method name too long");
-    if ((payload = malloc(len > 0 ? len : 1)) == NULL)
+    payload = malloc(len > 0 ? len : 1);
+    if (payload == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     (void)protobuf_c_message_pack(req, payload); /* returns len */
     env.method = path;
@@ -181,7 +232,8 @@ transport_pack(const ProtobufCMethodDescriptor *md, const ProtobufCMessage *req,
     env.payload.len = len;
     env.deadline_ms = budget_ms;
     len = noxrunner__v1__rpc_request__get_packed_size(&env);
-    if ((rv = nng_msg_alloc(&msg, len)) != 0) {
+    rv = nng_msg_alloc(&msg, len);
+    if (rv != 0) {
         free(payload);
         return nox__status_set(st, NOX_ERESOURCE,
                                "cannot allocate a request of %zu bytes: %s",
@@ -229,47 +281,87 @@ static nox_err_t
 transport_set_timeouts(nox_transport_t *t, int64_t ms, nox_status_t *st)
 {
     nng_duration d = ms > INT32_MAX ? INT32_MAX : (ms < 1 ? 1 : (int32_t)ms);
-    int          rv;
+    int          rv = nng_socket_set_ms(t->sock, NNG_OPT_SENDTIMEO, d);
 
-    if ((rv = nng_socket_set_ms(t->sock, NNG_OPT_SENDTIMEO, d)) != 0 ||
-        (rv = nng_socket_set_ms(t->sock, NNG_OPT_RECVTIMEO, d)) != 0)
+    if (rv == 0)
+        rv = nng_socket_set_ms(t->sock, NNG_OPT_RECVTIMEO, d);
+    if (rv != 0)
         return nox__status_set(st, NOX_EINTERNAL, "cannot set timeouts: %s",
                                nng_strerror(rv));
     return NOX_OK;
 }
 
+/* Methods that only read, or only renew a TTL: running one twice does no
+ * harm, so it may be sent again when its connection closes before the
+ * reply. That happens when an nng 1.5.2 server cuts off connections stuck
+ * in a broken ipc listener (server/listener.c). The server never saw
+ * those requests, but a client cannot tell them from requests the server
+ * took before it died, so other methods report the loss instead. */
+static bool
+transport_repeatable(const ProtobufCMethodDescriptor *md)
+{
+    static const char *const names[] = {"Health", "ListSandboxes",
+                                        "DownloadFiles", "Touch"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(md->name, names[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Send *msg and replace it with the reply. The send waits for a
- * connection, so both halves share one deadline. *msg is consumed even on
- * failure (NULL then). */
+ * connection, so both halves share one deadline; a repeatable call is
+ * sent again (up to TRANSPORT_MAX_SENDS times) when its connection closes
+ * first. *msg is consumed even on failure (NULL then). */
 static nox_err_t
 transport_exchange(nox_transport_t *t, nng_msg **msg, int64_t budget_ms,
-                   nox_status_t *st)
+                   bool repeatable, nox_status_t *st)
 {
     int64_t   deadline = nox__mono_ms() + budget_ms;
+    nng_msg  *again = NULL; /* a copy to send once more, if repeatable */
     nox_err_t err;
     int       rv;
 
-    if ((err = transport_set_timeouts(t, budget_ms, st)) != NOX_OK)
-        goto out_free;
-    if ((rv = nng_sendmsg(t->sock, *msg, 0)) != 0) {
-        err = transport_nng_error(t, rv, budget_ms, st);
-        goto out_free; /* a failed send leaves the message with us */
-    }
-    *msg = NULL; /* NNG owns it now */
-    if ((err = transport_set_timeouts(t, deadline - nox__mono_ms(), st)) !=
-        NOX_OK)
-        return err;
-    if ((rv = nng_recvmsg(t->sock, msg, 0)) != 0) {
+    for (int sends = 1;; sends++) {
+        if (repeatable && sends < TRANSPORT_MAX_SENDS &&
+            nng_msg_dup(&again, *msg) != 0)
+            again = NULL; /* out of memory: no second try */
+        err = transport_set_timeouts(t, deadline - nox__mono_ms(), st);
+        if (err != NOX_OK)
+            goto out_free;
+        rv = nng_sendmsg(t->sock, *msg, 0);
+        if (rv != 0) {
+            err = transport_nng_error(t, rv, budget_ms, st);
+            goto out_free; /* a failed send leaves the message with us */
+        }
+        *msg = NULL; /* NNG owns it now */
+        err = transport_set_timeouts(t, deadline - nox__mono_ms(), st);
+        if (err != NOX_OK)
+            goto out_again;
+        rv = nng_recvmsg(t->sock, msg, 0);
+        if (rv == 0)
+            break;
         *msg = NULL;
+        if (again != NULL && (rv == NNG_ECONNSHUT || rv == NNG_ECONNRESET) &&
+            nox__mono_ms() < deadline) {
+            *msg = again; /* the dialer is connecting anew meanwhile */
+            again = NULL;
+            continue;
+        }
         err = transport_nng_error(t, rv, budget_ms, st);
         if (rv == NNG_ETIMEDOUT)
             transport_reset(t); /* after the error names the state */
-        return err;
+        goto out_again;
     }
+    if (again != NULL)
+        nng_msg_free(again);
     return NOX_OK;
 out_free:
     nng_msg_free(*msg);
     *msg = NULL;
+out_again:
+    if (again != NULL)
+        nng_msg_free(again);
     return err;
 }
 
@@ -348,9 +440,11 @@ nox__transport_call(nox_transport_t *t, unsigned m, const ProtobufCMessage *req,
                                "reopened after a timeout",
                                t->url != NULL ? t->url : "the server");
     md = &sd->methods[m];
-    if ((err = transport_pack(md, req, budget_ms, &msg, st)) != NOX_OK)
+    err = transport_pack(md, req, budget_ms, &msg, st);
+    if (err != NOX_OK)
         return err;
-    if ((err = transport_exchange(t, &msg, budget_ms, st)) != NOX_OK)
+    err = transport_exchange(t, &msg, budget_ms, transport_repeatable(md), st);
+    if (err != NOX_OK)
         return err;
     err = transport_unpack(t, md, msg, resp, st);
     nng_msg_free(msg);

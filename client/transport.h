@@ -25,6 +25,7 @@ typedef struct {
     bool       sock_open; /* sock must be closed */
     char      *url;       /* owned; for messages */
     atomic_int pipes;     /* live connections, kept by the pipe callback */
+    int64_t    dial_ms;   /* nox__mono_ms() when the last dial started */
 } nox_transport_t;
 
 /* Open a req0 socket on t (which must stay at this address until
@@ -36,7 +37,9 @@ nox_err_t nox__transport_open(nox_transport_t *t, const char *url, bool wait,
                               nox_status_t *st);
 
 /* Close the socket and free the URL; t becomes closed. Safe on a closed
- * or zeroed t. */
+ * or zeroed t. For ipc:// this may first wait up to 100 ms after the
+ * last dial for a connection under way to finish its handshake (see
+ * transport.c). */
 void nox__transport_close(nox_transport_t *t);
 
 /* Wait until a connection to the server is up, at most ms (> 0);
@@ -51,7 +54,11 @@ nox_err_t nox__transport_await(nox_transport_t *t, int64_t ms,
  * NULL)). A server error becomes its code and message; no reply in time
  * is NOX_EUNAVAIL when no server is connected, else NOX_ETIMEDOUT (and the
  * connection is then dropped and dialled anew, so that the late reply
- * cannot arrive on this socket). */
+ * cannot arrive on this socket). When the connection closes before the
+ * reply, a call that only reads (Health, ListSandboxes, DownloadFiles) or
+ * only renews a TTL (Touch) is sent again on the next connection within
+ * the budget; any other call fails with NOX_EUNAVAIL, as the server may
+ * or may not have run it. */
 nox_err_t nox__transport_call(nox_transport_t *t, unsigned m,
                               const ProtobufCMessage *req, int64_t budget_ms,
                               ProtobufCMessage **resp, nox_status_t *st);

@@ -1,23 +1,49 @@
 /*
  * listener.c - the server's listen URLs, and ipc socket files done safely.
  *
- * nng 1.5.2 has a bug that matters for ipc: a peer that connects to an ipc
- * listener and hangs up before the SP handshake is over makes that
- * listener stop handing connections to the socket, for good (nng issue
- * #1518, fixed in 1.6.0; the transport still completes handshakes, so the
- * socket file looks alive). nng's own check for a stale socket file is
- * such a peer, so merely starting a second server on the path of a live
- * one would silently cut the first one off. Hence:
- *   - before binding an existing socket file we probe it ourselves, with a
- *     complete handshake (harmless to a live listener), and refuse the
- *     path if an SP server answers;
- *   - the server's housekeeping thread calls nox__listener_watch every few
- *     seconds: it connects the same way and expects the listener to hand
- *     that connection to the socket (the pipe callback counts these). When
- *     that does not happen it binds a fresh listener at the same path; the
- *     broken one keeps the connections it has until the server stops.
- * A socket file is identified by device and inode, so we never probe,
- * replace or remove a file that another server has bound since.
+ * nng 1.5.2 has a bug that matters for ipc: when a peer connects to an ipc
+ * listener and hangs up before NNG has written its half of the SP
+ * handshake, the write fails with EPIPE, the transport hands that on as
+ * NNG_ECLOSED, and the core takes it for "listener closed": it never asks
+ * that listener for a connection again (nng issue #1518, fixed in 1.6.0).
+ * The transport goes on accepting and completing handshakes, so the file
+ * looks alive, but each later connection waits in the transport for good.
+ * nng never frees such a connection, not even when the listener is closed
+ * (nothing reaps a connection whose handshake finished there; about 2 KB
+ * and a file descriptor each, and the listener's own as long as one is
+ * left). No listener option avoids the path: any peer that is gone before
+ * NNG's first write takes it (`nc -U`, a script, nng's own stale-file
+ * check, a client closed right after a background dial). TCP is not
+ * affected: a write after the peer's FIN succeeds.
+ *
+ * So nothing may connect to a broken listener, and that rules out finding
+ * one by connecting to it. The housekeeping thread calls
+ * nox__listener_watch every few milliseconds instead, which reads the
+ * listener's NNG statistics: the break counts one "other" error, as does
+ * every connection that closes. A rise in errors that closing connections
+ * (our pipe callback counts them) do not explain means a peer hung up in
+ * a handshake. That is rare and may have broken the listener, so we bind
+ * a fresh one at once. A needless rebind (the hang-up did no harm, or a
+ * reply failed on a closed connection) costs nothing but the rebind. A
+ * handshake probe, which sticks in a broken listener, runs every few
+ * seconds as a backstop, and as the only check when NNG keeps no
+ * statistics.
+ *
+ * Each listener binds a fresh name next to the path and is renamed onto
+ * it: rename() replaces the old file in one step, so clients always find
+ * a socket there, and the name nng unlinks when it closes that listener
+ * (nng 1.5.2 unlinks its bind path, whatever file is there by then) is
+ * gone already. A replaced listener stays open while connections it
+ * handed to the socket are (closing it would cut them off) and is closed
+ * once they are gone, which frees it, unless connections got stuck in it
+ * in between: those are cut off then (their clients see the connection
+ * close instead of waiting out their timeouts) and nng keeps their memory.
+ *
+ * Before binding an existing socket file we probe it with a complete
+ * handshake (harmless to a live listener) and refuse the path if an SP
+ * server answers. A socket file is identified by device and inode, so we
+ * never probe, replace or remove a file that another server has bound
+ * since.
  */
 #include "server_priv.h"
 
@@ -27,14 +53,31 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LISTENER_PROBE_MS 1000 /* an SP peer answers a handshake within */
+/* How often the handshake probe runs: as a backstop, and when NNG keeps
+ * no statistics (then it is the only check). */
+#define LISTENER_PROBE_EVERY_MS 2000
+#define LISTENER_PROBE_NO_STATS_MS 100
+/* A healthy listener hands a connection whose handshake is done to the
+ * socket within a millisecond or two. */
+#define LISTENER_VERDICT_MS 50
+/* How often the watch looks at the socket file (deleted, or taken). */
+#define LISTENER_FILE_EVERY_MS 200
+/* A closing connection counts its error a moment before our callback
+ * hears of the close: wait this long before judging unexplained errors. */
+#define LISTENER_SETTLE_MS 2
+/* A replaced listener may still be finishing handshakes it started before
+ * its file was replaced; give them this long before judging it idle. */
+#define LISTENER_GRACE_MS 20
 
 typedef enum {
     PROBE_LIVE,   /* an SP peer completed the handshake */
@@ -63,11 +106,13 @@ listener_probe_read(int fd)
 
         if (left <= 0)
             return PROBE_SILENT;
-        if ((n = poll(&pfd, 1, (int)left)) < 0 && errno != EINTR)
+        n = poll(&pfd, 1, (int)left);
+        if (n < 0 && errno != EINTR)
             return PROBE_ERROR;
         if (n <= 0)
             continue; /* EINTR, or the deadline: checked above */
-        if ((r = read(fd, hdr + got, sizeof(hdr) - got)) == 0)
+        r = read(fd, hdr + got, sizeof(hdr) - got);
+        if (r == 0)
             return PROBE_ERROR; /* hung up on us: not an SP listener */
         if (r < 0 && errno != EINTR && errno != EAGAIN)
             return PROBE_ERROR;
@@ -112,15 +157,15 @@ listener_probe(const char *path)
 }
 
 /* Before binding an ipc path: refuse one that a live (or hung) server
- * holds, and anything that is not a socket, which nng's stale-file
- * cleanup would otherwise delete. */
+ * holds, and anything that is not a socket. A stale socket file is
+ * replaced. */
 static nox_err_t
 listener_check_free(const char *url, const char *path, nox_status_t *st)
 {
     struct stat sb;
 
     if (lstat(path, &sb) != 0)
-        return NOX_OK; /* nothing there (or unreachable: nng will say) */
+        return NOX_OK; /* nothing there (or unreachable: the bind says) */
     if (!S_ISSOCK(sb.st_mode))
         return nox__status_set(st, NOX_EUNAVAIL,
                                "cannot listen on %s: the file exists and "
@@ -128,7 +173,7 @@ listener_check_free(const char *url, const char *path, nox_status_t *st)
                                url);
     switch (listener_probe(path)) {
     case PROBE_ABSENT:
-        return NOX_OK; /* stale: nng replaces it */
+        return NOX_OK; /* stale: our rename replaces it */
     case PROBE_LIVE:
         return nox__status_set(st, NOX_EUNAVAIL, "cannot listen on %s: %s", url,
                                nng_strerror(NNG_EADDRINUSE));
@@ -164,14 +209,113 @@ listener_file_is_ours(const nox__listener_t *sl)
            S_ISSOCK(sb.st_mode) && sb.st_dev == sl->dev && sb.st_ino == sl->ino;
 }
 
-/* ---- the listener ---- */
+/* 1 when nothing is at the path (our file was deleted). */
+static int
+listener_file_is_gone(const nox__listener_t *sl)
+{
+    struct stat sb;
+
+    return lstat(sl->ipc_path, &sb) != 0 && errno == ENOENT;
+}
+
+/* ---- connection counts ---- */
+
+nox_err_t
+nox__listener_init(nox__listener_t *sl, nox_status_t *st)
+{
+    int rv = pthread_mutex_init(&sl->pipes_mu, NULL);
+
+    sl->id = -1;
+    if (rv != 0)
+        return nox__status_errno(st, NOX_EINTERNAL, rv, "mutex init");
+    sl->mu_init = true;
+    return NOX_OK;
+}
+
+/* Count one event of a pipe of listener id, if it is sl's current or a
+ * replaced one. Called with pipes_mu held. */
+static bool
+listener_count_locked(nox__listener_t *sl, int id, nng_pipe_ev ev)
+{
+    unsigned *live = NULL;
+
+    if (sl->id == id) {
+        live = &sl->live;
+        if (ev == NNG_PIPE_EV_ADD_PRE)
+            sl->accepts++;
+        else
+            sl->closed++;
+    }
+    for (size_t i = 0; live == NULL && i < sl->n_old; i++)
+        if (sl->old[i].id == id)
+            live = &sl->old[i].live;
+    if (live == NULL)
+        return false;
+    if (ev == NNG_PIPE_EV_ADD_PRE)
+        (*live)++;
+    else if (*live > 0)
+        (*live)--;
+    return true;
+}
 
 void
-nox__listener_init(nox__listener_t *sl)
+nox__listener_pipe_event(nox__listener_t *v, size_t n, nng_pipe p,
+                         nng_pipe_ev ev)
 {
-    atomic_init(&sl->id, -1);
-    atomic_init(&sl->accepts, 0);
+    /* NNG reports REM_POST for every pipe that saw ADD_PRE, also one
+     * closed before ADD_POST, so this pairing keeps the counts balanced.
+     * The pipe still knows its listener during REM_POST. */
+    int  id = nng_listener_id(nng_pipe_listener(p));
+    bool found = false;
+
+    if (ev != NNG_PIPE_EV_ADD_PRE && ev != NNG_PIPE_EV_REM_POST)
+        return;
+    for (size_t i = 0; id > 0 && !found && i < n; i++) {
+        if (!v[i].mu_init)
+            continue;
+        (void)pthread_mutex_lock(&v[i].pipes_mu); /* cannot fail */
+        found = listener_count_locked(&v[i], id, ev);
+        (void)pthread_mutex_unlock(&v[i].pipes_mu);
+    }
 }
+
+static unsigned
+listener_accepts_now(nox__listener_t *sl)
+{
+    unsigned n;
+
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    n = sl->accepts;
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+    return n;
+}
+
+/* Connections of the current listener closed since the last check. */
+static unsigned
+listener_closed_now(nox__listener_t *sl)
+{
+    unsigned n;
+
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    n = sl->closed;
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+    return n;
+}
+
+size_t
+nox__listener_open_count(nox__listener_t *sl)
+{
+    size_t n;
+
+    if (!sl->mu_init)
+        return 0;
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    n = sl->n_old + (sl->started ? 1 : 0);
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+    return n;
+}
+
+/* ---- binding ---- */
 
 bool
 nox__listener_is_ipc(const nox__listener_t *sl)
@@ -179,106 +323,356 @@ nox__listener_is_ipc(const nox__listener_t *sl)
     return sl->ipc_path != NULL;
 }
 
+static nox_err_t
+listener_error(const char *url, int err, nox_status_t *st)
+{
+    nox_err_t code =
+        err == NNG_EADDRINVAL || err == NNG_ENOTSUP || err == NNG_EINVAL
+            ? NOX_EINVAL
+            : NOX_EUNAVAIL;
+
+    return nox__status_set(st, code, "cannot listen on %s: %s", url,
+                           nng_strerror(err));
+}
+
+/* Create (not start) an NNG listener for sl on sock. For ipc it binds a
+ * fresh name next to the path, written to tmp (tmp_len bytes), which
+ * listener_publish then moves onto the path; tmp is "" when the path is
+ * too long for a longer name, and the listener binds the path itself. 0
+ * or an NNG error. */
+static int
+listener_create(nox__listener_t *sl, nng_socket sock, nng_listener *l,
+                char *tmp, size_t tmp_len)
+{
+    char url[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+    int  n;
+
+    tmp[0] = '\0';
+    if (sl->ipc_path == NULL)
+        return nng_listener_create(l, sock, sl->url);
+    n = snprintf(tmp, tmp_len, "%s.%ld.%u", sl->ipc_path, (long)getpid(),
+                 ++sl->binds);
+    if (n < 0 || (size_t)n >= tmp_len ||
+        (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        tmp[0] = '\0';
+        return nng_listener_create(l, sock, sl->url);
+    }
+    (void)unlink(tmp); /* ours from an earlier run with this pid, if any */
+    (void)snprintf(url, sizeof(url), "ipc://%s", tmp); /* fits: checked */
+    return nng_listener_create(l, sock, url);
+}
+
+/* Move a started listener's socket file from tmp onto sl's path, where it
+ * replaces whatever is there in one step. NNG_ESYSERR if that fails. */
+static int
+listener_publish(nox__listener_t *sl, const char *tmp)
+{
+    if (tmp[0] != '\0' && rename(tmp, sl->ipc_path) != 0)
+        return NNG_ESYSERR + errno;
+    listener_note_file(sl);
+    return 0;
+}
+
 nox_err_t
 nox__listener_start(nox__listener_t *sl, nng_socket sock, const char *url,
                     nox_status_t *st)
 {
-    nox_err_t rv;
-    int       err;
+    char         tmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    nng_listener l;
+    nox_err_t    rv;
+    int          err;
 
-    if ((sl->url = strdup(url)) == NULL)
+    sl->url = strdup(url);
+    if (sl->url == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     if (strncmp(url, "ipc://", 6) == 0) {
-        if ((sl->ipc_path = strdup(url + 6)) == NULL)
+        sl->ipc_path = strdup(url + 6);
+        if (sl->ipc_path == NULL)
             return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-        if ((rv = listener_check_free(url, sl->ipc_path, st)) != NOX_OK)
+        rv = listener_check_free(url, sl->ipc_path, st);
+        if (rv != NOX_OK)
             return rv;
     }
-    if ((err = nng_listen(sock, url, &sl->l, 0)) != 0)
-        return nox__status_set(
-            st,
-            err == NNG_EADDRINVAL || err == NNG_ENOTSUP || err == NNG_EINVAL
-                ? NOX_EINVAL
-                : NOX_EUNAVAIL,
-            "cannot listen on %s: %s", url, nng_strerror(err));
+    err = listener_create(sl, sock, &l, tmp, sizeof(tmp));
+    if (err != 0)
+        return listener_error(url, err, st);
+    /* Note the id before starting, so that the pipe callback counts the
+     * very first connection. */
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    sl->id = nng_listener_id(l);
+    sl->at_path = tmp[0] == '\0';
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+    err = nng_listener_start(l, 0);
+    if (err == 0 && sl->ipc_path != NULL)
+        err = listener_publish(sl, tmp);
+    if (err != 0) {
+        (void)nng_listener_close(l); /* removes tmp too */
+        return listener_error(url, err, st);
+    }
+    sl->l = l;
     sl->started = true;
-    atomic_store(&sl->id, nng_listener_id(sl->l));
-    if (sl->ipc_path != NULL)
-        listener_note_file(sl);
+    sl->probe_ms = nox__mono_ms();
     return NOX_OK;
 }
 
-void
-nox__listener_count_pipe(nox__listener_t *v, size_t n, nng_pipe p)
-{
-    int id = nng_listener_id(nng_pipe_listener(p));
+/* ---- is it broken? ---- */
 
-    for (size_t i = 0; id > 0 && i < n; i++)
-        if (atomic_load(&v[i].id) == id)
-            atomic_fetch_add(&v[i].accepts, 1);
+static int64_t
+listener_now_us(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail */
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The statistics of listener id in the snapshot all, or NULL. (nng
+ * 1.5.2's nng_stat_find_listener returns the first listener's for any.) */
+static nng_stat *
+listener_stats_of(nng_stat *all, int id)
+{
+    for (nng_stat *s = nng_stat_child(all); s != NULL; s = nng_stat_next(s)) {
+        nng_stat *sid;
+
+        if (strcmp(nng_stat_name(s), "listener") != 0)
+            continue;
+        sid = nng_stat_find(s, "id");
+        if (sid != NULL && nng_stat_value(sid) == (uint64_t)id)
+            return s;
+    }
+    return NULL;
+}
+
+/* The errors NNG counted for sl's current listener that can mean a
+ * broken one ("other" holds NNG_ECLOSED, "canceled" NNG_ECANCELED).
+ * Adds the time taken to *cost_us. false when NNG keeps no statistics. */
+static bool
+listener_errors(nox__listener_t *sl, uint64_t *out, int64_t *cost_us)
+{
+    static const char *const names[] = {"other", "canceled"};
+    int64_t                  t0 = listener_now_us();
+    nng_stat                *all;
+    nng_stat                *ls;
+    uint64_t                 n = 0;
+
+    if (nng_stats_get(&all) != 0)
+        return false;
+    ls = listener_stats_of(all, nng_listener_id(sl->l));
+    for (size_t i = 0; ls != NULL && i < sizeof(names) / sizeof(names[0]);
+         i++) {
+        nng_stat *s = nng_stat_find(ls, names[i]);
+        n += s != NULL ? nng_stat_value(s) : 0;
+    }
+    nng_stats_free(all);
+    *cost_us += listener_now_us() - t0;
+    *out = n;
+    return ls != NULL;
+}
+
+/* Did the current listener count an error that no closed connection
+ * explains since the last check? (See the top of this file.) */
+static bool
+listener_unexplained(nox__listener_t *sl, int64_t *cost_us)
+{
+    uint64_t errs;
+    unsigned closed;
+    int64_t  excess;
+
+    sl->no_stats = !listener_errors(sl, &errs, cost_us);
+    if (sl->no_stats)
+        return false;
+    closed = listener_closed_now(sl);
+    excess = (int64_t)(errs - sl->errs) - (int64_t)closed;
+    if (excess > 0) {
+        nng_msleep(LISTENER_SETTLE_MS); /* let closing connections report */
+        if (listener_errors(sl, &errs, cost_us)) {
+            closed = listener_closed_now(sl);
+            excess = (int64_t)(errs - sl->errs) - (int64_t)closed;
+        }
+    }
+    /* Start the next check from here. A surplus of closes (a peer that
+     * spoke the wrong protocol closes without an error) is forgotten, so
+     * it cannot hide a later break. */
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    sl->closed -= closed;
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+    sl->errs = errs;
+    return excess > 0;
 }
 
 /* Does sl still hand new connections to the socket? A handshake alone
- * does not show it (see the top of this file); the pipe count going up
- * does, whether for our probe or for any other client. */
+ * does not show it (see the top of this file); the accept count going up
+ * does, whether for our probe or for any other client. If sl is broken,
+ * the probe's connection stays stuck in it. */
 static bool
 listener_accepts(nox__listener_t *sl)
 {
-    unsigned before = atomic_load(&sl->accepts);
+    unsigned before = listener_accepts_now(sl);
     int64_t  end;
 
+    sl->probe_ms = nox__mono_ms();
     if (listener_probe(sl->ipc_path) != PROBE_LIVE)
         return false;
-    end = nox__mono_ms() + LISTENER_PROBE_MS;
-    while (atomic_load(&sl->accepts) == before) {
+    end = nox__mono_ms() + LISTENER_VERDICT_MS;
+    while (listener_accepts_now(sl) == before) {
         if (nox__mono_ms() >= end)
             return false;
-        nng_msleep(10);
+        nng_msleep(1);
     }
     return true;
 }
 
-/* Bind a fresh listener at sl's path. The old one is kept, not closed:
- * closing it would drop the connections it still serves. */
+/* Should the current listener be replaced: (possibly) broken, or its
+ * file deleted? The statistics are read at every call; the file, and the
+ * probe, are looked at less often. A path that another process owns now
+ * is left alone. */
+static bool
+listener_needs_rebind(nox__listener_t *sl, int64_t *cost_us)
+{
+    int64_t now = nox__mono_ms();
+    int64_t every =
+        sl->no_stats ? LISTENER_PROBE_NO_STATS_MS : LISTENER_PROBE_EVERY_MS;
+
+    if (listener_unexplained(sl, cost_us))
+        return listener_file_is_ours(sl);
+    if (now - sl->file_ms >= LISTENER_FILE_EVERY_MS) {
+        sl->file_ms = now;
+        if (!listener_file_is_ours(sl))
+            return listener_file_is_gone(sl);
+    }
+    return now - sl->probe_ms >= every && listener_file_is_ours(sl) &&
+           !listener_accepts(sl);
+}
+
+/* ---- replacing ---- */
+
+/* Make nl, created but not started, sl's current listener; the old one
+ * moves to sl->old, still counted. false when out of memory. */
+static bool
+listener_retire(nox__listener_t *sl, nng_listener nl, bool at_path)
+{
+    nox__listener_old_t *grown = sl->old;
+    bool                 ok = true;
+
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    if (sl->n_old == sl->cap_old) {
+        size_t cap = sl->cap_old ? sl->cap_old * 2 : 4;
+        grown = realloc(sl->old, cap * sizeof(*grown));
+        if (grown != NULL) {
+            sl->old = grown;
+            sl->cap_old = cap;
+        }
+    }
+    if (grown == NULL) {
+        ok = false;
+    } else {
+        sl->old[sl->n_old++] = (nox__listener_old_t){
+            .l = sl->l,
+            .id = sl->id,
+            .live = sl->live,
+            .at_path = sl->at_path,
+            .retired_ms = nox__mono_ms(),
+        };
+        sl->id = nng_listener_id(nl);
+        sl->live = 0;
+        sl->closed = 0;
+        sl->at_path = at_path;
+    }
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+    return ok;
+}
+
+/* Undo listener_retire: the last replaced listener is current again. */
 static void
+listener_unretire(nox__listener_t *sl)
+{
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    sl->n_old--;
+    sl->id = sl->old[sl->n_old].id;
+    sl->live = sl->old[sl->n_old].live;
+    sl->at_path = sl->old[sl->n_old].at_path;
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+}
+
+/* Bind a fresh listener at sl's path. The old one is kept, not closed:
+ * closing it would drop the connections it still serves. false when that
+ * failed (tried again at the next watch). */
+static bool
 listener_rebind(nox__listener_t *sl, nng_socket sock, pthread_mutex_t *mu)
 {
-    nng_listener  nl;
-    nng_listener *grown;
+    char         tmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    nng_listener nl;
+    int          err;
 
-    grown = realloc(sl->retired, (sl->n_retired + 1) * sizeof(*grown));
-    if (grown == NULL)
-        return; /* try again at the next watch */
-    sl->retired = grown;
-    /* Our own file: nng would probe it with a bare connect and take the
-     * broken listener for a live one. Removing it makes the bind clean. */
-    if (listener_file_is_ours(sl))
+    /* Binding the path itself (a path too long for a second name) needs
+     * it free, and nng's check for a stale file would connect to the old
+     * listener and hang up. */
+    err = listener_create(sl, sock, &nl, tmp, sizeof(tmp));
+    if (err == 0 && tmp[0] == '\0' && listener_file_is_ours(sl))
         (void)unlink(sl->ipc_path); /* a failure shows as a bind error */
-    if (nng_listen(sock, sl->url, &nl, 0) != 0)
-        return; /* e.g. another server took the path: try again later */
+    if (err != 0)
+        return false;
+    if (!listener_retire(sl, nl, tmp[0] == '\0')) {
+        (void)nng_listener_close(nl); /* never started */
+        return false;
+    }
+    err = nng_listener_start(nl, 0);
+    if (err == 0)
+        err = listener_publish(sl, tmp);
+    if (err != 0) {
+        listener_unretire(sl);
+        (void)nng_listener_close(nl); /* removes tmp too */
+        return false;
+    }
     (void)pthread_mutex_lock(mu); /* cannot fail: valid, not owned */
-    sl->retired[sl->n_retired++] = sl->l;
     sl->l = nl;
     (void)pthread_mutex_unlock(mu);
-    atomic_store(&sl->id, nng_listener_id(nl));
-    listener_note_file(sl);
+    sl->errs = 0; /* a new listener counts from 0 */
+    return true;
 }
 
-void
+/* Take a replaced listener that has no connection left (and has had its
+ * grace period) off sl->old into *out. One bound at the path itself is
+ * kept until the end: nng would unlink the current file when closing it.
+ * false when there is none. */
+static bool
+listener_take_idle(nox__listener_t *sl, nng_listener *out)
+{
+    int64_t now = nox__mono_ms();
+    bool    found = false;
+
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    for (size_t i = 0; !found && i < sl->n_old; i++) {
+        nox__listener_old_t *o = &sl->old[i];
+        if (o->live == 0 && !o->at_path &&
+            now - o->retired_ms >= LISTENER_GRACE_MS) {
+            *out = o->l;
+            *o = sl->old[--sl->n_old]; /* order does not matter */
+            found = true;
+        }
+    }
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+    return found;
+}
+
+int64_t
 nox__listener_watch(nox__listener_t *sl, nng_socket sock, pthread_mutex_t *mu)
 {
-    struct stat sb;
+    int64_t      cost_us = 0;
+    nng_listener idle;
 
     if (!sl->started || sl->ipc_path == NULL)
-        return;
-    if (listener_file_is_ours(sl)) {
-        if (!listener_accepts(sl))
-            listener_rebind(sl, sock, mu);
-    } else if (lstat(sl->ipc_path, &sb) != 0 && errno == ENOENT) {
-        listener_rebind(sl, sock, mu); /* our file was deleted */
-    }
-    /* Else another process owns the path now: leave it alone. */
+        return 0;
+    if (listener_needs_rebind(sl, &cost_us))
+        (void)listener_rebind(sl, sock, mu); /* else retried next time */
+    /* This frees the replaced listener and cuts off the connections stuck
+     * in it (nng keeps their memory, see the top). */
+    while (listener_take_idle(sl, &idle))
+        (void)nng_listener_close(idle); /* only NNG_ECLOSED: gone */
+    return cost_us;
 }
+
+/* ---- the rest ---- */
 
 nox_err_t
 nox__listener_url(nox__listener_t *sl, pthread_mutex_t *mu, char *buf,
@@ -290,13 +684,22 @@ nox__listener_url(nox__listener_t *sl, pthread_mutex_t *mu, char *buf,
 
     if (!sl->started)
         return NOX_EINVAL;
+    if (sl->ipc_path != NULL) {
+        /* NNG would name the file the listener was bound at first. */
+        n = strlen(sl->url);
+        if (n >= len)
+            return NOX_EINVAL;
+        memcpy(buf, sl->url, n + 1);
+        return NOX_OK;
+    }
     (void)pthread_mutex_lock(mu); /* a rebind may swap the listener */
     if (nng_listener_get_string(sl->l, NNG_OPT_URL, &url) != 0)
         rv = NOX_EINTERNAL;
     (void)pthread_mutex_unlock(mu);
     if (rv != NOX_OK)
         return rv;
-    if ((n = strlen(url)) < len)
+    n = strlen(url);
+    if (n < len)
         memcpy(buf, url, n + 1);
     else
         rv = NOX_EINVAL;
@@ -307,18 +710,39 @@ nox__listener_url(nox__listener_t *sl, pthread_mutex_t *mu, char *buf,
 void
 nox__listener_close(nox__listener_t *sl)
 {
-    /* Only NNG_ECLOSED is possible: the socket closed them already. */
-    for (size_t i = 0; i < sl->n_retired; i++)
-        (void)nng_listener_close(sl->retired[i]);
+    bool ours =
+        sl->started && sl->ipc_path != NULL && listener_file_is_ours(sl);
+
+    /* The housekeeping thread is gone, so nothing changes sl->old but us;
+     * the pipe callback only updates counts. nng unlinks the names these
+     * listeners were bound at: moved away already, but for the path
+     * itself (too long for a second name), and then the file is ours or
+     * another's anyway. Only NNG_ECLOSED is possible: the socket closed
+     * them already. */
+    for (size_t i = 0; i < sl->n_old; i++)
+        (void)nng_listener_close(sl->old[i].l);
     if (sl->started)
         (void)nng_listener_close(sl->l);
-    /* nng removes the file itself; this covers versions that do not. */
-    if (sl->started && sl->ipc_path != NULL && listener_file_is_ours(sl))
+    if (ours && listener_file_is_ours(sl))
         (void)unlink(sl->ipc_path); /* best effort; gone is fine */
-    free(sl->retired);
+    if (!sl->mu_init)
+        return;
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    sl->n_old = 0;
+    sl->started = false;
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+}
+
+void
+nox__listener_fini(nox__listener_t *sl)
+{
+    if (sl->mu_init)
+        (void)pthread_mutex_destroy(&sl->pipes_mu); /* no callback left */
+    free(sl->old);
     free(sl->ipc_path);
     free(sl->url);
-    sl->retired = NULL;
+    sl->old = NULL;
+    sl->n_old = sl->cap_old = 0;
     sl->ipc_path = sl->url = NULL;
-    sl->started = false;
+    sl->mu_init = false;
 }

@@ -15,7 +15,8 @@
  * closes the listeners and the socket.
  *
  * The housekeeping thread runs the TTL reaper and, for ipc:// URLs, the
- * listener watch that works around an nng 1.5.2 bug (see listener.c).
+ * listener watch that works around an nng 1.5.2 bug (see listener.c). The
+ * pipe callback counts each listener's connections for that watch.
  */
 #include "nox/server.h"
 #include "dispatch.h"
@@ -44,7 +45,15 @@
  * way into the kernel (large ones are written in pieces by NNG's poller),
  * and closing the socket would cut them off: give them this long. */
 #define SERVER_DRAIN_MS 250
-#define SERVER_WATCH_MS 2000 /* ipc listener check interval */
+/* How often the ipc listener watch runs (listener.c says what it looks
+ * for). A connection made between a listener's break and the next run is
+ * lost, so it runs often; idle, that costs about 0.2% of a core (each run
+ * wakes this thread and reads NNG's statistics, a few microseconds plus
+ * about 2 us per open connection). The interval grows by
+ * SERVER_WATCH_SHARE times a run's time, so with many connections the
+ * watch still takes at most 1/SERVER_WATCH_SHARE of a core. */
+#define SERVER_WATCH_MS 10
+#define SERVER_WATCH_SHARE 200
 #define SERVER_MAX_WORKERS 4096
 /* Protobuf messages are limited to 2 GiB; so is the payload + slack. */
 #define SERVER_MAX_MESSAGE_LIMIT ((size_t)INT32_MAX - NOX_ENVELOPE_SLACK)
@@ -122,7 +131,8 @@ server_build_reply(nox_server_t *s, nng_msg *msg)
     }
     nox__buf_free(&reply);
     nng_msg_clear(msg);
-    if ((n = server_oom_reply(oom, sizeof(oom))) == 0)
+    n = server_oom_reply(oom, sizeof(oom));
+    if (n == 0)
         return NNG_ENOMEM;
     return nng_msg_append(msg, oom, n);
 }
@@ -183,15 +193,19 @@ server_start_workers(nox_server_t *s, nox_status_t *st)
 
         w->srv = s;
         atomic_init(&w->exited, false);
-        if ((rv = nng_aio_alloc(&w->recv_aio, NULL, NULL)) != 0 ||
-            (rv = nng_aio_alloc(&w->send_aio, NULL, NULL)) != 0)
+        rv = nng_aio_alloc(&w->recv_aio, NULL, NULL);
+        if (rv == 0)
+            rv = nng_aio_alloc(&w->send_aio, NULL, NULL);
+        if (rv != 0)
             return nox__status_set(st, NOX_ERESOURCE, "nng_aio_alloc: %s",
                                    nng_strerror(rv));
-        if ((rv = nng_ctx_open(&w->ctx, s->sock)) != 0)
+        rv = nng_ctx_open(&w->ctx, s->sock);
+        if (rv != 0)
             return nox__status_set(st, NOX_EINTERNAL, "nng_ctx_open: %s",
                                    nng_strerror(rv));
         w->ctx_open = true;
-        if ((rv = pthread_create(&w->thread, NULL, server_worker_main, w)) != 0)
+        rv = pthread_create(&w->thread, NULL, server_worker_main, w);
+        if (rv != 0)
             return nox__status_errno(st, NOX_EINTERNAL, rv,
                                      "cannot start worker thread");
         w->started = true;
@@ -259,27 +273,30 @@ server_drain(nox_server_t *s)
 
 /* ---- listeners ---- */
 
-/* While stopping, close every new connection before it can send a
- * request; the ones already open stay so their replies get through. */
+/* Count connections per listener (the ipc watch closes a replaced
+ * listener once its count drops to 0). While stopping, close every new
+ * connection before it can send a request; the ones already open stay so
+ * their replies get through. */
 static void
-server_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+server_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     nox_server_t *s = arg;
 
-    (void)ev;
-    if (atomic_load(&s->stopping)) {
+    nox__listener_pipe_event(s->listeners, s->n_listeners, p, ev);
+    if (ev == NNG_PIPE_EV_ADD_PRE && atomic_load(&s->stopping))
         (void)nng_pipe_close(p); /* fails only if already closed */
-        return;
-    }
-    nox__listener_count_pipe(s->listeners, s->n_listeners, p);
 }
 
-static void
+/* Run the ipc watch; returns the milliseconds until the next run. */
+static int64_t
 server_watch(nox_server_t *s)
 {
+    int64_t cost_us = 0;
+
     for (size_t i = 0; i < s->n_listeners; i++)
         if (!atomic_load(&s->stopping))
-            nox__listener_watch(&s->listeners[i], s->sock, &s->mu);
+            cost_us += nox__listener_watch(&s->listeners[i], s->sock, &s->mu);
+    return SERVER_WATCH_MS + cost_us * SERVER_WATCH_SHARE / 1000;
 }
 
 /* ---- housekeeping: reaper and ipc watch ---- */
@@ -306,7 +323,7 @@ server_keeper_main(void *arg)
     int64_t       now = nox__mono_ms();
     int64_t       reap_at =
         s->reap_interval_ms > 0 ? now + s->reap_interval_ms : INT64_MAX;
-    int64_t watch_at = s->watch_ipc ? now + SERVER_WATCH_MS : INT64_MAX;
+    int64_t watch_at = s->watch_ipc ? now : INT64_MAX;
 
     (void)pthread_mutex_lock(&s->mu); /* cannot fail: valid, not owned */
     while (!s->keeper_stop) {
@@ -314,10 +331,8 @@ server_keeper_main(void *arg)
         if (s->keeper_stop)
             break;
         (void)pthread_mutex_unlock(&s->mu);
-        if (nox__mono_ms() >= watch_at) {
-            server_watch(s);
-            watch_at = nox__mono_ms() + SERVER_WATCH_MS;
-        }
+        if (nox__mono_ms() >= watch_at)
+            watch_at = nox__mono_ms() + server_watch(s);
         if (nox__mono_ms() >= reap_at) {
             /* Failures are retried next round and there is no one to
              * tell: requests treat expired sandboxes as gone anyway. */
@@ -336,16 +351,18 @@ server_sync_init(nox_server_t *s, nox_status_t *st)
     pthread_condattr_t ca;
     int                rv;
 
-    if ((rv = pthread_condattr_init(&ca)) != 0)
+    rv = pthread_condattr_init(&ca);
+    if (rv != 0)
         return nox__status_errno(st, NOX_EINTERNAL, rv, "condattr");
     /* Monotonic, like nox__mono_ms: clock changes cannot stall us. */
-    if ((rv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||
-        (rv = pthread_cond_init(&s->cv, &ca)) != 0) {
-        (void)pthread_condattr_destroy(&ca);
-        return nox__status_errno(st, NOX_EINTERNAL, rv, "cond init");
-    }
+    rv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (rv == 0)
+        rv = pthread_cond_init(&s->cv, &ca);
     (void)pthread_condattr_destroy(&ca); /* cannot fail once initialised */
-    if ((rv = pthread_mutex_init(&s->mu, NULL)) != 0) {
+    if (rv != 0)
+        return nox__status_errno(st, NOX_EINTERNAL, rv, "cond init");
+    rv = pthread_mutex_init(&s->mu, NULL);
+    if (rv != 0) {
         (void)pthread_cond_destroy(&s->cv);
         return nox__status_errno(st, NOX_EINTERNAL, rv, "mutex init");
     }
@@ -360,7 +377,8 @@ server_start_keeper(nox_server_t *s, nox_status_t *st)
 
     if (s->reap_interval_ms <= 0 && !s->watch_ipc)
         return NOX_OK; /* nothing to keep */
-    if ((rv = pthread_create(&s->keeper, NULL, server_keeper_main, s)) != 0)
+    rv = pthread_create(&s->keeper, NULL, server_keeper_main, s);
+    if (rv != 0)
         return nox__status_errno(st, NOX_EINTERNAL, rv,
                                  "cannot start housekeeping thread");
     s->keeper_started = true;
@@ -392,11 +410,14 @@ server_free(nox_server_t *s)
         server_stop_workers(s);
     server_stop_keeper(s);
     server_drain(s);
-    for (size_t i = 0; s->listeners != NULL && i < s->n_listeners; i++)
+    for (size_t i = 0; i < s->n_listeners; i++)
         nox__listener_close(&s->listeners[i]);
-    /* Only NNG_ECLOSED, which cannot happen: we close it once. */
+    /* Only NNG_ECLOSED, which cannot happen: we close it once. nng_close
+     * returns after the last pipe callback, which uses the listeners. */
     if (s->sock_open)
         (void)nng_close(s->sock);
+    for (size_t i = 0; i < s->n_listeners; i++)
+        nox__listener_fini(&s->listeners[i]);
     if (s->sync_init) {
         (void)pthread_cond_destroy(&s->cv); /* no waiters left */
         (void)pthread_mutex_destroy(&s->mu);
@@ -430,9 +451,9 @@ server_check_opts(const nox_server_opts_t *o, nox_status_t *st)
 static nox_err_t
 server_alloc(nox_server_t **out, const nox_server_opts_t *o, nox_status_t *st)
 {
-    nox_server_t *s;
+    nox_server_t *s = calloc(1, sizeof(*s));
 
-    if ((s = calloc(1, sizeof(*s))) == NULL)
+    if (s == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     atomic_init(&s->stopping, false);
     atomic_init(&s->last_reply_ms, INT64_MIN / 2);
@@ -443,8 +464,7 @@ server_alloc(nox_server_t **out, const nox_server_opts_t *o, nox_status_t *st)
     s->n_workers = o->workers ? (size_t)o->workers : NOX_DEFAULT_WORKERS;
     s->reap_interval_ms = o->reap_interval_ms ? o->reap_interval_ms
                                               : NOX_DEFAULT_REAP_INTERVAL_MS;
-    s->n_listeners = o->n_urls;
-    s->listeners = calloc(s->n_listeners, sizeof(*s->listeners));
+    s->listeners = calloc(o->n_urls, sizeof(*s->listeners));
     s->workers = calloc(s->n_workers, sizeof(*s->workers));
     if (s->listeners == NULL || s->workers == NULL) {
         free(s->listeners);
@@ -452,8 +472,15 @@ server_alloc(nox_server_t **out, const nox_server_opts_t *o, nox_status_t *st)
         free(s);
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     }
-    for (size_t i = 0; i < s->n_listeners; i++)
-        nox__listener_init(&s->listeners[i]);
+    /* n_listeners counts initialised ones, so server_free can undo a
+     * partial init. */
+    for (; s->n_listeners < o->n_urls; s->n_listeners++) {
+        nox_err_t rv = nox__listener_init(&s->listeners[s->n_listeners], st);
+        if (rv != NOX_OK) {
+            server_free(s);
+            return rv;
+        }
+    }
     *out = s;
     return NOX_OK;
 }
@@ -461,19 +488,23 @@ server_alloc(nox_server_t **out, const nox_server_opts_t *o, nox_status_t *st)
 static nox_err_t
 server_open_socket(nox_server_t *s, nox_status_t *st)
 {
-    int rv;
+    int rv = nng_rep0_open(&s->sock);
 
-    if ((rv = nng_rep0_open(&s->sock)) != 0)
+    if (rv != 0)
         return nox__status_set(st, NOX_EINTERNAL, "nng_rep0_open: %s",
                                nng_strerror(rv));
     s->sock_open = true;
     /* Set before any listener exists, so no message larger than the
      * limit plus envelope slack is ever read into memory. */
-    if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ,
-                                  s->dctx.max_message_bytes +
-                                      NOX_ENVELOPE_SLACK)) != 0 ||
-        (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, server_pipe_added,
-                              s)) != 0)
+    rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ,
+                             s->dctx.max_message_bytes + NOX_ENVELOPE_SLACK);
+    if (rv == 0)
+        rv =
+            nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, server_pipe_event, s);
+    if (rv == 0)
+        rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, server_pipe_event,
+                             s);
+    if (rv != 0)
         return nox__status_set(st, NOX_EINTERNAL, "nng socket setup: %s",
                                nng_strerror(rv));
     return NOX_OK;
@@ -487,21 +518,24 @@ nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
     nox_err_t     rv;
 
     nox__status_clear(st);
-    if ((rv = server_check_opts(o, st)) != NOX_OK ||
-        (rv = server_alloc(&s, o, st)) != NOX_OK)
+    rv = server_check_opts(o, st);
+    if (rv == NOX_OK)
+        rv = server_alloc(&s, o, st);
+    if (rv != NOX_OK)
         return rv;
-    if ((rv = server_sync_init(s, st)) != NOX_OK ||
-        (rv = server_open_socket(s, st)) != NOX_OK)
-        goto out_free;
-    for (size_t i = 0; i < o->n_urls; i++) {
-        if ((rv = nox__listener_start(&s->listeners[i], s->sock, o->urls[i],
-                                      st)) != NOX_OK)
-            goto out_free;
+    rv = server_sync_init(s, st);
+    if (rv == NOX_OK)
+        rv = server_open_socket(s, st);
+    for (size_t i = 0; rv == NOX_OK && i < o->n_urls; i++) {
+        rv = nox__listener_start(&s->listeners[i], s->sock, o->urls[i], st);
         s->watch_ipc |= nox__listener_is_ipc(&s->listeners[i]);
         s->drain |= strncmp(o->urls[i], "inproc://", 9) != 0;
     }
-    if ((rv = server_start_workers(s, st)) != NOX_OK ||
-        (rv = server_start_keeper(s, st)) != NOX_OK)
+    if (rv == NOX_OK)
+        rv = server_start_workers(s, st);
+    if (rv == NOX_OK)
+        rv = server_start_keeper(s, st);
+    if (rv != NOX_OK)
         goto out_free;
     *out = s;
     return NOX_OK;
@@ -525,4 +559,14 @@ nox__server_url(nox_server_t *s, size_t i, char *buf, size_t len)
     if (s == NULL || i >= s->n_listeners)
         return NOX_EINVAL;
     return nox__listener_url(&s->listeners[i], &s->mu, buf, len);
+}
+
+size_t
+nox__server_listener_count(nox_server_t *s)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; s != NULL && i < s->n_listeners; i++)
+        n += nox__listener_open_count(&s->listeners[i]);
+    return n;
 }

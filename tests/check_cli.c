@@ -220,8 +220,8 @@ cli_va(run_t *r, const run_opts_t *o, bool local, va_list ap)
         argv[n++] = "--base-dir";
         argv[n++] = base;
     }
-    const char *w;
-    while ((w = va_arg(ap, const char *)) != NULL) {
+    for (const char *w = va_arg(ap, const char *); w != NULL;
+         w = va_arg(ap, const char *)) {
         ck_assert_int_lt(n, RUN_MAX_ARGS - 1);
         argv[n++] = (char *)w;
     }
@@ -909,6 +909,48 @@ START_TEST(cli_talks_to_a_noxrunnerd_server)
 }
 END_TEST
 
+/* A local input that is missing fails before the tool connects, so the
+ * server is not left with a connection that hung up mid-handshake (which
+ * breaks an ipc listener of nng 1.5.2 until the server replaces it), and
+ * the next call is answered at once. */
+START_TEST(cli_missing_local_inputs_fail_before_connecting)
+{
+    char  url[PATH_MAX], out[PATH_MAX];
+    run_t w, f[4], h;
+
+    snprintf(url, sizeof(url), "ipc://%s/d.sock", base);
+    snprintf(out, sizeof(out), "%s/no/such/dir/ws.tar.gz", base);
+    pid_t pid = server_start(url);
+    /* No assertions until the server is stopped again. */
+    cli_raw(&w, "--url", url, "--timeout", "10", "create", "s", "--wait",
+            (char *)NULL);
+    cli_raw(&f[0], "--url", url, "exec", "s", "--stdin-file",
+            "/nonexistent/input", "--", "cat", (char *)NULL);
+    cli_raw(&f[1], "--url", url, "upload", "s", "/nonexistent/file",
+            (char *)NULL);
+    cli_raw(&f[2], "--url", url, "upload", "s", "--dir", "/nonexistent/dir",
+            (char *)NULL);
+    cli_raw(&f[3], "--url", url, "download", "s", "--output", out,
+            (char *)NULL);
+    cli_raw(&h, "--url", url, "--timeout", "3", "health", (char *)NULL);
+    int st = server_stop(pid);
+    ck_assert_msg(w.status == 0, "create: %d %s", w.status, w.err);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(f[i].status == 66, "case %d: %d %s", i, f[i].status,
+                      f[i].err);
+        ck_assert_msg(strstr(f[i].err, "/nonexistent/") != NULL ||
+                          strstr(f[i].err, out) != NULL,
+                      "case %d: %s", i, f[i].err);
+        run_free(&f[i]);
+    }
+    ck_assert_msg(h.status == 0, "health: %d %s", h.status, h.err);
+    ck_assert_msg(h.secs < 1.0, "health took %.2f s", h.secs);
+    ck_assert_int_eq(st, 0);
+    run_free(&w);
+    run_free(&h);
+}
+END_TEST
+
 START_TEST(cli_local_mode_warns_on_stderr_unless_quiet)
 {
     run_opts_t o = {.noisy = true};
@@ -986,6 +1028,7 @@ cli_suite(void)
     tcase_set_timeout(server, 60);
     tcase_add_test(server, cli_unreachable_server_exits_69_quickly);
     tcase_add_test(server, cli_talks_to_a_noxrunnerd_server);
+    tcase_add_test(server, cli_missing_local_inputs_fail_before_connecting);
     tcase_add_test(server, cli_local_mode_warns_on_stderr_unless_quiet);
     suite_add_tcase(s, server);
     return s;

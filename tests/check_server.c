@@ -14,6 +14,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,7 +125,8 @@ cli_raw(nng_socket s, const void *req, size_t len, int *err)
     int                         rv;
 
     ck_assert_int_eq(nng_send(s, (void *)req, len, 0), 0);
-    if ((rv = nng_recv(s, &buf, &n, NNG_FLAG_ALLOC)) != 0) {
+    rv = nng_recv(s, &buf, &n, NNG_FLAG_ALLOC);
+    if (rv != 0) {
         if (err != NULL)
             *err = rv;
         return NULL;
@@ -256,7 +259,8 @@ long_exec_main(void *arg)
     in.cmd = (char **)argv;
     in.n_cmd = 2;
     plen = noxrunner__v1__exec_request__get_packed_size(&in);
-    if ((p = malloc(plen)) == NULL)
+    p = malloc(plen);
+    if (p == NULL)
         return NULL;
     (void)noxrunner__v1__exec_request__pack(&in, p);
     req = envelope(SANDBOX "Exec", p, plen, 0, &len);
@@ -510,7 +514,11 @@ health_within(const char *url, int ms)
 
         ck_assert_int_eq(nng_req0_open(&s), 0);
         ck_assert_int_eq(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 500), 0);
-        /* The file may be missing for a moment while it is rebound. */
+        /* Redial within 10 ms of losing the connection, as noxrunner's
+         * client does (NNG waits up to a second by default). */
+        ck_assert_int_eq(nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 10), 0);
+        /* The file may be missing (deleted) until the server binds
+         * again. */
         if (nng_dial(s, url, NULL, 0) == 0)
             r = cli_raw(s, req, len, NULL);
         else
@@ -551,6 +559,127 @@ START_TEST(server_recovers_its_ipc_listener_after_a_half_open_connection)
      * (a few KB per break, inside nng). So that LeakSanitizer judges only
      * our code, this test process cleans up by hand and ends without the
      * exit-time leak check; ASan's other checks still ran throughout. */
+    teardown();
+    _exit(0);
+}
+END_TEST
+
+/* Open file descriptors of this process, where the server runs. */
+static int
+open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int  n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while (readdir(d) != NULL)
+        n++;
+    ck_assert_int_eq(closedir(d), 0);
+    return n - 3; /* ".", ".." and d's own */
+}
+
+/* 1 once at most n file descriptors are open, within ms (nng releases
+ * those of a closed listener from a thread of its own). */
+static int
+fds_within(int n, int ms)
+{
+    int64_t end = nox__mono_ms() + ms;
+
+    while (open_fds() > n) {
+        if (nox__mono_ms() >= end)
+            return 0;
+        nng_msleep(5);
+    }
+    return 1;
+}
+
+/* The inode of the file at path (0: none). */
+static ino_t
+file_ino(const char *path)
+{
+    struct stat sb;
+
+    return lstat(path, &sb) == 0 ? sb.st_ino : 0;
+}
+
+/* 1 once a file other than inode ino is at path, within ms; 0 if not. */
+static int
+replaced_within(const char *path, ino_t ino, int ms)
+{
+    int64_t end = nox__mono_ms() + ms;
+
+    while (nox__mono_ms() < end) {
+        ino_t now = file_ino(path);
+        if (now != 0 && now != ino)
+            return 1;
+        nng_msleep(1);
+    }
+    return 0;
+}
+
+/* 1 once the server is down to ms NNG listeners (current ones only). */
+static int
+listeners_within(size_t n, int ms)
+{
+    int64_t end = nox__mono_ms() + ms;
+
+    while (nox__server_listener_count(srv) != n) {
+        if (nox__mono_ms() >= end)
+            return 0;
+        nng_msleep(5);
+    }
+    return 1;
+}
+
+/* Hang-ups before the handshake, as a script or a client closed right
+ * after a background dial makes them. Such a hang-up breaks the listener
+ * (unless NNG happened to be busy handing over another connection); the
+ * server replaces it within milliseconds, and the client that comes
+ * after finds it working. The client waits for the file to be replaced
+ * (for a while: a harmless hang-up changes nothing): one that connects
+ * in the milliseconds before is cut off, and nng keeps its connection for
+ * good (see the next test). Then nothing else stays: each replaced
+ * listener is closed with its socket. */
+START_TEST(server_answers_promptly_after_repeated_half_open_connections)
+{
+    int base_fds;
+
+    ck_assert(health_within(ipc_url, 2000)); /* NNG's lazy setup is done */
+    ck_assert_int_eq(nox__server_listener_count(srv), 2); /* ipc, tcp */
+    base_fds = open_fds();
+    for (int i = 0; i < 10; i++) {
+        ino_t   ino = file_ino(sock_path);
+        int64_t t0 = nox__mono_ms();
+
+        half_open(sock_path);
+        (void)replaced_within(sock_path, ino, 200);
+        ck_assert_msg(health_within(ipc_url, 300), "round %d", i);
+        ck_assert_int_lt(nox__mono_ms() - t0, 500);
+    }
+    ck_assert(listeners_within(2, 1000));
+    ck_assert_msg(fds_within(base_fds, 1000), "%d fds open, %d before",
+                  open_fds(), base_fds);
+}
+END_TEST
+
+/* A client that connects between the hang-up and the repair is stuck in
+ * the broken listener until the server closes it, a few milliseconds
+ * later; then a req0 socket that may resend sends again on a fresh
+ * connection, and gets its answer well within a second. */
+START_TEST(server_frees_clients_that_reached_a_broken_listener)
+{
+    for (int i = 0; i < 10; i++) {
+        int64_t t0 = nox__mono_ms();
+
+        half_open(sock_path);
+        ck_assert_msg(health_within(ipc_url, 1000), "round %d", i);
+        ck_assert_int_lt(nox__mono_ms() - t0, 1000);
+    }
+    /* The broken listeners are gone (their stuck connections closed)... */
+    ck_assert(listeners_within(2, 1000));
+    /* ...but nng 1.5.2 never frees those connections: LeakSanitizer
+     * would blame them on us. Clean up by hand and skip the exit-time
+     * leak check, as above. */
     teardown();
     _exit(0);
 }
@@ -669,8 +798,12 @@ daemon_wait(pid_t pid, int timeout_ms)
     int     status;
     pid_t   r;
 
-    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && nox__mono_ms() < end)
+    for (;;) {
+        r = waitpid(pid, &status, WNOHANG);
+        if (r != 0 || nox__mono_ms() >= end)
+            break;
         nng_msleep(20);
+    }
     if (r == 0) {
         (void)kill(pid, SIGKILL);
         (void)waitpid(pid, &status, 0);
@@ -880,6 +1013,9 @@ server_suite(void)
     tcase_add_test(tc, server_replaces_a_stale_ipc_socket_file);
     tcase_add_test(
         tc, server_recovers_its_ipc_listener_after_a_half_open_connection);
+    tcase_add_test(
+        tc, server_answers_promptly_after_repeated_half_open_connections);
+    tcase_add_test(tc, server_frees_clients_that_reached_a_broken_listener);
     tcase_add_test(tc, server_binds_again_when_its_socket_file_is_deleted);
     tcase_add_test(tc, server_never_replaces_a_file_that_is_not_a_socket);
     tcase_add_test(tc, server_start_fails_cleanly_on_a_bad_url);
