@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh
-nox() { echo "\$ noxrc-rpc --local-test $*" >&2; build/noxrc-rpc --local-test "$@"; }
+nox() {
+  echo "\$ noxrc-rpc --local-test $(printf '%q ' "$@")" >&2
+  build/noxrc-rpc --local-test "$@"
+}
 
 export NOXRUNNER_BASE_DIR=$(mktemp -d)   # sandboxes live here for the demo
 work=$(mktemp -d)
