@@ -16,18 +16,19 @@
  * check, a client closed right after a background dial). TCP is not
  * affected: a write after the peer's FIN succeeds.
  *
- * So nothing may connect to a broken listener, and that rules out finding
- * one by connecting to it. The housekeeping thread calls
- * nox__listener_watch every few milliseconds instead, which reads the
- * listener's NNG statistics: the break counts one "other" error, as does
- * every connection that closes. A rise in errors that closing connections
- * (our pipe callback counts them) do not explain means a peer hung up in
- * a handshake. That is rare and may have broken the listener, so we bind
- * a fresh one at once. A needless rebind (the hang-up did no harm, or a
- * reply failed on a closed connection) costs nothing but the rebind. A
- * handshake probe, which sticks in a broken listener, runs every few
- * seconds as a backstop, and as the only check when NNG keeps no
- * statistics.
+ * So nothing should connect to a broken listener, and that rules out
+ * finding one by connecting to it. The housekeeping thread calls
+ * nox__listener_watch every 20 ms or so (server.c) instead, which reads
+ * the listener's NNG statistics: the break counts one "other" error, as
+ * does every connection that closes. A rise in errors that closing
+ * connections (our pipe callback counts them) do not explain means a peer
+ * hung up in a handshake. That is rare and may have broken the listener,
+ * so we bind a fresh one at once. A needless rebind (the hang-up did no
+ * harm, or a reply failed on a closed connection) costs nothing but the
+ * rebind. (nng_stat_find_listener cannot be used: in 1.5.2 it returns the
+ * first listener's statistics for any listener.) A handshake probe, which
+ * sticks in a broken listener, runs every few seconds as a backstop, and
+ * as the only check when NNG keeps no statistics.
  *
  * Each listener binds a fresh name next to the path and is renamed onto
  * it: rename() replaces the old file in one step, so clients always find
@@ -426,8 +427,7 @@ listener_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* The statistics of listener id in the snapshot all, or NULL. (nng
- * 1.5.2's nng_stat_find_listener returns the first listener's for any.) */
+/* The statistics of listener id in the snapshot all, or NULL. */
 static nng_stat *
 listener_stats_of(nng_stat *all, int id)
 {

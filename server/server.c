@@ -46,14 +46,16 @@
  * and closing the socket would cut them off: give them this long. */
 #define SERVER_DRAIN_MS 250
 /* How often the ipc listener watch runs (listener.c says what it looks
- * for). A connection made between a listener's break and the next run is
- * lost, so it runs often; idle, that costs about 0.2% of a core (each run
- * wakes this thread and reads NNG's statistics, a few microseconds plus
- * about 2 us per open connection). The interval grows by
- * SERVER_WATCH_SHARE times a run's time, so with many connections the
- * watch still takes at most 1/SERVER_WATCH_SHARE of a core. */
-#define SERVER_WATCH_MS 10
-#define SERVER_WATCH_SHARE 200
+ * for). A client that connects between a listener's break and the next
+ * run is cut off, so it runs often. Idle, a run is a wakeup of this
+ * thread plus a few microseconds reading NNG's statistics; measured at
+ * 0.3-0.4% of a core, nearly all of it the wakeup (on that VM a bare
+ * 20 ms sleep loop costs as much). Reading the statistics takes about
+ * 2 us more per open connection, so runs are spaced by at least
+ * SERVER_WATCH_SHARE times their duration: with many connections the
+ * watch takes at most 1/SERVER_WATCH_SHARE of a core. */
+#define SERVER_WATCH_MS 20
+#define SERVER_WATCH_SHARE 100
 #define SERVER_MAX_WORKERS 4096
 /* Protobuf messages are limited to 2 GiB; so is the payload + slack. */
 #define SERVER_MAX_MESSAGE_LIMIT ((size_t)INT32_MAX - NOX_ENVELOPE_SLACK)
@@ -292,11 +294,13 @@ static int64_t
 server_watch(nox_server_t *s)
 {
     int64_t cost_us = 0;
+    int64_t spacing;
 
     for (size_t i = 0; i < s->n_listeners; i++)
         if (!atomic_load(&s->stopping))
             cost_us += nox__listener_watch(&s->listeners[i], s->sock, &s->mu);
-    return SERVER_WATCH_MS + cost_us * SERVER_WATCH_SHARE / 1000;
+    spacing = cost_us * SERVER_WATCH_SHARE / 1000;
+    return spacing > SERVER_WATCH_MS ? spacing : SERVER_WATCH_MS;
 }
 
 /* ---- housekeeping: reaper and ipc watch ---- */
