@@ -2,6 +2,7 @@
  * codes and messages out, against a real engine in a fresh base dir. */
 #include "dispatch.h"
 #include "nox/server.h"
+#include "testenvelope.h"
 #include "testutil.h"
 
 #include "noxrunner/v1/sandbox.pb-c.h"
@@ -55,25 +56,6 @@ raw(const void *req, size_t len)
     return r;
 }
 
-/* Pack an envelope around payload bytes. */
-static uint8_t *
-envelope(const char *method, const void *payload, size_t plen,
-         int64_t deadline_ms, size_t *len)
-{
-    Noxrunner__V1__RpcRequest req = NOXRUNNER__V1__RPC_REQUEST__INIT;
-    uint8_t                  *buf;
-
-    req.method = (char *)method;
-    req.payload.data = (uint8_t *)payload;
-    req.payload.len = plen;
-    req.deadline_ms = deadline_ms;
-    *len = noxrunner__v1__rpc_request__get_packed_size(&req);
-    buf = malloc(*len ? *len : 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(noxrunner__v1__rpc_request__pack(&req, buf), *len);
-    return buf;
-}
-
 /* Call an RPC with a message payload (NULL: empty payload). */
 static Noxrunner__V1__RpcResponse *
 call_dl(const char *method, const ProtobufCMessage *in, int64_t deadline_ms)
@@ -87,7 +69,7 @@ call_dl(const char *method, const ProtobufCMessage *in, int64_t deadline_ms)
     ck_assert_ptr_nonnull(p);
     if (in != NULL)
         ck_assert_uint_eq(protobuf_c_message_pack(in, p), plen);
-    req = envelope(method, p, plen, deadline_ms, &len);
+    req = tu_envelope(method, p, plen, deadline_ms, &len);
     r = raw(req, len);
     free(req);
     free(p);
@@ -179,7 +161,7 @@ END_TEST
 START_TEST(dispatch_rejects_a_truncated_envelope)
 {
     size_t   len;
-    uint8_t *req = envelope(SANDBOX "Health", NULL, 0, 0, &len);
+    uint8_t *req = tu_envelope(SANDBOX "Health", NULL, 0, 0, &len);
 
     /* Cut inside the method string: a length prefix overruns the data. */
     expect_error(raw(req, len - 3), 3, "malformed request envelope");
@@ -230,7 +212,7 @@ START_TEST(dispatch_rejects_a_malformed_payload)
 {
     static const uint8_t bad[] = {0x0a, 0x7f, 'x'}; /* string overruns */
     size_t               len;
-    uint8_t *req = envelope(SANDBOX "Exec", bad, sizeof(bad), 0, &len);
+    uint8_t *req = tu_envelope(SANDBOX "Exec", bad, sizeof(bad), 0, &len);
 
     expect_error(raw(req, len), 3, "malformed ExecRequest payload");
     free(req);
@@ -244,7 +226,7 @@ START_TEST(dispatch_rejects_an_oversized_payload)
     uint8_t *req;
 
     ck_assert_ptr_nonnull(p);
-    req = envelope(SANDBOX "Health", p, plen, 0, &len);
+    req = tu_envelope(SANDBOX "Health", p, plen, 0, &len);
     expect_error(raw(req, len), 8,
                  "request payload of 1048577 bytes exceeds the "
                  "max_message_bytes limit of 1048576");

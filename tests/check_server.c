@@ -5,6 +5,7 @@
  * group afterwards, so a failed test leaves no daemon behind either. */
 #include "nox/server.h"
 #include "server_priv.h"
+#include "testenvelope.h"
 #include "testutil.h"
 
 #include "noxrunner/v1/sandbox.pb-c.h"
@@ -96,24 +97,6 @@ cli_close(nng_socket s)
     ck_assert_int_eq(nng_close(s), 0);
 }
 
-static uint8_t *
-envelope(const char *method, const void *payload, size_t plen,
-         int64_t deadline_ms, size_t *len)
-{
-    Noxrunner__V1__RpcRequest req = NOXRUNNER__V1__RPC_REQUEST__INIT;
-    uint8_t                  *buf;
-
-    req.method = (char *)method;
-    req.payload.data = (uint8_t *)payload;
-    req.payload.len = plen;
-    req.deadline_ms = deadline_ms;
-    *len = noxrunner__v1__rpc_request__get_packed_size(&req);
-    buf = malloc(*len ? *len : 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(noxrunner__v1__rpc_request__pack(&req, buf), *len);
-    return buf;
-}
-
 /* Send raw bytes, wait for the reply. NULL (and *err, if given, set) when
  * NNG reports an error instead of a reply. */
 static Noxrunner__V1__RpcResponse *
@@ -150,7 +133,7 @@ cli_call(nng_socket s, const char *method, const ProtobufCMessage *in,
     ck_assert_ptr_nonnull(p);
     if (in != NULL)
         ck_assert_uint_eq(protobuf_c_message_pack(in, p), plen);
-    req = envelope(method, p, plen, deadline_ms, &len);
+    req = tu_envelope(method, p, plen, deadline_ms, &len);
     Noxrunner__V1__RpcResponse *r = cli_raw(s, req, len, &err);
     ck_assert_msg(r != NULL, "%s: %s", method, nng_strerror(err));
     free(req);
@@ -263,7 +246,7 @@ long_exec_main(void *arg)
     if (p == NULL)
         return NULL;
     (void)noxrunner__v1__exec_request__pack(&in, p);
-    req = envelope(SANDBOX "Exec", p, plen, 0, &len);
+    req = tu_envelope(SANDBOX "Exec", p, plen, 0, &len);
     if (nng_req0_open(&s) == 0) {
         if (nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 20000) == 0 &&
             nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME,
@@ -347,7 +330,7 @@ START_TEST(server_answers_bad_requests_and_keeps_serving)
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x07};
     nng_socket           s = cli_open(ipc_url, 5000);
     size_t               len;
-    uint8_t             *req = envelope(SANDBOX "Health", NULL, 0, 0, &len);
+    uint8_t             *req = tu_envelope(SANDBOX "Health", NULL, 0, 0, &len);
 
     expect_error(cli_raw(s, junk, sizeof(junk), NULL), 3,
                  "malformed request envelope");
@@ -372,7 +355,7 @@ START_TEST(server_rejects_an_oversized_request)
     uint8_t   *req;
 
     ck_assert_ptr_nonnull(p);
-    req = envelope(SANDBOX "UploadFiles", p, plen, 0, &len);
+    req = tu_envelope(SANDBOX "UploadFiles", p, plen, 0, &len);
     expect_error(cli_raw(s, req, len, NULL), 8,
                  "request payload of 1052672 bytes exceeds the "
                  "max_message_bytes limit of 1048576");
@@ -392,7 +375,7 @@ START_TEST(server_drops_a_message_beyond_the_envelope_slack)
     int        err = 0;
 
     ck_assert_ptr_nonnull(p);
-    req = envelope(SANDBOX "UploadFiles", p, plen, 0, &len);
+    req = tu_envelope(SANDBOX "UploadFiles", p, plen, 0, &len);
     /* NNG refuses it before it is read into memory: no reply at all. */
     ck_assert_ptr_null(cli_raw(s, req, len, &err));
     /* nng 1.5.2's req0 fails the request when the pipe drops. */
@@ -505,7 +488,7 @@ health_within(const char *url, int ms)
 {
     int64_t  end = nox__mono_ms() + ms;
     size_t   len;
-    uint8_t *req = envelope(SANDBOX "Health", NULL, 0, 0, &len);
+    uint8_t *req = tu_envelope(SANDBOX "Health", NULL, 0, 0, &len);
     int      ok = 0;
 
     while (!ok && nox__mono_ms() < end) {
