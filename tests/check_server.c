@@ -382,8 +382,25 @@ START_TEST(server_drops_a_message_beyond_the_envelope_slack)
     ck_assert_msg(err == NNG_ECONNRESET || err == NNG_ETIMEDOUT, "%s",
                   nng_strerror(err));
     cli_close(s);
-    s = cli_open(ipc_url, 5000);
-    health_ok(s);
+    /* The dropped connection looks like a handshake hang-up to the
+     * listener watch (nng 1.5.2 workaround), which may rebind and cut a
+     * connection made in that moment: a read-only call is then retried,
+     * as libnoxrunner does. Serving must resume within a few tries. */
+    for (int attempt = 0;; attempt++) {
+        size_t   hlen;
+        uint8_t *h = tu_envelope(SANDBOX "Health", "", 0, 0, &hlen);
+        s = cli_open(ipc_url, 5000);
+        Noxrunner__V1__RpcResponse *r = cli_raw(s, h, hlen, &err);
+        free(h);
+        if (r != NULL) {
+            ck_assert_int_eq(r->code, 0);
+            noxrunner__v1__rpc_response__free_unpacked(r, NULL);
+            break;
+        }
+        ck_assert_msg(err == NNG_ECONNRESET && attempt < 3, "%s",
+                      nng_strerror(err));
+        cli_close(s);
+    }
     free(req);
     free(p);
     cli_close(s);
