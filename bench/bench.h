@@ -147,6 +147,10 @@ typedef struct {
     size_t          n_targets, cap_targets;
     size_t          errors;   /* sum of row errors and setup failures */
     size_t          failures; /* groups or setups that could not run */
+    /* The isolation level of the engines and local clients opened next:
+     * "none" (the default: the plain figures of issue 3), or "namespaces"
+     * where a group measures isolated cases beside them. */
+    const char *iso;
 } bench_t;
 
 /* An empty row: no figures (NAN), no floor. name is copied. */

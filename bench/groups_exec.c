@@ -1,7 +1,8 @@
 /* groups_exec.c - the exec group: Exec of "true" and "echo hello"
- * through each transport (in-process engine, inproc, ipc, tcp), each round
- * also spawning the same command directly (the floor), so all five see
- * the same machine. */
+ * through each transport (in-process engine, inproc, ipc, tcp) in plain
+ * sandboxes, and in-process in a namespaced one (isolation namespaces),
+ * each round also spawning the same command directly (the floor), so all
+ * six see the same machine. */
 #include "bench.h"
 
 #include <math.h>
@@ -10,7 +11,7 @@
 #include <unistd.h>
 
 #define EXEC_URL_MAX 160
-#define EXEC_NT 4 /* transports */
+#define EXEC_NT 5 /* transports, the last one isolated */
 
 /* One transport's client and sandbox, and the command it runs. */
 typedef struct {
@@ -49,6 +50,19 @@ exec_targets(bench_t *b, const bench_stats_t *floor, const bench_stats_t *local,
     bench_target(b, "in-process exec true: p50 - floor p50",
                  ok && local->n ? local->p50_us - floor->p50_us : NAN, 50, "us",
                  false, NULL);
+}
+
+/* Issue 4's targets: an isolated Exec against the unisolated floor. */
+static void
+exec_iso_targets(bench_t *b, const bench_stats_t *floor,
+                 const bench_stats_t *iso)
+{
+    bool ok = floor->n > 0 && iso->n > 0;
+
+    bench_target(b, "isolated exec true: p50 / floor p50",
+                 ok ? iso->p50_us / floor->p50_us : NAN, 1.5, "x", false, NULL);
+    bench_target(b, "isolated exec true: p99 / floor p99",
+                 ok ? iso->p99_us / floor->p99_us : NAN, 2.0, "x", false, NULL);
 }
 
 /* Measure one command (k: 0 true, 1 echo hello) through every open
@@ -91,8 +105,10 @@ exec_command(bench_t *b, exec_tp_t *tp, int k)
             bench_row_lat(b, "exec", name, &st[t], cases[t].errors,
                           t > 0 && st[0].n > 0 ? &st[0] : NULL);
     }
-    if (k == 0)
+    if (k == 0) {
         exec_targets(b, &st[0], &st[1], &st[3]);
+        exec_iso_targets(b, &st[0], &st[EXEC_NT]);
+    }
     bench_cases_free(cases, 1 + EXEC_NT);
 }
 
@@ -102,8 +118,11 @@ static void
 exec_open(bench_t *b, exec_tp_t *tp, const char *const *urls)
 {
     for (size_t t = 0; t < EXEC_NT; t++) {
-        (void)snprintf(tp[t].sid, sizeof(tp[t].sid), "exec-%s", tp[t].name);
+        (void)snprintf(tp[t].sid, sizeof(tp[t].sid), "exec-%zu", t);
+        /* The last one is namespaced; the rest stay plain. */
+        b->iso = t == EXEC_NT - 1 ? "namespaces" : NULL;
         tp[t].c = bench_client(b, "exec", urls[t], NOX_ARCHIVE_TAR_GZ);
+        b->iso = NULL;
         if (tp[t].c != NULL && bench_create(b, "exec", tp[t].c, tp[t].sid)) {
             nox_client_close(tp[t].c);
             tp[t].c = NULL;
@@ -127,11 +146,12 @@ bench_group_exec(bench_t *b)
 {
     char        inproc[64], ipc[EXEC_URL_MAX], tcp[EXEC_URL_MAX];
     const char *listen[3] = {inproc, ipc, "tcp://127.0.0.1:0"};
-    const char *urls[EXEC_NT] = {NULL, inproc, ipc, tcp};
+    const char *urls[EXEC_NT] = {NULL, inproc, ipc, tcp, NULL};
     exec_tp_t   tp[EXEC_NT] = {{.name = "in-process"},
                                {.name = "inproc"},
                                {.name = "ipc"},
-                               {.name = "tcp"}};
+                               {.name = "tcp"},
+                               {.name = "in-process namespaces"}};
     bench_srv_t srv;
 
     (void)snprintf(inproc, sizeof(inproc), "inproc://nox-bench-%ld",

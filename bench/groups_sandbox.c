@@ -96,17 +96,49 @@ life_floor(void *arg, size_t i, char *msg, size_t msglen)
     return bench_floor_fs_pair(a->dir, i, a->layout, msg, msglen);
 }
 
-/* Rows and targets from the four cases: floor, floor with the sandbox
- * layout, in-process pairs, ipc pairs. */
-static void
-life_report(bench_t *b, bench_case_t *cases)
-{
-    static const char *const names[4] = {
-        "floor mkdir+write+rename+rmtree", "floor same + workspace/ tmp/ dirs",
-        "in-process create+delete", "ipc create+delete"};
-    bench_stats_t st[4];
+#define LIFE_CASES 5
 
-    for (size_t k = 0; k < 4; k++) {
+/* CreateSandbox alone with isolation namespaces (each sandbox deleted
+ * again, untimed), after the interleaved rounds: the figure issue 4's
+ * target is about. *out.n is 0 when it could not be measured. */
+static void
+life_iso_create(bench_t *b, nox_client_t *c, bench_stats_t *out)
+{
+    sandbox_loop_t  l = {"lifecycle", "lc-nsc-", 0, b->n_lat, true};
+    bench_samples_t s;
+    size_t          errors = 0;
+    int64_t         wall;
+
+    memset(out, 0, sizeof(*out));
+    if (c == NULL)
+        return;
+    if (bench_samples_init(&s, b->n_lat) != 0) {
+        bench_fail(b, "lifecycle", "out of memory");
+        return;
+    }
+    wall = sandbox_loop(c, &l, &s, &errors);
+    bench_stats(&s, wall, out);
+    bench_row_lat(b, "lifecycle",
+                  "in-process namespaces create (delete untimed)", out, errors,
+                  NULL);
+    bench_samples_free(&s);
+}
+
+/* Rows and targets from the cases: floor, floor with the sandbox layout,
+ * in-process pairs, ipc pairs, in-process pairs with isolation
+ * namespaces; iso_create is CreateSandbox alone with namespaces. */
+static void
+life_report(bench_t *b, bench_case_t *cases, nox_client_t *iso)
+{
+    bench_stats_t iso_create;
+
+    static const char *const names[LIFE_CASES] = {
+        "floor mkdir+write+rename+rmtree", "floor same + workspace/ tmp/ dirs",
+        "in-process create+delete", "ipc create+delete",
+        "in-process namespaces create+delete"};
+    bench_stats_t st[LIFE_CASES];
+
+    for (size_t k = 0; k < LIFE_CASES; k++) {
         bench_case_stats(&cases[k], &st[k]);
         if (cases[k].fn != NULL)
             bench_row_lat(b, "lifecycle", names[k], &st[k], cases[k].errors,
@@ -118,6 +150,14 @@ life_report(bench_t *b, bench_case_t *cases)
     bench_target(b, "create+delete ipc: p50 / fs floor",
                  st[3].n && st[0].n ? st[3].p50_us / st[0].p50_us : NAN, 1.3,
                  "x", false, NULL);
+    /* Issue 4: CreateSandbox with isolation against the filesystem floor
+     * of a sandbox's layout. */
+    life_iso_create(b, iso, &iso_create);
+    bench_target(b, "isolated create: p50 - fs floor p50",
+                 iso_create.n && st[1].n
+                     ? (iso_create.p50_us - st[1].p50_us) / 1e3
+                     : NAN,
+                 2, "ms", false, NULL);
 }
 
 int
@@ -125,16 +165,19 @@ bench_group_lifecycle(bench_t *b)
 {
     char         dir[PATH_MAX], url[SANDBOX_URL_MAX];
     const char  *urls[1] = {url};
-    life_arg_t   args[4] = {{NULL, NULL, dir, false},
-                            {NULL, NULL, dir, true},
-                            {NULL, "lc-local-", NULL, false},
-                            {NULL, "lc-ipc-", NULL, false}};
-    bench_case_t cases[4] = {{"floor", life_floor, &args[0], {0}, 0},
-                             {"floor+layout", life_floor, &args[1], {0}, 0},
-                             {"in-process pair", life_pair, &args[2], {0}, 0},
-                             {"ipc pair", life_pair, &args[3], {0}, 0}};
-    bench_srv_t  srv;
-    int          rv = -1;
+    life_arg_t   args[LIFE_CASES] = {{NULL, NULL, dir, false},
+                                     {NULL, NULL, dir, true},
+                                     {NULL, "lc-local-", NULL, false},
+                                     {NULL, "lc-ipc-", NULL, false},
+                                     {NULL, "lc-ns-", NULL, false}};
+    bench_case_t cases[LIFE_CASES] = {
+        {"floor", life_floor, &args[0], {0}, 0},
+        {"floor+layout", life_floor, &args[1], {0}, 0},
+        {"in-process pair", life_pair, &args[2], {0}, 0},
+        {"ipc pair", life_pair, &args[3], {0}, 0},
+        {"in-process namespaces pair", life_pair, &args[4], {0}, 0}};
+    bench_srv_t srv;
+    int         rv = -1;
 
     if (bench_path(dir, sizeof(dir), b->work, "fs-floor") != 0 ||
         bench_ipc_url(b, "lifecycle", "life.sock", url, sizeof(url)) != 0)
@@ -149,16 +192,21 @@ bench_group_lifecycle(bench_t *b)
         cases[2].fn = NULL;
     if ((args[3].c = bench_client(b, "lifecycle", url, 0)) == NULL)
         cases[3].fn = NULL;
-    if (bench_cases_init(cases, 4, b->n_lat) == 0) {
-        bench_rounds("lifecycle", cases, 4, b->n_warm, b->n_lat);
-        life_report(b, cases);
-        bench_cases_free(cases, 4);
+    b->iso = "namespaces";
+    if ((args[4].c = bench_client(b, "lifecycle", NULL, 0)) == NULL)
+        cases[4].fn = NULL;
+    b->iso = NULL;
+    if (bench_cases_init(cases, LIFE_CASES, b->n_lat) == 0) {
+        bench_rounds("lifecycle", cases, LIFE_CASES, b->n_warm, b->n_lat);
+        life_report(b, cases, args[4].c);
+        bench_cases_free(cases, LIFE_CASES);
         rv = 0;
     } else {
         bench_fail(b, "lifecycle", "out of memory");
     }
     nox_client_close(args[2].c);
     nox_client_close(args[3].c);
+    nox_client_close(args[4].c);
     bench_srv_stop(&srv);
     return bench_rmtree(dir) == 0 ? rv : -1;
 }
@@ -363,14 +411,16 @@ scale_run(scale_t *x, const char *url)
 int
 bench_group_scale(bench_t *b)
 {
-    scale_t     x = {.b = b,
-                     .rss_idle = -1,
-                     .rss_full = -1,
-                     .rss_before = -1,
-                     .rss_after = -1};
-    char        bin[PATH_MAX], dir[PATH_MAX], url[SANDBOX_URL_MAX];
-    const char *argv[] = {bin, "--listen", url, "--base-dir",
-                          dir, "--quiet",  NULL};
+    scale_t x = {.b = b,
+                 .rss_idle = -1,
+                 .rss_full = -1,
+                 .rss_before = -1,
+                 .rss_after = -1};
+    char    bin[PATH_MAX], dir[PATH_MAX], url[SANDBOX_URL_MAX];
+    /* Plain sandboxes: with isolation each would keep a holder process
+     * (and its namespaces) alive, which is another measurement. */
+    const char *argv[] = {bin,       "--listen",    url,    "--base-dir", dir,
+                          "--quiet", "--isolation", "none", NULL};
     int         rv, status;
 
     if (bench_ipc_url(b, "scale", "scale.sock", url, sizeof(url)) != 0)

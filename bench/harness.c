@@ -13,12 +13,14 @@ int
 bench_srv_start(bench_t *b, const char *group, bench_srv_t *s,
                 const char *const *urls, size_t n)
 {
-    nox_engine_opts_t eo = {b->work, 0, 1};
+    nox_engine_opts_t eo = {.base_dir = b->work, .quiet = 1};
     nox_server_opts_t so = {0};
     nox_status_t      st;
 
     memset(s, 0, sizeof(*s));
-    if (nox_engine_open(&s->engine, &eo, &st) != NOX_OK) {
+    if (nox_isolation_parse(b->iso ? b->iso : "none", &eo.isolation, &st) !=
+            NOX_OK ||
+        nox_engine_open(&s->engine, &eo, &st) != NOX_OK) {
         bench_fail(b, group, "engine: %s", st.msg);
         return -1;
     }
@@ -55,7 +57,8 @@ nox_client_t *
 bench_client(bench_t *b, const char *group, const char *url,
              nox_archive_format_t format)
 {
-    nox_local_opts_t  lo = {b->work, 0, 1, 0}; /* quiet; default reaper */
+    /* Quiet; default reaper. */
+    nox_local_opts_t  lo = {b->work, 0, 1, 0, b->iso ? b->iso : "none"};
     nox_client_opts_t co;
     nox_client_t     *c = NULL;
     char              ebuf[256] = "";

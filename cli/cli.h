@@ -62,6 +62,8 @@ enum {
     NOX_CLI_OPT_SRC = 1u << 14,
     NOX_CLI_OPT_OUTPUT = 1u << 15,
     NOX_CLI_OPT_EXTRACT = 1u << 16,
+    NOX_CLI_OPT_PIDS = 1u << 17,
+    NOX_CLI_OPT_NETWORK = 1u << 18,
 };
 
 typedef struct nox__cli_ctx     nox__cli_ctx_t;
@@ -80,6 +82,8 @@ typedef struct {
     const char          *base_dir; /* NULL: $NOXRUNNER_BASE_DIR, else /tmp */
     int64_t              timeout_ms; /* 0: the library's default */
     nox_archive_format_t format;     /* --format: upload/download archives */
+    const char *isolation; /* --isolation (local only); NULL: the engine's
+                              $NOXRUNNER_ISOLATION, else auto */
     /* the subcommand and its positionals */
     const nox__cli_command_t *cmd;     /* NULL: none given */
     const char               *session; /* first positional, if any */
@@ -89,6 +93,8 @@ typedef struct {
     /* create */
     uint32_t    ttl_seconds;
     const char *image, *cpu, *mem, *storage;
+    uint32_t    pids; /* 0: no limit */
+    bool        allow_network;
     bool        wait;
     /* exec, sh, shell */
     const char  *workdir;
@@ -228,5 +234,12 @@ void nox__cli_exec_opts(const nox__cli_args_t *a, nox_exec_opts_t *o);
 /* Write r's stdout and stderr raw to our stdout and stderr, plus a note
  * on stderr when a stream was truncated. 0, or an errno value. */
 int nox__cli_exec_write_raw(const nox_exec_t *r);
+
+/* With --verbose, print the one-line summary of a finished command to
+ * stderr: "<call> <session>: exit 0 (EXITED) in 12 ms, cpu 3+1 ms, max
+ * rss 2048 KiB, stdout 6 B, stderr 0 B" (", signal N" after the cause
+ * when one ended it). The time is the command's own, on the server. */
+void nox__cli_exec_summary(const nox__cli_ctx_t *ctx, const char *call,
+                           const char *session, const nox_exec_t *r);
 
 #endif /* NOX_CLI_H */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,6 +115,23 @@ exec_json_bytes(cJSON *o, const char *key, const uint8_t *p, size_t n)
     return ok;
 }
 
+/* How the command ended and what it used, after the output fields. */
+static bool
+exec_json_usage(cJSON *o, const nox_exec_t *r)
+{
+    return cJSON_AddStringToObject(o, "cause",
+                                   nox_exec_cause_name((int)r->cause)) &&
+           cJSON_AddNumberToObject(o, "signal", r->signal) &&
+           cJSON_AddNumberToObject(o, "cpuUserMs", (double)r->cpu_user_ms) &&
+           cJSON_AddNumberToObject(o, "cpuSystemMs",
+                                   (double)r->cpu_system_ms) &&
+           cJSON_AddNumberToObject(o, "maxRssKb", (double)r->max_rss_kb) &&
+           cJSON_AddNumberToObject(o, "stdoutTotalBytes",
+                                   (double)r->stdout_total_bytes) &&
+           cJSON_AddNumberToObject(o, "stderrTotalBytes",
+                                   (double)r->stderr_total_bytes);
+}
+
 static int
 exec_print_json(const nox__cli_ctx_t *ctx, const nox_exec_t *r)
 {
@@ -125,9 +143,55 @@ exec_print_json(const nox__cli_ctx_t *ctx, const nox_exec_t *r)
         cJSON_AddNumberToObject(o, "durationMs", (double)r->duration_ms) &&
         cJSON_AddBoolToObject(o, "timedOut", r->timed_out) &&
         cJSON_AddBoolToObject(o, "stdoutTruncated", r->stdout_truncated) &&
-        cJSON_AddBoolToObject(o, "stderrTruncated", r->stderr_truncated);
+        cJSON_AddBoolToObject(o, "stderrTruncated", r->stderr_truncated) &&
+        exec_json_usage(o, r);
 
     return nox__cli_emit_json(ctx, o, ok);
+}
+
+/* A command the server refused to run, under --json: the usual error
+ * object plus "cause": "BLOCKED", so a caller reading causes sees this
+ * one too. The exit status stays that of NOX_EDENIED (77). */
+static int
+exec_print_blocked_json(const nox__cli_ctx_t *ctx)
+{
+    const char *msg = nox_client_errmsg(ctx->client);
+
+    if (msg == NULL || msg[0] == '\0')
+        msg = nox_strerror(NOX_EDENIED);
+    /* The message names the command, which is the caller's bytes. */
+    char  *clean = nox__cli_utf8_sanitize((const uint8_t *)msg, strlen(msg));
+    cJSON *o = cJSON_CreateObject();
+    bool   ok = clean != NULL &&
+              cJSON_AddStringToObject(o, "cause",
+                                      nox_exec_cause_name(NOX_EXIT_BLOCKED));
+    cJSON *err = ok ? cJSON_AddObjectToObject(o, "error") : NULL;
+
+    ok = err != NULL && cJSON_AddNumberToObject(err, "code", NOX_EDENIED) &&
+         cJSON_AddStringToObject(err, "message", clean);
+    free(clean);
+    int rc = nox__cli_emit_json(ctx, o, ok);
+    return rc != 0 ? rc : nox__cli_exit_code(NOX_EDENIED);
+}
+
+void
+nox__cli_exec_summary(const nox__cli_ctx_t *ctx, const char *call,
+                      const char *session, const nox_exec_t *r)
+{
+    char sig[32] = "";
+
+    if (!ctx->args->verbose)
+        return;
+    if (r->signal != 0)
+        (void)snprintf(sig, sizeof(sig), ", signal %d", r->signal);
+    (void)fprintf(stderr,
+                  "%s %s: exit %d (%s%s) in %" PRIu64 " ms, cpu %" PRIu64
+                  "+%" PRIu64 " ms, max rss %" PRIu64 " KiB, stdout %" PRIu64
+                  " B, stderr %" PRIu64 " B\n",
+                  call, session, (int)r->exit_code,
+                  nox_exec_cause_name((int)r->cause), sig, r->duration_ms,
+                  r->cpu_user_ms, r->cpu_system_ms, r->max_rss_kb,
+                  r->stdout_total_bytes, r->stderr_total_bytes);
 }
 
 /* Print the result and pick the exit status: the command's own, unless
@@ -181,9 +245,20 @@ exec_run(nox__cli_ctx_t *ctx, const char *call, const char *shell_cmd)
                                               shell_cmd, a->bash, &o, &r)
                       : nox_client_exec(ctx->client, a->session, a->rest,
                                         a->rest_len, &o, &r);
-    nox__cli_trace(ctx, call, a->session, t0, e, "exit %d%s", r.exit_code,
-                   r.timed_out ? " (timed out)" : "");
-    rc = e != NOX_OK ? nox__cli_fail_call(ctx, e) : exec_finish(ctx, &r);
+    if (e == NOX_EDENIED) {
+        /* "exec S: BLOCKED in N ms", the cause callers know it by. */
+        nox__cli_trace(ctx, call, a->session, t0, NOX_OK, "%s",
+                       nox_exec_cause_name(NOX_EXIT_BLOCKED));
+        return ctx->args->json ? exec_print_blocked_json(ctx)
+                               : nox__cli_fail_call(ctx, e);
+    }
+    if (e != NOX_OK) {
+        nox__cli_trace(ctx, call, a->session, t0, e, "%s", "");
+        return nox__cli_fail_call(ctx, e);
+    }
+    rc = exec_finish(ctx, &r);
+    /* After the output, so it ends what the command printed. */
+    nox__cli_exec_summary(ctx, call, a->session, &r);
     nox_exec_free(&r);
     return rc;
 }

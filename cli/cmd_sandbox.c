@@ -12,6 +12,31 @@
 /* create --wait with no --timeout: how long to wait for the server. */
 #define SANDBOX_WAIT_MS 30000
 
+/* Add a string that came from the server as a sanitized JSON string. */
+static bool
+sandbox_json_str(cJSON *o, const char *key, const char *s)
+{
+    const char *v = NOX_CLI_STR(s);
+    char       *clean = nox__cli_utf8_sanitize((const uint8_t *)v, strlen(v));
+    bool ok = clean != NULL && cJSON_AddStringToObject(o, key, clean) != NULL;
+
+    free(clean);
+    return ok;
+}
+
+/* "isolation: none (reason)"; the reason only when the level is not the
+ * highest and there is one. */
+static void
+sandbox_print_isolation(const char *level, const char *detail)
+{
+    const char *l = level != NULL && level[0] != '\0' ? level : "unknown";
+
+    if (strcmp(l, "namespaces") == 0 || detail == NULL || detail[0] == '\0')
+        (void)printf("isolation: %s\n", l);
+    else
+        (void)printf("isolation: %s (%s)\n", l, detail);
+}
+
 int
 nox__cli_cmd_health(nox__cli_ctx_t *ctx)
 {
@@ -29,12 +54,15 @@ nox__cli_cmd_health(nox__cli_ctx_t *ctx)
             cJSON_AddStringToObject(o, "status", NOX_CLI_STR(h.status)) &&
             cJSON_AddStringToObject(o, "version", NOX_CLI_STR(h.version)) &&
             cJSON_AddNumberToObject(o, "maxMessageBytes",
-                                    (double)h.max_message_bytes);
+                                    (double)h.max_message_bytes) &&
+            sandbox_json_str(o, "isolation", h.isolation) &&
+            sandbox_json_str(o, "isolationDetail", h.isolation_detail);
         rc = nox__cli_emit_json(ctx, o, ok);
     } else {
         (void)printf("%s (version %s, max message %" PRIu64 " bytes)\n",
                      NOX_CLI_STR(h.status), NOX_CLI_STR(h.version),
                      h.max_message_bytes);
+        sandbox_print_isolation(h.isolation, h.isolation_detail);
     }
     nox_health_free(&h);
     return rc;
@@ -53,6 +81,45 @@ sandbox_wait(nox__cli_ctx_t *ctx)
     return e;
 }
 
+/* "limits": [{"name", "value", "applied", "detail"}...] */
+static bool
+sandbox_limits_json(cJSON *o, const nox_sandbox_t *sb)
+{
+    cJSON *arr = cJSON_AddArrayToObject(o, "limits");
+
+    if (arr == NULL)
+        return false;
+    for (size_t i = 0; i < sb->n_limits; i++) {
+        const nox_client_limit_status_t *l = &sb->limits[i];
+        cJSON                           *item = cJSON_CreateObject();
+        if (item == NULL || !cJSON_AddItemToArray(arr, item)) {
+            cJSON_Delete(item); /* not attached; NULL is a no-op */
+            return false;
+        }
+        /* arr owns item from here on. */
+        if (!sandbox_json_str(item, "name", l->name) ||
+            !sandbox_json_str(item, "value", l->value) ||
+            cJSON_AddBoolToObject(item, "applied", l->applied) == NULL ||
+            !sandbox_json_str(item, "detail", l->detail))
+            return false;
+    }
+    return true;
+}
+
+/* One line per limit: "memory_limit 512Mi: applied (cgroup v1 ...)". */
+static void
+sandbox_print_limits(const nox_sandbox_t *sb)
+{
+    for (size_t i = 0; i < sb->n_limits; i++) {
+        const nox_client_limit_status_t *l = &sb->limits[i];
+        const char                      *d = NOX_CLI_STR(l->detail);
+
+        (void)printf("%s %s: %s%s%s%s\n", NOX_CLI_STR(l->name),
+                     NOX_CLI_STR(l->value), l->applied ? "applied" : "ignored",
+                     d[0] ? " (" : "", d, d[0] ? ")" : "");
+    }
+}
+
 static int
 sandbox_print_created(const nox__cli_ctx_t *ctx, const nox_sandbox_t *sb)
 {
@@ -64,7 +131,9 @@ sandbox_print_created(const nox__cli_ctx_t *ctx, const nox_sandbox_t *sb)
             cJSON_AddStringToObject(o, "podName", NOX_CLI_STR(sb->pod_name)) &&
             cJSON_AddStringToObject(o, "expiresAt",
                                     NOX_CLI_STR(sb->expires_at)) &&
-            cJSON_AddBoolToObject(o, "created", sb->created);
+            cJSON_AddBoolToObject(o, "created", sb->created) &&
+            sandbox_json_str(o, "isolation", sb->isolation) &&
+            sandbox_limits_json(o, sb);
         return nox__cli_emit_json(ctx, o, ok);
     }
     if (sb->created)
@@ -75,6 +144,9 @@ sandbox_print_created(const nox__cli_ctx_t *ctx, const nox_sandbox_t *sb)
                      "expires %s\n",
                      id, NOX_CLI_STR(sb->pod_name),
                      NOX_CLI_STR(sb->expires_at));
+    /* The sandbox's own level: it keeps the one it was created with. */
+    sandbox_print_isolation(sb->isolation, NULL);
+    sandbox_print_limits(sb);
     return 0;
 }
 
@@ -86,7 +158,9 @@ nox__cli_cmd_create(nox__cli_ctx_t *ctx)
                                 .image = a->image,
                                 .cpu_limit = a->cpu,
                                 .memory_limit = a->mem,
-                                .storage_limit = a->storage};
+                                .storage_limit = a->storage,
+                                .pids_limit = a->pids,
+                                .allow_network = a->allow_network};
     nox_sandbox_t          sb = {0};
     nox_err_t              e = a->wait ? sandbox_wait(ctx) : NOX_OK;
 

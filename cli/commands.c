@@ -13,7 +13,8 @@
      NOX_CLI_OPT_STDIN | NOX_CLI_OPT_IGNORE)
 #define CMD_CREATE_OPTS                                                        \
     (NOX_CLI_OPT_TTL | NOX_CLI_OPT_IMAGE | NOX_CLI_OPT_CPU | NOX_CLI_OPT_MEM | \
-     NOX_CLI_OPT_STORAGE | NOX_CLI_OPT_WAIT)
+     NOX_CLI_OPT_STORAGE | NOX_CLI_OPT_PIDS | NOX_CLI_OPT_NETWORK |            \
+     NOX_CLI_OPT_WAIT)
 
 static const nox__cli_command_t cmd_table[] = {
     {"health", 0, 0, 0, false, "", NULL, nox__cli_cmd_health},
@@ -58,18 +59,28 @@ static const char cmd_usage_text[] =
     "                    " NOX_CLI_DEFAULT_URL ")\n"
     "  --base-dir DIR    sandbox directory for --local-test (default:\n"
     "                    $NOXRUNNER_BASE_DIR, else /tmp)\n"
+    "  --isolation auto|namespaces|none  how --local-test isolates commands\n"
+    "                    (default: $NOXRUNNER_ISOLATION, else auto:\n"
+    "                    namespaces where this machine allows them)\n"
     "  --timeout SECONDS time budget per call (exec: on top of its own\n"
     "                    --timeout-seconds)\n"
     "  --format gz|tar|zstd  archives of upload and download: gzip tar\n"
     "                    (default), plain tar or zstd tar\n"
     "  --json            print one JSON object (lowerCamelCase fields)\n"
     "  --verbose         print a one-line summary of each call to stderr\n"
+    "                    (exec, sh: how the command ended, its CPU time,\n"
+    "                    peak memory and output sizes)\n"
     "  --help, -h        print this help;  --version  print the version\n"
     "\n"
     "Commands:\n"
-    "  health\n"
+    "  health   (status, version and the isolation level in force)\n"
     "  create SESSION [--ttl N] [--image I] [--cpu C] [--mem M]\n"
-    "         [--storage S] [--wait]     (--wait: wait for the server first)\n"
+    "         [--storage S] [--pids N] [--allow-network] [--wait]\n"
+    "       Limits are Kubernetes quantities (--cpu 500m, --mem 512Mi);\n"
+    "       --pids caps processes; --allow-network keeps the host's network\n"
+    "       under namespaces (default: loopback only); --wait waits for\n"
+    "       the server first. Prints the sandbox's isolation and whether\n"
+    "       each limit is applied or ignored, and why.\n"
     "  exec SESSION [--workdir D] [--env K=V]... [--timeout-seconds N]\n"
     "       [--stdin-file F|-] [--ignore-exit-code] [--] CMD...\n"
     "       Options are read until '--' or the first word after SESSION:\n"
@@ -90,7 +101,9 @@ static const char cmd_usage_text[] =
     "\n"
     "Options may stand before or after positional arguments, except after\n"
     "'--'. exec and sh print the command's output raw (--json: as one\n"
-    "object) and exit with its exit code; the shell with that of its last\n"
+    "object, with how it ended: cause EXITED, SIGNALED, TIMED_OUT,\n"
+    "OOM_KILLED, OUTPUT_LIMIT, NOT_STARTED, or BLOCKED for a command not\n"
+    "allowed) and exit with its exit code; the shell with that of its last\n"
     "command. Other failures exit with 2 (usage), 65 (invalid argument),\n"
     "66 (not found), 69 (server unavailable or too slow), 77 (command not\n"
     "allowed) or 70 (anything else).\n";
@@ -136,8 +149,11 @@ nox__cli_open(nox__cli_ctx_t *ctx)
     copts.errbuf = why; /* the reason when an open fails */
     copts.errbuf_len = sizeof(why);
     if (a->local_test) {
-        /* quiet < 0: the engine follows $NOXRUNNER_QUIET itself. */
-        nox_local_opts_t lopts = {.base_dir = cmd_base_dir(a), .quiet = -1};
+        /* quiet < 0 and isolation NULL: the engine follows
+         * $NOXRUNNER_QUIET and $NOXRUNNER_ISOLATION itself. */
+        nox_local_opts_t lopts = {.base_dir = cmd_base_dir(a),
+                                  .quiet = -1,
+                                  .isolation = a->isolation};
         e = nox_client_open_local(&ctx->client, &lopts, &copts);
         if (e != NOX_OK)
             return nox__cli_fail(ctx, e, "cannot start the local engine: %s",

@@ -145,12 +145,13 @@ shell_run(shell_t *sh, const char *line)
     int64_t   t0 = nox__cli_now_ms();
     nox_err_t e = nox_client_exec_shell(sh->ctx->client, a->session, line,
                                         a->bash, &o, &r);
-    nox__cli_trace(sh->ctx, "shell", a->session, t0, e, "exit %d", r.exit_code);
     if (e != NOX_OK) {
+        nox__cli_trace(sh->ctx, "shell", a->session, t0, e, "%s", "");
         sh->status = nox__cli_fail_call(sh->ctx, e);
         return e == NOX_ENOENT || e == NOX_EUNAVAIL ? sh->status : -1;
     }
     (void)nox__cli_exec_write_raw(&r); /* a broken pipe ends us anyway */
+    nox__cli_exec_summary(sh->ctx, "shell", a->session, &r);
     sh->status = r.exit_code >= 0 && r.exit_code <= 255 ? r.exit_code
                                                         : NOX_CLI_EXIT_SOFTWARE;
     if (sh->tty && r.exit_code != 0)

@@ -151,9 +151,16 @@ nox_client_open(nox_client_t **out, const char *url,
 static nox_err_t
 client_start_engine(nox_client_t *c, const nox_local_opts_t *lo)
 {
-    nox_engine_opts_t eo = {lo->base_dir, lo->output_cap, lo->quiet};
-    nox_err_t         err = nox_engine_open(&c->engine, &eo, &c->last);
+    nox_engine_opts_t eo = {.base_dir = lo->base_dir,
+                            .output_cap = lo->output_cap,
+                            .quiet = lo->quiet};
+    nox_err_t         err = NOX_OK;
     int64_t           every = lo->reap_interval_ms;
+
+    if (lo->isolation != NULL)
+        err = nox_isolation_parse(lo->isolation, &eo.isolation, &c->last);
+    if (err == NOX_OK)
+        err = nox_engine_open(&c->engine, &eo, &c->last);
 
     if (err != NOX_OK || every < 0)
         return err;
@@ -198,7 +205,7 @@ nox_err_t
 nox_client_open_local(nox_client_t **out, const nox_local_opts_t *lopts,
                       const nox_client_opts_t *opts)
 {
-    nox_local_opts_t lo = {NULL, 0, -1, 0};
+    nox_local_opts_t lo = {NULL, 0, -1, 0, NULL};
     nox_client_t    *c;
     nox_err_t        err;
     char             url[96];
@@ -284,6 +291,10 @@ client_health(nox_client_t *c, int64_t budget_ms, nox_health_t *out)
     if (err == NOX_OK)
         err = nox__client_dup(c, h->version, &r.version);
     if (err == NOX_OK)
+        err = nox__client_dup(c, h->isolation, &r.isolation);
+    if (err == NOX_OK)
+        err = nox__client_dup(c, h->isolation_detail, &r.isolation_detail);
+    if (err == NOX_OK)
         *out = r;
     else
         nox_health_free(&r);
@@ -308,6 +319,8 @@ nox_health_free(nox_health_t *h)
         return;
     free(h->status);
     free(h->version);
+    free(h->isolation);
+    free(h->isolation_detail);
     memset(h, 0, sizeof(*h));
 }
 

@@ -1,4 +1,5 @@
-/* exec.c - libnoxrunner's Exec: argv and shell commands, env, results. */
+/* exec.c - libnoxrunner's Exec: argv and shell commands, env, results,
+ * and the names of the causes a command ends by. */
 #include "client_impl.h"
 
 #include <stdlib.h>
@@ -7,6 +8,42 @@
 #define EXEC_DEFAULT_SECONDS 30
 
 /* ---- Exec ---- */
+
+/* The public enum is the wire's, value for value, so a cause is copied
+ * as it stands. */
+#define EXEC_SAME_CAUSE(ours, wire)                                            \
+    _Static_assert((int)NOX_EXIT_##ours ==                                     \
+                       (int)NOXRUNNER__V1__EXEC_CAUSE__EXEC_CAUSE_##wire,      \
+                   "nox_client_cause_t differs from ExecCause: " #ours)
+EXEC_SAME_CAUSE(UNSPECIFIED, UNSPECIFIED);
+EXEC_SAME_CAUSE(EXITED, EXITED);
+EXEC_SAME_CAUSE(SIGNALED, SIGNALED);
+EXEC_SAME_CAUSE(TIMED_OUT, TIMED_OUT);
+EXEC_SAME_CAUSE(OOM_KILLED, OOM_KILLED);
+EXEC_SAME_CAUSE(OUTPUT_LIMIT, OUTPUT_LIMIT);
+EXEC_SAME_CAUSE(BLOCKED, BLOCKED);
+EXEC_SAME_CAUSE(NOT_STARTED, NOT_STARTED);
+
+const char *
+nox_exec_cause_name(int cause)
+{
+    /* Indexed by nox_client_cause_t, which mirrors the proto's
+     * ExecCause; a value past the table comes from a newer server. */
+    static const char *const names[] = {
+        [NOX_EXIT_UNSPECIFIED] = "UNSPECIFIED",
+        [NOX_EXIT_EXITED] = "EXITED",
+        [NOX_EXIT_SIGNALED] = "SIGNALED",
+        [NOX_EXIT_TIMED_OUT] = "TIMED_OUT",
+        [NOX_EXIT_OOM_KILLED] = "OOM_KILLED",
+        [NOX_EXIT_OUTPUT_LIMIT] = "OUTPUT_LIMIT",
+        [NOX_EXIT_BLOCKED] = "BLOCKED",
+        [NOX_EXIT_NOT_STARTED] = "NOT_STARTED",
+    };
+
+    if (cause < 0 || (size_t)cause >= sizeof(names) / sizeof(names[0]))
+        return "UNSPECIFIED";
+    return names[cause];
+}
 
 /* The request's env map, built from "KEY=VALUE" strings. Values point into
  * the caller's strings; keys are copies (they need their own NUL). */
@@ -116,6 +153,15 @@ exec_result(nox_client_t *c, const Noxrunner__V1__ExecResponse *r,
     x.timed_out = r->timed_out;
     x.stdout_truncated = r->stdout_truncated;
     x.stderr_truncated = r->stderr_truncated;
+    /* An unknown cause from a newer server stays as sent:
+     * nox_exec_cause_name() names it UNSPECIFIED. */
+    x.cause = (nox_client_cause_t)r->cause;
+    x.signal = r->signal;
+    x.cpu_user_ms = r->cpu_user_ms;
+    x.cpu_system_ms = r->cpu_system_ms;
+    x.max_rss_kb = r->max_rss_kb;
+    x.stdout_total_bytes = r->stdout_total_bytes;
+    x.stderr_total_bytes = r->stderr_total_bytes;
     err = exec_copy_bytes(c, &r->stdout, &x.stdout_data, &x.stdout_len);
     if (err == NOX_OK)
         err = exec_copy_bytes(c, &r->stderr, &x.stderr_data, &x.stderr_len);

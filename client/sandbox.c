@@ -6,6 +6,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Copy the reply's limits into s->limits; n_limits counts entries as
+ * they are filled, so a partial copy frees with nox_sandbox_free. */
+static nox_err_t
+sandbox_limits(nox_client_t *c, const Noxrunner__V1__CreateSandboxResponse *r,
+               nox_sandbox_t *s)
+{
+    nox_err_t err = NOX_OK;
+
+    if (r->n_limits == 0)
+        return NOX_OK;
+    s->limits = calloc(r->n_limits, sizeof(*s->limits));
+    if (s->limits == NULL)
+        return nox__status_set(&c->last, NOX_ERESOURCE, "out of memory");
+    for (size_t i = 0; err == NOX_OK && i < r->n_limits; i++, s->n_limits++) {
+        const Noxrunner__V1__LimitStatus *in = r->limits[i];
+        nox_client_limit_status_t        *l = &s->limits[i];
+
+        l->applied = in->applied;
+        err = nox__client_dup(c, in->name, &l->name);
+        if (err == NOX_OK)
+            err = nox__client_dup(c, in->value, &l->value);
+        if (err == NOX_OK)
+            err = nox__client_dup(c, in->detail, &l->detail);
+    }
+    return err;
+}
+
 nox_err_t
 nox_client_create(nox_client_t *c, const char *session_id,
                   const nox_create_opts_t *opts, nox_sandbox_t *out)
@@ -31,6 +58,8 @@ nox_client_create(nox_client_t *c, const char *session_id,
         req.cpu_limit = nox__client_str(opts->cpu_limit);
         req.memory_limit = nox__client_str(opts->memory_limit);
         req.ephemeral_storage_limit = nox__client_str(opts->storage_limit);
+        req.pids_limit = opts->pids_limit;
+        req.allow_network = opts->allow_network;
     }
     err = nox__client_call(c, NOX_RPC_CREATE, &req.base, c->timeout_ms, &resp);
     if (err != NOX_OK)
@@ -40,6 +69,10 @@ nox_client_create(nox_client_t *c, const char *session_id,
     err = nox__client_dup(c, r->pod_name, &s.pod_name);
     if (err == NOX_OK)
         err = nox__client_dup(c, r->expires_at, &s.expires_at);
+    if (err == NOX_OK)
+        err = nox__client_dup(c, r->isolation, &s.isolation);
+    if (err == NOX_OK)
+        err = sandbox_limits(c, r, &s);
     if (err == NOX_OK)
         *out = s;
     else
@@ -55,6 +88,13 @@ nox_sandbox_free(nox_sandbox_t *s)
         return;
     free(s->pod_name);
     free(s->expires_at);
+    free(s->isolation);
+    for (size_t i = 0; s->limits != NULL && i < s->n_limits; i++) {
+        free(s->limits[i].name);
+        free(s->limits[i].value);
+        free(s->limits[i].detail);
+    }
+    free(s->limits);
     memset(s, 0, sizeof(*s));
 }
 

@@ -5,6 +5,7 @@
 #include "engine_impl.h"
 
 #include "fsutil.h"
+#include "sandbox_limits.h"
 #include "paths.h"
 
 #include <errno.h>
@@ -26,9 +27,13 @@ create_check(const nox_create_req_t *r, nox_status_t *st)
     const char *const values[] = {r->image, r->cpu_limit, r->memory_limit,
                                   r->storage_limit};
     nox_err_t         rv = nox__session_id_check(r->session_id, st);
+    nox_limits_t      l;
 
     for (size_t i = 0; rv == NOX_OK && i < 4; i++)
         rv = nox__meta_check_str(names[i], values[i], st);
+    if (rv == NOX_OK)
+        rv = nox__limits_parse(r->cpu_limit, r->memory_limit, r->storage_limit,
+                               r->pids_limit, &l, st);
     return rv;
 }
 
@@ -38,32 +43,51 @@ create_ttl(const nox_create_req_t *r)
     return r->ttl_seconds ? r->ttl_seconds : NOX_DEFAULT_TTL_SECONDS;
 }
 
+/* The limits of r into m (lengths were checked by create_check). */
 static void
-create_meta(nox_meta_t *m, const nox_create_req_t *r)
+create_meta_limits(nox_meta_t *m, const nox_create_req_t *r)
 {
-    memset(m, 0, sizeof(*m));
-    (void)snprintf(m->session_id, sizeof(m->session_id), "%s", r->session_id);
-    m->ttl_seconds = create_ttl(r);
-    m->created_at = nox__now();
-    m->expires_at = m->created_at + m->ttl_seconds;
-    /* Lengths were checked by create_check. */
-    (void)snprintf(m->image, sizeof(m->image), "%s", r->image ? r->image : "");
     (void)snprintf(m->cpu_limit, sizeof(m->cpu_limit), "%s",
                    r->cpu_limit ? r->cpu_limit : "");
     (void)snprintf(m->memory_limit, sizeof(m->memory_limit), "%s",
                    r->memory_limit ? r->memory_limit : "");
     (void)snprintf(m->storage_limit, sizeof(m->storage_limit), "%s",
                    r->storage_limit ? r->storage_limit : "");
+    m->pids_limit = r->pids_limit;
 }
 
-/* Give dir_fd the sandbox layout; existing parts are kept. */
+static void
+create_meta(const nox_engine_t *e, nox_meta_t *m, const nox_create_req_t *r)
+{
+    memset(m, 0, sizeof(*m));
+    (void)snprintf(m->session_id, sizeof(m->session_id), "%s", r->session_id);
+    m->ttl_seconds = create_ttl(r);
+    m->created_at = nox__now();
+    m->expires_at = m->created_at + m->ttl_seconds;
+    (void)snprintf(m->image, sizeof(m->image), "%s", r->image ? r->image : "");
+    create_meta_limits(m, r);
+    m->namespaces = e->iso.level == NOX_ISOLATION_NAMESPACES;
+    m->allow_network = r->allow_network;
+}
+
+/* Give dir_fd the sandbox layout; existing parts are kept. A namespaced
+ * sandbox made by root hands workspace/ and tmp/ to the id its commands
+ * run as (holder.h); the sandbox directory itself stays root's. */
 static nox_err_t
-create_layout(int dir_fd, nox_status_t *st)
+create_layout(int dir_fd, bool namespaces, nox_status_t *st)
 {
     if ((mkdirat(dir_fd, "workspace", 0755) != 0 && errno != EEXIST) ||
         (mkdirat(dir_fd, "tmp", 0700) != 0 && errno != EEXIST))
         return nox__status_errno(st, NOX_EINTERNAL, errno,
                                  "cannot create sandbox directory");
+    if (namespaces && nox__holder_drops_to_nobody() &&
+        (fchownat(dir_fd, "workspace", NOX_SANDBOX_UID, NOX_SANDBOX_GID,
+                  AT_SYMLINK_NOFOLLOW) != 0 ||
+         fchownat(dir_fd, "tmp", NOX_SANDBOX_UID, NOX_SANDBOX_GID,
+                  AT_SYMLINK_NOFOLLOW) != 0))
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot hand the workspace to the sandbox "
+                                 "user");
     return NOX_OK;
 }
 
@@ -89,7 +113,7 @@ create_build(nox_engine_t *e, const nox_meta_t *m, const char *name,
         rv = nox__status_errno(st, NOX_EINTERNAL, errno,
                                "cannot create sandbox directory");
     else
-        rv = create_layout(fd, st);
+        rv = create_layout(fd, m->namespaces, st);
     if (rv == NOX_OK)
         rv = nox__meta_write(fd, m, st);
     if (rv == NOX_OK &&
@@ -119,12 +143,15 @@ create_refresh(nox_engine_t *e, const nox_create_req_t *r,
         rv = nox__sandbox_destroy(e, sb, st);
         return rv == NOX_OK ? NOX_ENOENT : rv;
     case NOX_SB_BROKEN:
-        create_meta(&sb->meta, r);
-        rv = create_layout(sb->sb_fd, st);
+        create_meta(e, &sb->meta, r);
+        rv = create_layout(sb->sb_fd, sb->meta.namespaces, st);
         break;
     case NOX_SB_LIVE:
+        /* Its isolation and network stay as created; TTL and limits are
+         * what this request says. */
         sb->meta.ttl_seconds = create_ttl(r);
         sb->meta.expires_at = nox__now() + sb->meta.ttl_seconds;
+        create_meta_limits(&sb->meta, r);
         break;
     }
     if (rv == NOX_OK)
@@ -133,9 +160,41 @@ create_refresh(nox_engine_t *e, const nox_create_req_t *r,
     return rv;
 }
 
+/* The sandbox stands: apply its limits, start its holder (so the first
+ * Exec pays nothing extra and a failure shows here), fill the report. */
+static nox_err_t
+create_finish(nox_engine_t *e, nox_live_sandbox_t *sb,
+              const nox_create_req_t *r, nox_create_report_t *rep,
+              nox_status_t *st)
+{
+    nox_create_report_t scratch;
+    nox_err_t           rv = NOX_OK;
+    int                 fd, pidfd = -1;
+
+    if (rep == NULL)
+        rep = &scratch;
+    memset(rep, 0, sizeof(*rep));
+    rep->isolation =
+        sb->meta.namespaces ? NOX_ISOLATION_NAMESPACES : NOX_ISOLATION_NONE;
+    nox__limits_apply(e, &sb->meta, rep);
+    if (!sb->meta.namespaces)
+        return NOX_OK;
+    fd = openat(e->base_fd, sb->name,
+                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot open sandbox %s", r->session_id);
+    rv = nox__iso_holder_pidfd(e, r->session_id, fd, sb->path,
+                               sb->meta.allow_network, &pidfd, st);
+    nox__close(pidfd);
+    nox__close(fd);
+    return rv;
+}
+
 nox_err_t
 nox_engine_create(nox_engine_t *e, const nox_create_req_t *r,
-                  nox_sandbox_info_t *info, bool *created, nox_status_t *st)
+                  nox_sandbox_info_t *info, bool *created,
+                  nox_create_report_t *rep, nox_status_t *st)
 {
     nox_live_sandbox_t sb;
     nox_err_t          rv = create_check(r, st);
@@ -143,6 +202,9 @@ nox_engine_create(nox_engine_t *e, const nox_create_req_t *r,
     for (int round = 0; rv == NOX_OK && round < CREATE_ROUNDS; round++) {
         rv = create_refresh(e, r, &sb, st);
         if (rv == NOX_OK) {
+            rv = create_finish(e, &sb, r, rep, st);
+            if (rv != NOX_OK)
+                return rv;
             nox__sandbox_info(&sb, info);
             *created = false;
             return NOX_OK;
@@ -150,9 +212,12 @@ nox_engine_create(nox_engine_t *e, const nox_create_req_t *r,
         if (rv != NOX_ENOENT)
             return rv;
         nox__status_clear(st);
-        create_meta(&sb.meta, r);
+        create_meta(e, &sb.meta, r);
         rv = create_build(e, &sb.meta, sb.name, st);
         if (rv == NOX_OK) {
+            rv = create_finish(e, &sb, r, rep, st);
+            if (rv != NOX_OK)
+                return rv;
             nox__sandbox_info(&sb, info);
             *created = true;
             return NOX_OK;

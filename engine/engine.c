@@ -70,7 +70,7 @@ nox_err_t
 nox_engine_open(nox_engine_t **out, const nox_engine_opts_t *o,
                 nox_status_t *st)
 {
-    nox_engine_opts_t defaults = {NULL, 0, -1};
+    nox_engine_opts_t defaults = {NULL, 0, -1, NOX_ISOLATION_AUTO, 0};
     nox_engine_t     *e;
     nox_err_t         rv;
 
@@ -98,11 +98,23 @@ nox_engine_open(nox_engine_t **out, const nox_engine_opts_t *o,
     }
     atomic_init(&e->unique, 0);
     e->output_cap = o->output_cap ? o->output_cap : NOX_DEFAULT_OUTPUT_CAP;
+    e->output_kill = o->output_kill ? o->output_kill : NOX_DEFAULT_OUTPUT_KILL;
+    rv = nox__iso_init(e, o->isolation, st);
+    if (rv != NOX_OK)
+        goto out_mutex;
+    rv = nox__cgroups_open(&e->cg, e->base_dir, st);
+    if (rv != NOX_OK)
+        goto out_iso;
     nox__warn_init(&e->warn, o->quiet);
-    nox__warn_start(&e->warn, e->base_dir);
+    nox__warn_start(&e->warn, e->base_dir,
+                    e->iso.level == NOX_ISOLATION_NAMESPACES, e->iso.detail);
     *out = e;
     return NOX_OK;
 
+out_iso:
+    nox__iso_fini(e);
+out_mutex:
+    (void)pthread_mutex_destroy(&e->lock);
 out_close:
     nox__close(e->base_fd);
 out_free:
@@ -116,6 +128,8 @@ nox_engine_close(nox_engine_t *e)
     if (e == NULL)
         return;
     nox__engine_kill_running(e, NULL);
+    nox__iso_fini(e);
+    nox__cgroups_close(e->cg);
     (void)pthread_mutex_destroy(&e->lock);
     free(e->running);
     nox__close(e->base_fd);
@@ -356,7 +370,11 @@ nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
      * files while the tree is walked. Processes started before the rename
      * may show either path as their working directory. */
     nox__engine_kill_running(e, sid);
+    nox__iso_kill_sandbox(e, sid, tomb_path);
     (void)nox__procs_kill_sandbox(sid, sb->path, tomb_path);
+    /* Groups can only go once their members are dead; a group that
+     * outlives this is reused by a later sandbox of the same name. */
+    (void)nox__cgroups_remove(e->cg, sid);
     return nox__rmtree_at(e->base_fd, tomb, st);
 }
 

@@ -21,6 +21,8 @@
 #define NOX_ENGINE_IMPL_H
 
 #include "nox/engine.h"
+#include "cgroup.h"
+#include "isolation.h"
 #include "meta.h"
 #include "warn.h"
 
@@ -40,11 +42,14 @@ typedef struct {
 } nox_running_t;
 
 struct nox_engine {
-    char        base_dir[NOX_BASE_DIR_MAX + 1];
-    int         base_fd; /* O_PATH directory fd of base_dir */
-    size_t      output_cap;
-    nox_warn_t  warn;
-    atomic_uint unique; /* for temporary names */
+    char           base_dir[NOX_BASE_DIR_MAX + 1];
+    int            base_fd; /* O_PATH directory fd of base_dir */
+    size_t         output_cap;
+    uint64_t       output_kill; /* kill a command past this much output */
+    nox_warn_t     warn;
+    nox_iso_t      iso;
+    nox_cgroups_t *cg;
+    atomic_uint    unique; /* for temporary names */
 
     pthread_mutex_t lock; /* protects running, n_running, cap_running */
     nox_running_t  *running;

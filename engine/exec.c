@@ -4,6 +4,8 @@
  */
 #include "engine_impl.h"
 
+#include "fsutil.h"
+#include "sandbox_limits.h"
 #include "paths.h"
 #include "policy.h"
 #include "spawn.h"
@@ -164,8 +166,15 @@ exec_env_build(const nox_live_sandbox_t *sb, const char *cwd_rel,
     char **envp;
     int    lh, lt, lp;
 
-    lh = snprintf(home, sizeof(home), "%s/workspace", sb->path);
-    lt = snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", sb->path);
+    /* Inside namespaces the command sees the sandbox at /workspace and
+     * /tmp; on the host, at their real paths. */
+    if (sb->meta.namespaces) {
+        lh = snprintf(home, sizeof(home), "/workspace");
+        lt = snprintf(tmpdir, sizeof(tmpdir), "/tmp");
+    } else {
+        lh = snprintf(home, sizeof(home), "%s/workspace", sb->path);
+        lt = snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", sb->path);
+    }
     lp = snprintf(pwd, sizeof(pwd), "%s%s%s", home, cwd_rel[0] ? "/" : "",
                   cwd_rel);
     if (lh < 0 || (size_t)lh >= sizeof(home) || lt < 0 ||
@@ -241,16 +250,74 @@ exec_check(const nox_exec_req_t *r, nox_status_t *st)
     return NOX_OK;
 }
 
+/* What a command of sb runs under besides its argv: the holder to join
+ * (namespaced sandboxes), its cgroups, its file-size limit. */
+typedef struct {
+    int      pidfd;     /* -1: not namespaced */
+    int      cg_fds[3]; /* cgroup.procs of the sandbox's groups */
+    size_t   n_cg;
+    uint64_t fsize;        /* RLIMIT_FSIZE; 0: none */
+    bool     memory_limit; /* watch for OOM kills */
+    uint64_t oom_before;
+    char     cwd_path[PATH_MAX + 16];
+} exec_confine_t;
+
+static nox_err_t
+exec_confine(nox_engine_t *e, const nox_live_sandbox_t *sb, const char *cwd_rel,
+             exec_confine_t *c, nox_status_t *st)
+{
+    nox_limits_t l;
+    int          fds[NOX_CG_COUNT];
+    int          n;
+
+    memset(c, 0, sizeof(*c));
+    c->pidfd = -1;
+    if (nox__limits_parse(sb->meta.cpu_limit, sb->meta.memory_limit,
+                          sb->meta.storage_limit, sb->meta.pids_limit, &l,
+                          NULL) == NOX_OK) {
+        c->fsize = l.storage_bytes;
+        c->memory_limit = l.memory_bytes != 0;
+    }
+    n = nox__cgroups_open_procs(e->cg, sb->meta.session_id, fds);
+    for (int i = 0; n > 0 && i < NOX_CG_COUNT; i++)
+        if (fds[i] >= 0)
+            c->cg_fds[c->n_cg++] = fds[i];
+    if (c->memory_limit)
+        c->oom_before = nox__cgroups_oom_kills(e->cg, sb->meta.session_id);
+    if (!sb->meta.namespaces)
+        return NOX_OK;
+    n = snprintf(c->cwd_path, sizeof(c->cwd_path), "/workspace%s%s",
+                 cwd_rel[0] ? "/" : "", cwd_rel);
+    if (n < 0 || (size_t)n >= sizeof(c->cwd_path))
+        return nox__status_set(st, NOX_EINVAL, "workdir too long");
+    return nox__iso_holder_pidfd(e, sb->meta.session_id, sb->sb_fd, sb->path,
+                                 sb->meta.allow_network, &c->pidfd, st);
+}
+
+static void
+exec_unconfine(exec_confine_t *c)
+{
+    for (size_t i = 0; i < c->n_cg; i++)
+        nox__close(c->cg_fds[i]);
+    c->n_cg = 0;
+    nox__close(c->pidfd);
+    c->pidfd = -1;
+}
+
 static nox_err_t
 exec_run(nox_engine_t *e, const nox_live_sandbox_t *sb, int cwd_fd,
          const char *cwd_rel, const nox_exec_req_t *r, nox_exec_result_t *res,
          nox_status_t *st)
 {
-    exec_start_t start = {e, sb, 0};
-    nox_err_t    rv;
-    char       **envp = exec_env_build(sb, cwd_rel, r);
-    const char **argv = calloc(r->argc + 1, sizeof(*argv));
+    exec_start_t   start = {e, sb, 0};
+    exec_confine_t c;
+    nox_err_t      rv;
+    char         **envp = exec_env_build(sb, cwd_rel, r);
+    const char   **argv = calloc(r->argc + 1, sizeof(*argv));
 
+    rv = exec_confine(e, sb, cwd_rel, &c, st);
+    if (rv != NOX_OK)
+        goto out;
     if (envp == NULL || argv == NULL) {
         rv = nox__status_set(st, NOX_ERESOURCE, "out of memory");
         goto out;
@@ -268,12 +335,29 @@ exec_run(nox_engine_t *e, const nox_live_sandbox_t *sb, int cwd_fd,
         .output_cap = e->output_cap,
         .on_start = exec_on_start,
         .on_start_arg = &start,
+        .output_kill = e->output_kill,
+        .cg_fds = c.cg_fds,
+        .n_cg = c.n_cg,
+        .fsize_limit = c.fsize,
+        .isolate = c.pidfd >= 0,
+        .ns_pidfd = c.pidfd,
+        .join_net = !sb->meta.allow_network,
+        .drop_to_nobody = nox__holder_drops_to_nobody(),
+        .cwd_path = c.cwd_path,
     };
     nox__warn_exec(&e->warn, sb->meta.session_id, r->argv, r->argc);
     rv = nox__spawn_run(&o, res, st);
     if (start.pgid > 0)
         exec_unregister(e, start.pgid);
+    /* A SIGKILL while the sandbox's memory group counted an OOM kill is
+     * the memory limit (a concurrent command of the same sandbox could
+     * be the victim instead; the counter cannot tell them apart). */
+    if (rv == NOX_OK && c.memory_limit && res->cause == NOX_CAUSE_SIGNALED &&
+        res->term_signal == SIGKILL &&
+        nox__cgroups_oom_kills(e->cg, sb->meta.session_id) > c.oom_before)
+        res->cause = NOX_CAUSE_OOM_KILLED;
 out:
+    exec_unconfine(&c);
     free(argv);
     exec_env_free(envp);
     return rv;
@@ -294,9 +378,14 @@ nox_engine_exec(nox_engine_t *e, const nox_exec_req_t *r,
     if (rv != NOX_OK)
         return rv;
     rv = nox__sandbox_workspace(&sb, &ws_fd, st);
-    if (rv == NOX_OK)
+    if (rv == NOX_OK) {
+        /* A workdir the engine creates belongs to the command's user. */
+        bool as = nox__fs_as_sandbox_user(sb.meta.namespaces, true);
         rv = nox__path_open(ws_fd, r->workdir, NOX_PATH_DIR | NOX_PATH_CREATE,
                             &cwd_fd, rel, sizeof(rel), NULL, st);
+        if (as)
+            (void)nox__fs_as_sandbox_user(true, false);
+    }
     if (rv != NOX_OK)
         goto out;
     /* The shared lock marks the sandbox busy for reapers in any process

@@ -1,8 +1,11 @@
 /* fsutil.c - recursive removal that never follows a symlink. */
 #include "fsutil.h"
 
+#include "holder.h"
+
 #include <dirent.h>
 #include <errno.h>
+#include <sys/fsuid.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -81,4 +84,56 @@ nox_err_t
 nox__rmtree_at(int dir_fd, const char *name, nox_status_t *st)
 {
     return rmtree_entry(dir_fd, name, 0, st);
+}
+
+bool
+nox__fs_as_sandbox_user(bool namespaces, bool on)
+{
+    if (!namespaces || !nox__holder_drops_to_nobody())
+        return false;
+    /* setfsuid reports the previous id, never an error; moving away from
+     * 0 drops CAP_DAC_OVERRIDE and friends for this thread, and moving
+     * back restores them. */
+    (void)setfsgid(on ? NOX_SANDBOX_GID : 0);
+    (void)setfsuid(on ? NOX_SANDBOX_UID : 0);
+    return true;
+}
+
+static int
+du_dir(int dir_fd, const char *name, int depth, uint64_t *bytes)
+{
+    struct dirent *de;
+    struct stat    sb;
+    DIR           *d;
+    int            fd, e = 0;
+
+    if (depth > NOX_DU_MAX_DEPTH)
+        return 0; /* deeper than any workspace we would pack anyway */
+    fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : errno;
+    d = fdopendir(fd);
+    if (d == NULL) {
+        e = errno;
+        nox__close(fd);
+        return e;
+    }
+    while (e == 0 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+            continue; /* gone meanwhile */
+        if (S_ISREG(sb.st_mode))
+            *bytes += (uint64_t)sb.st_size;
+        else if (S_ISDIR(sb.st_mode))
+            e = du_dir(fd, de->d_name, depth + 1, bytes);
+    }
+    (void)closedir(d); /* closes fd */
+    return e;
+}
+
+int
+nox__du_at(int dir_fd, const char *name, uint64_t *bytes)
+{
+    return du_dir(dir_fd, name, 0, bytes);
 }

@@ -6,10 +6,26 @@
 
 #include "nox_common.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* Remove name (a file, symlink or directory tree) in dir_fd. Walks with
  * O_NOFOLLOW|O_DIRECTORY and unlinkat(), so a symlink inside the tree is
  * removed, never followed. A missing name is NOX_OK. Entries that vanish
  * while walking (a concurrent remover) are fine. */
 nox_err_t nox__rmtree_at(int dir_fd, const char *name, nox_status_t *st);
+
+/* Add to *bytes the sizes of the regular files under name in dir_fd
+ * (never following symlinks; at most NOX_DU_MAX_DEPTH levels). Files that
+ * vanish meanwhile are skipped. Returns 0 or an errno value. */
+#define NOX_DU_MAX_DEPTH 256
+int nox__du_at(int dir_fd, const char *name, uint64_t *bytes);
+
+/* Make this thread create and access files as the sandbox's user
+ * (setfsuid/setfsgid, which are per thread) when on is true and the
+ * sandbox is namespaced under root, where commands run as nobody and must
+ * own what the engine writes for them; back to our own ids when on is
+ * false. Returns whether it switched (pass that back when switching off). */
+bool nox__fs_as_sandbox_user(bool namespaces, bool on);
 
 #endif /* NOX_FSUTIL_H */

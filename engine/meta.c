@@ -30,13 +30,15 @@ nox__meta_check_str(const char *field, const char *s, nox_status_t *st)
 static int
 meta_format(const nox_meta_t *m, char *buf, size_t len)
 {
-    return snprintf(buf, len,
-                    "version=1\nsession_id=%s\nttl_seconds=%" PRIu32
-                    "\ncreated_at=%" PRId64 "\nexpires_at=%" PRId64
-                    "\nimage=%s\ncpu_limit=%s\nmemory_limit=%s\n"
-                    "storage_limit=%s\n",
-                    m->session_id, m->ttl_seconds, m->created_at, m->expires_at,
-                    m->image, m->cpu_limit, m->memory_limit, m->storage_limit);
+    return snprintf(
+        buf, len,
+        "version=1\nsession_id=%s\nttl_seconds=%" PRIu32 "\ncreated_at=%" PRId64
+        "\nexpires_at=%" PRId64 "\nimage=%s\ncpu_limit=%s\nmemory_limit=%s\n"
+        "storage_limit=%s\npids_limit=%" PRIu64
+        "\nisolation=%s\nallow_network=%d\n",
+        m->session_id, m->ttl_seconds, m->created_at, m->expires_at, m->image,
+        m->cpu_limit, m->memory_limit, m->storage_limit, m->pids_limit,
+        m->namespaces ? "namespaces" : "none", m->allow_network ? 1 : 0);
 }
 
 nox_err_t
@@ -125,6 +127,15 @@ meta_apply(nox_meta_t *m, char *line)
     } else if (strcmp(key, "expires_at") == 0) {
         if (meta_parse_i64(val, &m->expires_at) != 0)
             return -1;
+    } else if (strcmp(key, "pids_limit") == 0) {
+        if (meta_parse_i64(val, &v) != 0 || v < 0)
+            return -1;
+        m->pids_limit = (uint64_t)v;
+    } else if (strcmp(key, "isolation") == 0) {
+        /* Absent (a sandbox from before isolation levels) means none. */
+        m->namespaces = strcmp(val, "namespaces") == 0;
+    } else if (strcmp(key, "allow_network") == 0) {
+        m->allow_network = strcmp(val, "1") == 0;
     }
     return 0;
 }

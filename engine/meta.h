@@ -12,6 +12,7 @@
 
 #include "nox/engine.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define NOX_META_FILE ".noxrunner.meta"
@@ -26,6 +27,9 @@ typedef struct {
     char     cpu_limit[NOX_META_STR_MAX];
     char     memory_limit[NOX_META_STR_MAX];
     char     storage_limit[NOX_META_STR_MAX];
+    uint64_t pids_limit;    /* 0: none */
+    bool     namespaces;    /* isolation level: namespaces, else none */
+    bool     allow_network; /* namespaces: keep the host's network */
 } nox_meta_t;
 
 /* NOX_OK when s fits a metadata string: shorter than NOX_META_STR_MAX and

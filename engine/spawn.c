@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,9 +28,11 @@ typedef struct {
     int            out_fd, err_fd, in_fd, pidfd;
     const uint8_t *in_p; /* stdin bytes not yet written */
     size_t         in_left;
-    int64_t        deadline;  /* monotonic ms: kill the group then */
-    int64_t        grace_end; /* monotonic ms: stop reading then */
-    bool           exited;    /* pidfd became readable */
+    int64_t        deadline;    /* monotonic ms: kill the group then */
+    int64_t        grace_end;   /* monotonic ms: stop reading then */
+    bool           exited;      /* pidfd became readable */
+    uint64_t       output_kill; /* 0: never */
+    bool           output_killed;
 } spawn_loop_t;
 
 /* ---- Parent: small helpers ---- */
@@ -236,9 +239,19 @@ spawn_loop_run(spawn_loop_t *l, pid_t pid, size_t cap, nox_exec_result_t *res)
                 return e;
         }
         now = nox__mono_ms();
+        /* A flood past the output limit is killed like a timeout: reading
+         * and dropping gigabytes would hold a worker for nothing. */
+        if (l->output_kill != 0 && !l->exited && !l->output_killed &&
+            !res->timed_out &&
+            (res->out_total > l->output_kill ||
+             res->err_total > l->output_kill)) {
+            (void)kill(-pid, SIGKILL); /* our unreaped child's group */
+            l->output_killed = true;
+        }
         /* Events first: a command that exited just in time is not a
          * timeout. */
-        if (!l->exited && !res->timed_out && now >= l->deadline) {
+        if (!l->exited && !res->timed_out && !l->output_killed &&
+            now >= l->deadline) {
             /* Our unreaped child's group: cannot fail. The pipes reach
              * EOF once every member is dead. */
             (void)kill(-pid, SIGKILL);
@@ -250,31 +263,15 @@ spawn_loop_run(spawn_loop_t *l, pid_t pid, size_t cap, nox_exec_result_t *res)
 
 /* ---- Parent: results ---- */
 
-/* Append the timeout note to stderr, on a line of its own. It must survive
+/* Append a note from us to stderr, on a line of its own. It must survive
  * the cap, so when the captured stderr is full its tail makes room (the
  * note is what matters most); the cap is exceeded only when it is smaller
  * than the note itself. */
 static nox_err_t
-spawn_note_timeout(nox_exec_result_t *res, int64_t timeout_ms, size_t cap)
+spawn_note(nox_exec_result_t *res, const char *note, size_t n, size_t cap)
 {
-    char      note[128];
-    long long t = (long long)timeout_ms;
-    int       n;
-
-    if (t % 1000 == 0)
-        n = snprintf(note, sizeof(note),
-                     "noxrunner: command timed out after %lld second%s and "
-                     "was killed\n",
-                     t / 1000, t == 1000 ? "" : "s");
-    else
-        n = snprintf(note, sizeof(note),
-                     "noxrunner: command timed out after %lld ms and was "
-                     "killed\n",
-                     t);
-    if (n < 0 || (size_t)n >= sizeof(note))
-        return NOX_EINTERNAL; /* cannot happen: 128 bytes fit any int64 */
     /* Room for the note plus a separating newline. */
-    size_t need = (size_t)n + 1;
+    size_t need = n + 1;
     if (res->err.len + need > cap) {
         size_t keep = cap > need ? cap - need : 0;
         if (keep < res->err.len) {
@@ -285,27 +282,71 @@ spawn_note_timeout(nox_exec_result_t *res, int64_t timeout_ms, size_t cap)
     if (res->err.len > 0 && res->err.data[res->err.len - 1] != '\n' &&
         nox__buf_append(&res->err, "\n", 1) != NOX_OK)
         return NOX_ERESOURCE;
-    return nox__buf_append(&res->err, note, (size_t)n);
+    return nox__buf_append(&res->err, note, n);
 }
 
-/* Reap the child and turn its status into exit_code/term_signal. */
+/* Say why we killed the command: its timeout, or its output. */
+static nox_err_t
+spawn_note_kill(nox_exec_result_t *res, const nox_spawn_opts_t *o)
+{
+    char      note[160];
+    long long t = (long long)o->timeout_ms;
+    int       n;
+
+    if (res->cause == NOX_CAUSE_OUTPUT_LIMIT)
+        n = snprintf(note, sizeof(note),
+                     "noxrunner: command wrote more than %llu bytes to %s "
+                     "and was killed\n",
+                     (unsigned long long)o->output_kill,
+                     res->out_total > o->output_kill ? "stdout" : "stderr");
+    else if (t % 1000 == 0)
+        n = snprintf(note, sizeof(note),
+                     "noxrunner: command timed out after %lld second%s and "
+                     "was killed\n",
+                     t / 1000, t == 1000 ? "" : "s");
+    else
+        n = snprintf(note, sizeof(note),
+                     "noxrunner: command timed out after %lld ms and was "
+                     "killed\n",
+                     t);
+    if (n < 0 || (size_t)n >= sizeof(note))
+        return NOX_EINTERNAL; /* cannot happen: 160 bytes fit any int64 */
+    return spawn_note(res, note, (size_t)n, o->output_cap);
+}
+
+static int64_t
+spawn_tv_ms(const struct timeval *tv)
+{
+    return (int64_t)tv->tv_sec * 1000 + tv->tv_usec / 1000;
+}
+
+/* Reap the child and fill the exit record: exit_code, term_signal, cause
+ * and the rusage of the command and the children it waited for. */
 static int
 spawn_reap(pid_t pid, nox_exec_result_t *res)
 {
-    int status;
+    struct rusage ru;
+    int           status;
 
-    while (wait4(pid, &status, 0, NULL) < 0) {
+    while (wait4(pid, &status, 0, &ru) < 0) {
         if (errno != EINTR)
             return errno;
     }
+    res->cpu_user_ms = spawn_tv_ms(&ru.ru_utime);
+    res->cpu_system_ms = spawn_tv_ms(&ru.ru_stime);
+    res->max_rss_kb = ru.ru_maxrss; /* Linux: kilobytes */
+    res->cause = NOX_CAUSE_EXITED;
     if (WIFSIGNALED(status)) {
         res->term_signal = WTERMSIG(status);
         res->exit_code = 128 + res->term_signal;
+        res->cause = NOX_CAUSE_SIGNALED;
     } else {
         res->exit_code = WEXITSTATUS(status);
     }
-    if (res->timed_out)
+    if (res->timed_out) {
         res->exit_code = 124;
+        res->cause = NOX_CAUSE_TIMED_OUT;
+    }
     return 0;
 }
 
@@ -319,6 +360,7 @@ spawn_not_run(nox_exec_result_t *res, const char *name, int err)
     const char *es;
     int         n;
 
+    res->cause = NOX_CAUSE_NOT_STARTED;
     if (err == ENOENT) {
         res->exit_code = 127;
         n = snprintf(msg, sizeof(msg), "command not found: %s\n", name);
@@ -353,8 +395,9 @@ spawn_start(const nox_spawn_opts_t *o, const char *path, nox__spawn_fds_t *f,
         return nox__status_errno(st, spawn_errno_code(e), e, "spawn: clone");
     if (fail.stage == NOX_SPAWN_STAGE_NONE)
         return NOX_OK;
-    /* The child has _exit(127)ed: collect it. */
-    e = spawn_reap(*pid, res);
+    /* The child has _exit(127)ed: collect it (with namespaces, a joiner
+     * that failed left no command to collect). */
+    e = *pid > 0 ? spawn_reap(*pid, res) : 0;
     *pid = 0;
     nox__close(*pidfd);
     *pidfd = -1;
@@ -371,8 +414,9 @@ static nox_err_t
 spawn_wait(const nox_spawn_opts_t *o, nox__spawn_fds_t *f, pid_t pid, int pidfd,
            nox_exec_result_t *res, nox_status_t *st)
 {
-    spawn_loop_t l = {f->out_r,     f->err_r, f->in_w, pidfd, o->stdin_data,
-                      o->stdin_len, 0,        0,       false};
+    spawn_loop_t l = {f->out_r,      f->err_r,       f->in_w, pidfd,
+                      o->stdin_data, o->stdin_len,   0,       0,
+                      false,         o->output_kill, false};
     int          e;
 
     l.deadline = nox__mono_ms();
@@ -396,8 +440,10 @@ spawn_wait(const nox_spawn_opts_t *o, nox__spawn_fds_t *f, pid_t pid, int pidfd,
     e = spawn_reap(pid, res);
     if (e != 0)
         return nox__status_errno(st, NOX_EINTERNAL, e, "spawn: wait4");
-    if (res->timed_out &&
-        spawn_note_timeout(res, o->timeout_ms, o->output_cap) != NOX_OK)
+    if (l.output_killed && !res->timed_out)
+        res->cause = NOX_CAUSE_OUTPUT_LIMIT;
+    if ((res->timed_out || res->cause == NOX_CAUSE_OUTPUT_LIMIT) &&
+        spawn_note_kill(res, o) != NOX_OK)
         return nox__status_set(st, NOX_ERESOURCE, "spawn: out of memory");
     return NOX_OK;
 }
@@ -433,7 +479,11 @@ nox__spawn_run(const nox_spawn_opts_t *o, nox_exec_result_t *res,
     rv = spawn_check_opts(o, st);
     if (rv != NOX_OK)
         return rv;
-    if (!nox__spawn_resolve(o, path)) {
+    /* With namespaces the command is looked up inside the sandbox's view,
+     * by the child (spawn_child.c). */
+    if (o->isolate)
+        (void)snprintf(path, sizeof(path), "%s", o->argv[0]);
+    else if (!nox__spawn_resolve(o, path)) {
         rv = spawn_not_run(&r, o->argv[0], ENOENT);
         goto out_done;
     }

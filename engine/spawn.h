@@ -14,6 +14,7 @@
 
 #include "nox/engine.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -23,7 +24,7 @@ typedef struct {
     const char *const *envp;     /* NULL-terminated: the whole environment */
     const char        *path_env; /* PATH for finding argv[0] without '/';
                                     NULL: "/usr/local/bin:/usr/bin:/bin" */
-    int         cwd_fd;          /* directory to run in */
+    int         cwd_fd;          /* directory to run in (host mode) */
     const void *stdin_data;      /* stdin_len 0: stdin is /dev/null */
     size_t      stdin_len;
     int64_t     timeout_ms; /* > 0 */
@@ -33,6 +34,27 @@ typedef struct {
      * NULL. */
     void (*on_start)(void *arg, pid_t pgid);
     void *on_start_arg;
+    /* Kill the group once stdout or stderr passed this many bytes in all
+     * (cause NOX_CAUSE_OUTPUT_LIMIT); 0: never. */
+    uint64_t output_kill;
+    /* Join these cgroups (n_cg cgroup.procs fds) before anything else,
+     * so every process of the command is accounted there. */
+    const int *cg_fds;
+    size_t     n_cg;
+    /* RLIMIT_FSIZE for the command; 0: inherited. */
+    uint64_t fsize_limit;
+    /* Namespaces: with isolate, ns_pidfd is a holder (holder.h) whose
+     * namespaces the command joins; it then runs in cwd_path (a path inside,
+     * like
+     * "/workspace/sub"; cwd_fd is not used) with every capability dropped,
+     * as nobody when drop_to_nobody, and argv[0] is looked up in
+     * path_env inside the sandbox's view. join_net: also its network
+     * namespace (false when the sandbox keeps the host's). */
+    bool        isolate;
+    int         ns_pidfd;
+    bool        join_net;
+    bool        drop_to_nobody;
+    const char *cwd_path;
 } nox_spawn_opts_t;
 
 /* Run the command and wait until it exits and its output pipes close, or

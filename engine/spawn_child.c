@@ -14,18 +14,26 @@
  */
 #include "spawn_impl.h"
 
+#include "holder.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SPAWN_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
@@ -54,8 +62,19 @@ typedef struct {
     unsigned         fd_limit; /* fallback bound if close_range fails */
     struct sigaction dfl;      /* SIG_DFL, empty mask, no flags */
     sigset_t         empty;
-    volatile int     fail_stage; /* nox__spawn_stage_t */
-    volatile int     fail_errno;
+    int              cg_fds[3];
+    size_t           n_cg;
+    struct rlimit    fsize; /* rlim_cur 0: leave it */
+    /* Namespaces (ns_pidfd >= 0): see nox_spawn_opts_t. */
+    int          ns_pidfd;
+    int          ns_flags;
+    bool         drop_to_nobody;
+    const char  *cwd_path;
+    const char  *path_env;
+    void        *stack_b;    /* top of the command's stack */
+    volatile int ns_child;   /* the command's pid, set by the joiner */
+    volatile int fail_stage; /* nox__spawn_stage_t */
+    volatile int fail_errno;
 } spawn_child_t;
 
 /* ---- Child: runs on the clone stack until execve ---- */
@@ -79,6 +98,88 @@ spawn_child_close_fds(const spawn_child_t *c)
         return;
     for (unsigned fd = 3; fd < c->fd_limit; fd++)
         (void)close((int)fd); /* EBADF for unused numbers is expected */
+}
+
+/* Move ourselves into the sandbox's cgroups: "0" is "the writer". */
+static SPAWN_CHILD_FN int
+spawn_child_join_cgroups(const spawn_child_t *c)
+{
+    for (size_t i = 0; i < c->n_cg; i++)
+        if (write(c->cg_fds[i], "0", 1) != 1)
+            return -1;
+    return 0;
+}
+
+/* Drop every privilege before the command runs inside the namespaces:
+ * root's exec-time capabilities locked off (SECBIT_NOROOT), the bounding
+ * set emptied (nothing can be regained, not even by a file capability),
+ * nobody's ids as root, no capabilities left, no_new_privs. The order
+ * matters: the first two need CAP_SETPCAP, which setresuid takes away. */
+static SPAWN_CHILD_FN int
+spawn_child_drop_privs(const spawn_child_t *c)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct   data[2];
+
+    if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+                                     SECBIT_KEEP_CAPS_LOCKED |
+                                     SECBIT_NO_CAP_AMBIENT_RAISE |
+                                     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) != 0)
+        return -1;
+    for (int cap = 0; cap <= 63; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap) != 0) {
+            if (errno == EINVAL)
+                break; /* past the kernel's last capability */
+            return -1;
+        }
+    }
+    if (c->drop_to_nobody &&
+        (setgroups(0, NULL) != 0 ||
+         setresgid(NOX_SANDBOX_GID, NOX_SANDBOX_GID, NOX_SANDBOX_GID) != 0 ||
+         setresuid(NOX_SANDBOX_UID, NOX_SANDBOX_UID, NOX_SANDBOX_UID) != 0))
+        return -1;
+    memset(data, 0, sizeof(data));
+    if (syscall(SYS_capset, &hdr, data) != 0 ||
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 ||
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return 0;
+}
+
+/* execvp inside the sandbox's view, without malloc: argv[0] as given when
+ * it has a '/', else each PATH entry in turn. Returns only on failure,
+ * with errno EACCES if some candidate existed but could not be run (126),
+ * else the last error (ENOENT: 127). */
+static SPAWN_CHILD_FN void
+spawn_child_execvp(const spawn_child_t *c)
+{
+    const char *name = c->argv[0], *p = c->path_env;
+    size_t      nlen = strlen(name);
+    char        buf[PATH_MAX];
+    bool        denied = false;
+
+    if (strchr(name, '/') != NULL) {
+        execve(name, c->argv, c->envp);
+        return;
+    }
+    errno = ENOENT;
+    while (p != NULL) {
+        const char *colon = strchr(p, ':');
+        size_t      dlen = colon ? (size_t)(colon - p) : strlen(p);
+
+        if (dlen + 1 + nlen < sizeof(buf)) {
+            memcpy(buf, p, dlen);
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, name, nlen + 1);
+            /* An empty entry is the working directory, as for execvp. */
+            execve(dlen ? buf : name, c->argv, c->envp);
+            if (errno == EACCES)
+                denied = true;
+        }
+        p = colon ? colon + 1 : NULL;
+    }
+    if (denied)
+        errno = EACCES;
 }
 
 /* The child. Signals are all blocked on entry (inherited from the parent
@@ -105,19 +206,55 @@ spawn_child_main(void *arg)
      * those. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_PDEATHSIG);
-    if (getppid() != c->parent)
+    /* Inside a pid namespace our parent (outside it) shows as 0, and the
+     * engine's thread is held in vfork by the joiner: no check needed. */
+    if (c->ns_pidfd < 0 && getppid() != c->parent)
         _exit(127); /* the parent is already gone; nobody waits for us */
+    if (c->ns_pidfd < 0 && spawn_child_join_cgroups(c) != 0)
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_CGROUP);
     /* No EINTR retry needed: every signal is blocked here. */
     for (int i = 0; i < 3; i++)
         if (dup2(c->stdio[i], i) < 0)
             return spawn_child_fail(c, NOX_SPAWN_STAGE_DUP2);
-    if (fchdir(c->cwd_fd) != 0)
+    if (c->ns_pidfd >= 0 && chdir(c->cwd_path) != 0)
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_CHDIR);
+    if (c->ns_pidfd < 0 && fchdir(c->cwd_fd) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_FCHDIR);
     spawn_child_close_fds(c);
+    if (c->fsize.rlim_cur != 0 && setrlimit(RLIMIT_FSIZE, &c->fsize) != 0)
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_RLIMIT);
+    if (c->ns_pidfd >= 0 && spawn_child_drop_privs(c) != 0)
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_PRIVS);
     if (sigprocmask(SIG_SETMASK, &c->empty, NULL) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_SIGMASK);
-    execve(c->path, c->argv, c->envp);
+    if (c->ns_pidfd >= 0)
+        spawn_child_execvp(c);
+    else
+        execve(c->path, c->argv, c->envp);
     return spawn_child_fail(c, NOX_SPAWN_STAGE_EXEC);
+}
+
+/* With namespaces: the first child. It joins the cgroups while it still
+ * sees the host's, then the holder's namespaces in one setns (a
+ * CLONE_VM child may enter a user namespace; a threaded process may not),
+ * and starts the command as the engine's child (CLONE_PARENT), which a
+ * pid namespace needs: setns only moves our future children into it. */
+static SPAWN_CHILD_FN int
+spawn_joiner_main(void *arg)
+{
+    spawn_child_t *c = arg;
+    int            pid;
+
+    if (spawn_child_join_cgroups(c) != 0)
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_CGROUP);
+    if (setns(c->ns_pidfd, c->ns_flags) != 0)
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_SETNS);
+    pid = clone(spawn_child_main, c->stack_b,
+                CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, c);
+    if (pid < 0)
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_CLONE);
+    c->ns_child = pid;
+    _exit(0);
 }
 
 /* ---- Parent: reporting where the child failed ---- */
@@ -126,9 +263,19 @@ spawn_child_main(void *arg)
 const char *
 nox__spawn_stage_name(int stage)
 {
-    static const char *const names[] = {
-        "start",       "setpgid", "prctl(PR_SET_PDEATHSIG)", "dup2", "fchdir",
-        "sigprocmask", "execve"};
+    static const char *const names[] = {"start",
+                                        "setpgid",
+                                        "prctl(PR_SET_PDEATHSIG)",
+                                        "dup2",
+                                        "fchdir",
+                                        "sigprocmask",
+                                        "execve",
+                                        "join the sandbox's cgroups",
+                                        "setns into the sandbox's namespaces",
+                                        "clone in the sandbox",
+                                        "chdir to the working directory",
+                                        "setrlimit(RLIMIT_FSIZE)",
+                                        "drop privileges"};
 
     if (stage < 0 || (size_t)stage >= sizeof(names) / sizeof(names[0]))
         return "start";
@@ -332,6 +479,17 @@ spawn_child_init(spawn_child_t *c, const nox_spawn_opts_t *o, const char *path,
     /* Cannot fail with a valid pointer. */
     (void)sigemptyset(&c->dfl.sa_mask);
     (void)sigemptyset(&c->empty);
+    for (size_t i = 0; i < o->n_cg && i < 3; i++)
+        c->cg_fds[c->n_cg++] = o->cg_fds[i];
+    if (o->fsize_limit != 0)
+        c->fsize.rlim_cur = c->fsize.rlim_max = (rlim_t)o->fsize_limit;
+    c->ns_pidfd = o->isolate ? o->ns_pidfd : -1;
+    c->ns_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+                  CLONE_NEWUTS | CLONE_NEWCGROUP |
+                  (o->join_net ? CLONE_NEWNET : 0);
+    c->drop_to_nobody = o->drop_to_nobody;
+    c->cwd_path = o->cwd_path;
+    c->path_env = o->path_env ? o->path_env : SPAWN_DEFAULT_PATH;
 }
 
 /* Map a private stack for the child, with a PROT_NONE guard page below it
@@ -359,6 +517,35 @@ spawn_stack_map(void **base, size_t *len)
     return 0;
 }
 
+/* With namespaces, after the joiner is done (it exited once the command
+ * exec'd or failed): reap it and take the command's pid and a pidfd.
+ * *pid stays 0 when the joiner failed before the command existed. */
+static int
+spawn_joined(spawn_child_t *c, pid_t joiner, pid_t *pid, int *pidfd)
+{
+    int status;
+
+    while (waitpid(joiner, &status, 0) < 0)
+        if (errno != EINTR)
+            return errno;
+    *pid = 0;
+    if (c->ns_child <= 0)
+        return 0;
+    *pid = c->ns_child;
+    /* Our unreaped child (CLONE_PARENT): the pid cannot be reused. */
+    *pidfd = pidfd_open(*pid, 0);
+    if (*pidfd < 0) {
+        int e = errno;
+        (void)kill(-*pid, SIGKILL);
+        (void)kill(*pid, SIGKILL);
+        while (waitpid(*pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        *pid = 0;
+        return e;
+    }
+    return 0;
+}
+
 /* Start the child with all signals blocked in this thread: the child
  * inherits the mask, so no handler of ours can run on its stack before it
  * has reset the dispositions. On success *pid and *pidfd are set; the child
@@ -368,30 +555,44 @@ static int
 spawn_clone(spawn_child_t *c, pid_t *pid, int *pidfd)
 {
     sigset_t all, old;
-    void    *stack = NULL;
-    size_t   len = 0;
+    void    *stack = NULL, *stack_b = NULL;
+    size_t   len = 0, len_b = 0;
     int      e, rc, fd = -1;
 
     e = spawn_stack_map(&stack, &len);
+    if (e == 0 && c->ns_pidfd >= 0) {
+        e = spawn_stack_map(&stack_b, &len_b);
+        c->stack_b = (char *)stack_b + len_b;
+    }
     if (e != 0)
-        return e;
+        goto out_unmap;
     (void)sigfillset(&all); /* cannot fail with a valid pointer */
     e = pthread_sigmask(SIG_SETMASK, &all, &old);
     if (e != 0)
         goto out_unmap;
     /* CLONE_VFORK: we resume only after the child's execve or exit, so the
      * stack and *c are no longer in use when we unmap/read them. */
-    rc = clone(spawn_child_main, (char *)stack + len,
-               CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, c, &fd);
+    if (c->ns_pidfd >= 0)
+        rc = clone(spawn_joiner_main, (char *)stack + len,
+                   CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+    else
+        rc = clone(spawn_child_main, (char *)stack + len,
+                   CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, c, &fd);
     e = rc < 0 ? errno : 0;
     /* Restoring a mask we just read cannot fail. */
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (e == 0) {
+    if (e == 0 && c->ns_pidfd >= 0) {
+        e = spawn_joined(c, rc, pid, pidfd);
+    } else if (e == 0) {
         *pid = rc;
         *pidfd = fd;
     }
 out_unmap:
-    (void)munmap(stack, len); /* a valid mapping of ours: cannot fail */
+    /* Valid mappings of ours: cannot fail. */
+    if (stack != NULL)
+        (void)munmap(stack, len);
+    if (stack_b != NULL)
+        (void)munmap(stack_b, len_b);
     return e;
 }
 

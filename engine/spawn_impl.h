@@ -25,6 +25,12 @@ typedef enum {
     NOX_SPAWN_STAGE_FCHDIR,
     NOX_SPAWN_STAGE_SIGMASK,
     NOX_SPAWN_STAGE_EXEC,
+    NOX_SPAWN_STAGE_CGROUP,
+    NOX_SPAWN_STAGE_SETNS,
+    NOX_SPAWN_STAGE_CLONE,
+    NOX_SPAWN_STAGE_CHDIR,
+    NOX_SPAWN_STAGE_RLIMIT,
+    NOX_SPAWN_STAGE_PRIVS,
 } nox__spawn_stage_t;
 
 /* What the child reported before it _exit(127)ed; stage is
@@ -69,8 +75,10 @@ void nox__spawn_fds_close_all(nox__spawn_fds_t *f);
  * of f as its stdio. Returns 0 with *pid, *pidfd (the caller closes it) and
  * *fail set: the child is running the command when fail->stage is
  * NOX_SPAWN_STAGE_NONE, otherwise it has _exit(127)ed and must still be
- * reaped. Returns an errno value when no child was started (outputs
- * untouched). f is not modified; the caller closes the child ends. */
+ * reaped, unless *pid is 0 (with namespaces, the joining child failed
+ * before the command's process existed). Returns an errno value when no
+ * child was started (outputs untouched). f is not modified; the caller closes
+ * the child ends. */
 int nox__spawn_child_start(const nox_spawn_opts_t *o, const char *path,
                            const nox__spawn_fds_t *f, pid_t *pid, int *pidfd,
                            nox__spawn_fail_t *fail);

@@ -40,6 +40,14 @@ nox_err_t nox__tar_extract(int dest_fd, const char *dest_rel,
                            size_t len, uint64_t *files_written,
                            nox_status_t *st);
 
+/* nox__tar_extract, refusing (NOX_ERESOURCE, nothing written) an archive
+ * whose regular files declare more than max_bytes in all (0: only the
+ * NOX_TAR_MAX_BYTES cap). For the storage budget of a sandbox. */
+nox_err_t nox__tar_extract_limited(int dest_fd, const char *dest_rel,
+                                   nox_tar_format_t format, const void *data,
+                                   size_t len, uint64_t max_bytes,
+                                   uint64_t *files_written, nox_status_t *st);
+
 /* Pack src_fd as a tar (pax format), compressed as format says, into
  * out. src_fd is a directory
  * (entries named relative to it, recursively, symlinks stored as links and

@@ -238,8 +238,9 @@ typedef struct {
     long          base_depth; /* components in dest_rel */
     tree_t        tree;
     uint64_t      entries;
-    uint64_t      bytes; /* declared sizes of regular files */
-    const char   *raw;   /* the current entry's name, for messages */
+    uint64_t      bytes;     /* declared sizes of regular files */
+    uint64_t      max_bytes; /* the caller's budget; 0: none */
+    const char   *raw;       /* the current entry's name, for messages */
     nox_status_t *st;
 } tar_check_t;
 
@@ -417,6 +418,12 @@ check_entry(tar_check_t *c, struct archive_entry *e, char *norm)
             return nox__status_set(c->st, NOX_ERESOURCE,
                                    "archive unpacks to more than %llu bytes",
                                    (unsigned long long)NOX_TAR_MAX_BYTES);
+        if (c->max_bytes != 0 && c->bytes > c->max_bytes)
+            return nox__status_set(
+                c->st, NOX_ERESOURCE,
+                "archive unpacks to more than the %llu bytes left under "
+                "the sandbox's ephemeral_storage_limit",
+                (unsigned long long)c->max_bytes);
         return check_path(c, norm, TREE_FILE);
     case AE_IFDIR:
         return check_path(c, norm, TREE_DIR);
@@ -518,10 +525,11 @@ nox__tar_next(struct archive *a, struct archive_entry **e, nox_status_t *st)
 
 nox_err_t
 nox__tar_validate(int dest_fd, const char *dest_rel, nox_tar_format_t format,
-                  const void *data, size_t len, nox_status_t *st)
+                  const void *data, size_t len, uint64_t max_bytes,
+                  nox_status_t *st)
 {
-    tar_check_t           c = {.dest_fd = dest_fd, .st = st};
-    struct archive       *a;
+    tar_check_t     c = {.dest_fd = dest_fd, .max_bytes = max_bytes, .st = st};
+    struct archive *a;
     struct archive_entry *e;
     char                  norm[PATH_MAX];
     nox_err_t             rv;

@@ -41,18 +41,29 @@ warn_emit(const nox_warn_t *w, const char *text)
 }
 
 void
-nox__warn_start(const nox_warn_t *w, const char *base_dir)
+nox__warn_start(const nox_warn_t *w, const char *base_dir, bool namespaces,
+                const char *detail)
 {
     char text[WARN_MAX];
 
     if (!w->enabled)
         return;
-    (void)snprintf(text, sizeof(text),
-                   "WARNING: NoxRunner local testing mode: commands run "
-                   "directly on this machine with your privileges (sandboxes "
-                   "under %s). For testing only; set NOXRUNNER_QUIET=1 to "
-                   "silence these warnings.",
-                   base_dir);
+    if (namespaces)
+        (void)snprintf(text, sizeof(text),
+                       "WARNING: NoxRunner local testing mode: commands run "
+                       "on this machine in namespaces (isolation "
+                       "namespaces; sandboxes under %s), sharing its "
+                       "kernel. For testing only; set NOXRUNNER_QUIET=1 to "
+                       "silence these warnings.",
+                       base_dir);
+    else
+        (void)snprintf(text, sizeof(text),
+                       "WARNING: NoxRunner local testing mode: commands run "
+                       "directly on this machine with your privileges "
+                       "(isolation none: %s; sandboxes under %s). For "
+                       "trusted code and testing only; set "
+                       "NOXRUNNER_QUIET=1 to silence these warnings.",
+                       detail, base_dir);
     warn_emit(w, text);
 }
 

@@ -21,7 +21,10 @@ typedef struct {
 /* quiet < 0: read NOXRUNNER_QUIET (set and not "0" means quiet). */
 void nox__warn_init(nox_warn_t *w, int quiet);
 
-void nox__warn_start(const nox_warn_t *w, const char *base_dir);
+/* The start warning says what commands can reach: namespaces tells the
+ * level; detail is why it is not namespaces (ignored when it is). */
+void nox__warn_start(const nox_warn_t *w, const char *base_dir, bool namespaces,
+                     const char *detail);
 
 void nox__warn_exec(const nox_warn_t *w, const char *session_id,
                     const char *const *argv, size_t argc);

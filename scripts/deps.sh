@@ -2,7 +2,8 @@
 # Install what NoxRunner C builds and tests with, from Debian 12's archive.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
-      libnng-dev libarchive-dev libcjson-dev zlib1g-dev check clang-format)
+      libnng-dev libarchive-dev libcjson-dev zlib1g-dev check clang-format
+      python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -81,6 +81,10 @@ dispatch_health(Noxrunner__V1__Sandbox_Service       *svc,
     resp.status = (char *)"SERVING";
     resp.version = (char *)NOX_VERSION;
     resp.max_message_bytes = call->ctx->max_message_bytes;
+    const char     *detail = NULL;
+    nox_isolation_t level = nox_engine_isolation(call->ctx->engine, &detail);
+    resp.isolation = (char *)nox_isolation_name(level);
+    resp.isolation_detail = (char *)(detail ? detail : "");
     closure(&resp, data);
 }
 
@@ -93,16 +97,20 @@ dispatch_create_sandbox(Noxrunner__V1__Sandbox_Service              *svc,
     dispatch_call_t                     *call = data;
     Noxrunner__V1__CreateSandboxResponse resp =
         NOXRUNNER__V1__CREATE_SANDBOX_RESPONSE__INIT;
-    nox_create_req_t   r = {in->session_id,   in->ttl_seconds,
-                            in->image,        in->cpu_limit,
-                            in->memory_limit, in->ephemeral_storage_limit};
-    nox_sandbox_info_t info;
-    bool               created = false;
-    char               expires[NOX_RFC3339_LEN];
+    nox_create_req_t            r = {in->session_id,   in->ttl_seconds,
+                                     in->image,        in->cpu_limit,
+                                     in->memory_limit, in->ephemeral_storage_limit,
+                                     in->pids_limit,   in->allow_network};
+    nox_sandbox_info_t          info;
+    nox_create_report_t         rep;
+    bool                        created = false;
+    char                        expires[NOX_RFC3339_LEN];
+    Noxrunner__V1__LimitStatus  limits[NOX_LIMITS_MAX];
+    Noxrunner__V1__LimitStatus *lp[NOX_LIMITS_MAX];
 
     (void)svc;
-    if (nox_engine_create(call->ctx->engine, &r, &info, &created, &call->st) !=
-        NOX_OK) {
+    if (nox_engine_create(call->ctx->engine, &r, &info, &created, &rep,
+                          &call->st) != NOX_OK) {
         closure(NULL, data);
         return;
     }
@@ -110,6 +118,18 @@ dispatch_create_sandbox(Noxrunner__V1__Sandbox_Service              *svc,
     resp.pod_name = info.pod_name;
     resp.expires_at = expires;
     resp.created = created;
+    resp.isolation = (char *)nox_isolation_name(rep.isolation);
+    for (size_t i = 0; i < rep.n_limits; i++) {
+        Noxrunner__V1__LimitStatus l = NOXRUNNER__V1__LIMIT_STATUS__INIT;
+        l.name = (char *)rep.limits[i].name;
+        l.value = rep.limits[i].value;
+        l.applied = rep.limits[i].applied;
+        l.detail = rep.limits[i].detail;
+        limits[i] = l;
+        lp[i] = &limits[i];
+    }
+    resp.n_limits = rep.n_limits;
+    resp.limits = lp;
     closure(&resp, data);
 }
 
@@ -190,6 +210,15 @@ dispatch_exec_fill(Noxrunner__V1__ExecResponse *resp,
     resp->timed_out = res->timed_out;
     resp->stdout_truncated = res->out_truncated;
     resp->stderr_truncated = res->err_truncated;
+    /* The engine's causes are the proto's values (nox/engine.h). */
+    resp->cause = (Noxrunner__V1__ExecCause)res->cause;
+    resp->signal = res->term_signal;
+    resp->cpu_user_ms = res->cpu_user_ms > 0 ? (uint64_t)res->cpu_user_ms : 0;
+    resp->cpu_system_ms =
+        res->cpu_system_ms > 0 ? (uint64_t)res->cpu_system_ms : 0;
+    resp->max_rss_kb = res->max_rss_kb > 0 ? (uint64_t)res->max_rss_kb : 0;
+    resp->stdout_total_bytes = res->out_total;
+    resp->stderr_total_bytes = res->err_total;
 }
 
 static void

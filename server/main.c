@@ -25,14 +25,15 @@
 #define MAIN_MAX_URLS 64
 
 typedef struct {
-    const char *urls[MAIN_MAX_URLS];
-    size_t      n_urls;
-    const char *base_dir;          /* NULL: engine default */
-    int         workers;           /* 0: default */
-    size_t      max_message_bytes; /* 0: default */
-    int         reap_interval_ms;  /* < 0: none */
-    size_t      output_cap;        /* 0: default */
-    int         quiet;             /* 1, or -1: from $NOXRUNNER_QUIET */
+    const char     *urls[MAIN_MAX_URLS];
+    size_t          n_urls;
+    const char     *base_dir;          /* NULL: engine default */
+    int             workers;           /* 0: default */
+    size_t          max_message_bytes; /* 0: default */
+    int             reap_interval_ms;  /* < 0: none */
+    size_t          output_cap;        /* 0: default */
+    int             quiet;             /* 1, or -1: from $NOXRUNNER_QUIET */
+    nox_isolation_t isolation; /* AUTO: $NOXRUNNER_ISOLATION, else auto */
 } main_opts_t;
 
 static void
@@ -54,6 +55,10 @@ main_usage(FILE *f)
         "  --reap-interval SECONDS  expiry check interval, 0 for none "
         "(default 5)\n"
         "  --output-cap BYTES       output kept per stream (default %d)\n"
+        "  --isolation LEVEL        auto, namespaces or none (default "
+        "$NOXRUNNER_ISOLATION,\n"
+        "                           else auto: namespaces where the kernel "
+        "allows them)\n"
         "  --quiet                  no local-mode warnings\n"
         "  --help, --version\n",
         NOX_DEFAULT_WORKERS, NOX_DEFAULT_MAX_MESSAGE_BYTES,
@@ -102,6 +107,7 @@ enum {
     OPT_REAP,
     OPT_OUTPUT_CAP,
     OPT_QUIET,
+    OPT_ISOLATION,
     OPT_HELP,
     OPT_VERSION
 };
@@ -114,6 +120,7 @@ static const struct option main_longopts[] = {
     {"reap-interval", required_argument, NULL, OPT_REAP},
     {"output-cap", required_argument, NULL, OPT_OUTPUT_CAP},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"isolation", required_argument, NULL, OPT_ISOLATION},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -156,6 +163,10 @@ main_apply_opt(main_opts_t *m, int c, const char *arg)
         return 0;
     case OPT_QUIET:
         m->quiet = 1;
+        return 0;
+    case OPT_ISOLATION:
+        if (nox_isolation_parse(arg, &m->isolation, NULL) != NOX_OK)
+            break;
         return 0;
     }
     (void)fprintf(stderr, "noxrunnerd: invalid value '%s' for %s\n", arg,
@@ -218,9 +229,17 @@ main_signals(sigset_t *stop)
 }
 
 static void
-main_announce(nox_server_t *srv, const main_opts_t *m)
+main_announce(nox_server_t *srv, const main_opts_t *m,
+              const nox_engine_t *engine)
 {
-    char url[1024];
+    char            url[1024];
+    const char     *why = NULL;
+    nox_isolation_t level = nox_engine_isolation(engine, &why);
+
+    if (level == NOX_ISOLATION_NAMESPACES)
+        (void)fprintf(stderr, "noxrunnerd: isolation namespaces\n");
+    else
+        (void)fprintf(stderr, "noxrunnerd: isolation none (%s)\n", why);
 
     for (size_t i = 0; i < m->n_urls; i++) {
         /* The bound URL names the real port of "tcp://host:0". */
@@ -234,7 +253,10 @@ main_announce(nox_server_t *srv, const main_opts_t *m)
 static int
 main_serve(const main_opts_t *m, const sigset_t *stop)
 {
-    nox_engine_opts_t eo = {m->base_dir, m->output_cap, m->quiet};
+    nox_engine_opts_t eo = {.base_dir = m->base_dir,
+                            .output_cap = m->output_cap,
+                            .quiet = m->quiet,
+                            .isolation = m->isolation};
     nox_server_opts_t so = {NULL,
                             m->urls,
                             m->n_urls,
@@ -256,7 +278,7 @@ main_serve(const main_opts_t *m, const sigset_t *stop)
         nox_engine_close(engine);
         return EXIT_FAILURE;
     }
-    main_announce(srv, m);
+    main_announce(srv, m, engine);
     /* sigwait returns 0 or EINVAL (impossible with this set). */
     for (;;) {
         rv = sigwait(stop, &sig);

@@ -272,6 +272,15 @@ cli_ok(const char *a1, const char *a2, const char *a3, const char *a4)
     run_free(&r);
 }
 
+static size_t
+count_char(const char *s, char c)
+{
+    size_t n = 0;
+    for (; *s != '\0'; s++)
+        n += *s == c;
+    return n;
+}
+
 static bool
 ends_with(const char *s, const char *suffix)
 {
@@ -308,8 +317,12 @@ START_TEST(cli_runs_the_seed_example_as_three_processes)
     ck_assert_int_eq(r.status, 0);
     static const char want[] =
         "created sandbox my-session (pod local-my-session), expires 20";
-    ck_assert_msg(strncmp(r.out, want, sizeof(want) - 1) == 0 &&
-                      ends_with(r.out, "Z\n"),
+    /* The first line, then the sandbox's isolation (no limits asked). */
+    char *nl = strchr(r.out, '\n');
+    ck_assert_msg(nl != NULL && strncmp(r.out, want, sizeof(want) - 1) == 0 &&
+                      nl[-1] == 'Z' &&
+                      strncmp(nl + 1, "isolation: ", 11) == 0 &&
+                      strchr(nl + 1, '\n') == r.out + r.out_len - 1,
                   "create said: %s", r.out);
     run_free(&r);
     cli(&r, "exec", "my-session", "echo", "Hello", (char *)NULL);
@@ -402,6 +415,9 @@ START_TEST(cli_usage_errors_exit_2)
         {"create", "s", "--workdir", "x"}, /* not create's option */
         {"upload", "s", NULL},             /* nothing to upload */
         {"list", "-x", NULL},              /* unknown short option */
+        {"create", "s", "--pids", "x"},    /* not a count */
+        {"exec", "s", "--pids", "9"},      /* not exec's option */
+        {"health", "--allow-network"},     /* not health's option */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         run_t r;
@@ -620,12 +636,171 @@ START_TEST(cli_verbose_summarises_each_call)
 {
     run_t r;
 
-    cli_ok("create", "s", NULL, NULL);
-    cli(&r, "--verbose", "exec", "s", "true", (char *)NULL);
+    cli(&r, "--verbose", "create", "s", (char *)NULL);
     ck_assert_int_eq(r.status, 0);
-    ck_assert_msg(strncmp(r.err, "exec s: exit 0 in ", 18) == 0 &&
+    ck_assert_msg(strncmp(r.err, "create s: created in ", 21) == 0 &&
                       ends_with(r.err, " ms\n"),
                   "stderr: %s", r.err);
+    run_free(&r);
+    /* exec: one line, after the command's own output. */
+    cli(&r, "--verbose", "exec", "s", "sh", "-c", "echo hi; echo oops >&2",
+        (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "hi\n");
+    ck_assert_msg(strncmp(r.err, "oops\nexec s: exit 0 (EXITED) in ", 32) == 0,
+                  "stderr: %s", r.err);
+    ck_assert_msg(strstr(r.err, " ms, cpu ") != NULL &&
+                      strstr(r.err, " KiB, stdout 3 B, stderr 5 B\n") != NULL &&
+                      count_char(r.err, '\n') == 2,
+                  "stderr: %s", r.err);
+    run_free(&r);
+    cli(&r, "--verbose", "sh", "s", "kill -9 $$", (char *)NULL);
+    ck_assert_int_eq(r.status, 137);
+    ck_assert_msg(
+        strncmp(r.err, "sh s: exit 137 (SIGNALED, signal 9) in ", 39) == 0,
+        "stderr: %s", r.err);
+    run_free(&r);
+    cli(&r, "--verbose", "exec", "s", "rm", "x", (char *)NULL);
+    ck_assert_int_eq(r.status, 77);
+    ck_assert_msg(strncmp(r.err, "exec s: BLOCKED in ", 19) == 0, "stderr: %s",
+                  r.err);
+    run_free(&r);
+}
+END_TEST
+
+/* ---- isolation, limits, how a command ended ---- */
+
+START_TEST(cli_unknown_isolation_is_a_usage_error)
+{
+    run_t r;
+
+    cli(&r, "--isolation", "bogus", "health", (char *)NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--isolation: 'bogus' is not auto, namespaces "
+                                "or none") != NULL,
+                  "stderr: %s", r.err);
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+    /* A server's level is noxrunnerd's: refused, not silently ignored. */
+    cli_raw(&r, "--isolation", "none", "health", (char *)NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--isolation applies only with "
+                                        "--local-test"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_health_prints_the_isolation_level)
+{
+    run_t r;
+
+    cli(&r, "--isolation", "none", "health", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    /* Not the highest level: the reason follows in parentheses. */
+    ck_assert_msg(strstr(r.out, "\nisolation: none (") != NULL, "stdout: %s",
+                  r.out);
+    run_free(&r);
+    cli(&r, "--json", "health", "--isolation", "none", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    cJSON *j = json_of(&r);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "isolation")),
+                     "none");
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(j, "isolationDetail")));
+    cJSON_Delete(j);
+    run_free(&r);
+    /* The default (auto) names whatever level it settled on. */
+    cli(&r, "--json", "health", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    j = json_of(&r);
+    const char *lvl = cJSON_GetStringValue(cJSON_GetObjectItem(j, "isolation"));
+    ck_assert_ptr_nonnull(lvl);
+    ck_assert(strcmp(lvl, "namespaces") == 0 || strcmp(lvl, "none") == 0);
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_create_reports_isolation_and_each_limit)
+{
+    run_t r;
+
+    cli(&r, "--json", "create", "s", "--mem", "64Mi", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    cJSON *j = json_of(&r);
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(j, "isolation")));
+    cJSON *arr = cJSON_GetObjectItem(j, "limits");
+    ck_assert_int_eq(cJSON_GetArraySize(arr), 1);
+    cJSON *l = cJSON_GetArrayItem(arr, 0);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(l, "name")),
+                     "memory_limit");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(l, "value")),
+                     "64Mi");
+    ck_assert(cJSON_IsBool(cJSON_GetObjectItem(l, "applied")));
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(l, "detail")));
+    cJSON_Delete(j);
+    run_free(&r);
+    /* Text: one line per limit, "name value: applied|ignored (why)". */
+    cli(&r, "create", "t", "--pids", "32", "--allow-network", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.out, "\nisolation: ") != NULL &&
+                      (strstr(r.out, "\npids_limit 32: applied (") != NULL ||
+                       strstr(r.out, "\npids_limit 32: ignored (") != NULL),
+                  "stdout: %s", r.out);
+    run_free(&r);
+    cli(&r, "create", "u", "--mem", "5MB", (char *)NULL);
+    ck_assert_int_eq(r.status, 65);
+    ck_assert_msg(strstr(r.err, "memory_limit") != NULL, "stderr: %s", r.err);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_json_exec_reports_how_the_command_ended)
+{
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "--json", "exec", "s", "sh", "-c", "exit 3", (char *)NULL);
+    ck_assert_int_eq(r.status, 3);
+    cJSON *j = json_of(&r);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "cause")),
+                     "EXITED");
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "exitCode")->valueint, 3);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "signal")->valueint, 0);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "stdoutTotalBytes")->valueint, 0);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "stderrTotalBytes")->valueint, 0);
+    static const char *const nums[] = {"cpuUserMs", "cpuSystemMs", "maxRssKb"};
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_msg(cJSON_IsNumber(cJSON_GetObjectItem(j, nums[i])), "%s",
+                      nums[i]);
+    cJSON_Delete(j);
+    run_free(&r);
+    cli(&r, "--json", "sh", "s", "kill -9 $$", (char *)NULL);
+    ck_assert_int_eq(r.status, 137);
+    j = json_of(&r);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "cause")),
+                     "SIGNALED");
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "signal")->valueint, 9);
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_json_exec_of_a_blocked_command_says_blocked)
+{
+    run_t r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli(&r, "--json", "exec", "s", "rm", "x", (char *)NULL);
+    ck_assert_int_eq(r.status, 77);
+    ck_assert_str_eq(r.err, "");
+    cJSON *j = json_of(&r);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "cause")),
+                     "BLOCKED");
+    cJSON *e = cJSON_GetObjectItem(j, "error");
+    ck_assert_int_eq(cJSON_GetObjectItem(e, "code")->valueint, 7);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(e, "message")),
+                     "command not allowed: rm");
+    cJSON_Delete(j);
     run_free(&r);
 }
 END_TEST
@@ -1003,6 +1178,16 @@ cli_suite(void)
     tcase_add_test(json, cli_json_replaces_invalid_utf8);
     tcase_add_test(json, cli_json_lists_touches_and_checks_health);
     suite_add_tcase(s, json);
+
+    TCase *iso = tcase_create("isolation and limits");
+    tcase_add_checked_fixture(iso, cli_setup, cli_teardown);
+    tcase_set_timeout(iso, 60);
+    tcase_add_test(iso, cli_unknown_isolation_is_a_usage_error);
+    tcase_add_test(iso, cli_health_prints_the_isolation_level);
+    tcase_add_test(iso, cli_create_reports_isolation_and_each_limit);
+    tcase_add_test(iso, cli_json_exec_reports_how_the_command_ended);
+    tcase_add_test(iso, cli_json_exec_of_a_blocked_command_says_blocked);
+    suite_add_tcase(s, iso);
 
     TCase *files = tcase_create("files");
     tcase_add_checked_fixture(files, cli_setup, cli_teardown);

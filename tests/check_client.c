@@ -44,7 +44,7 @@ now_ms(void)
 static nox_client_t *
 open_local(const char *base, const nox_client_opts_t *opts)
 {
-    nox_local_opts_t lo = {base, 0, 1, -1}; /* quiet, no reaper */
+    nox_local_opts_t lo = {base, 0, 1, -1, "none"}; /* quiet, no reaper */
     nox_client_t    *c = NULL;
 
     ck_assert_int_eq(nox_client_open_local(&c, &lo, opts), NOX_OK);
@@ -158,6 +158,9 @@ START_TEST(client_runs_the_seed_flow)
     ck_assert(s.created);
     ck_assert_str_eq(s.pod_name, "local-my-session");
     ck_assert_uint_eq(strlen(s.expires_at), 20); /* 2026-01-02T12:34:56Z */
+    ck_assert_str_eq(s.isolation, "none");       /* the fixture asks for none */
+    ck_assert_uint_eq(s.n_limits, 0);            /* none requested */
+    ck_assert_ptr_null(s.limits);
     nox_sandbox_free(&s);
     ck_assert_int_eq(RUN(cl, "my-session", &r, "echo", "Hello"), NOX_OK);
     ck_assert_int_eq(r.exit_code, 0);
@@ -166,6 +169,10 @@ START_TEST(client_runs_the_seed_flow)
     ck_assert_uint_eq(r.stderr_len, 0);
     ck_assert_str_eq((char *)r.stderr_data, "");
     ck_assert(!r.timed_out);
+    ck_assert_int_eq(r.cause, NOX_EXIT_EXITED);
+    ck_assert_int_eq(r.signal, 0);
+    ck_assert_uint_eq(r.stdout_total_bytes, 6);
+    ck_assert_uint_eq(r.stderr_total_bytes, 0);
     nox_exec_free(&r);
     ck_assert_int_eq(nox_client_delete(cl, "my-session", &deleted), NOX_OK);
     ck_assert(deleted);
@@ -178,7 +185,7 @@ END_TEST
 START_TEST(client_local_open_reaps_expired_sandboxes)
 {
     nox_create_opts_t o = {.ttl_seconds = 1};
-    nox_local_opts_t  lo = {base, 0, 1, 0}; /* default reap interval */
+    nox_local_opts_t  lo = {base, 0, 1, 0, "none"}; /* default reaper */
     nox_sandbox_t     s;
     nox_client_t     *c = NULL;
 
@@ -295,6 +302,262 @@ START_TEST(client_exec_timeout_returns_124)
     ck_assert_int_lt(now_ms() - t0, 5000);
     ck_assert_int_eq(r.exit_code, 124);
     ck_assert(r.timed_out);
+    ck_assert_int_eq(r.cause, NOX_EXIT_TIMED_OUT);
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_exec_cause_names_cover_every_cause)
+{
+    static const char *const want[] = {
+        "UNSPECIFIED", "EXITED",       "SIGNALED", "TIMED_OUT",
+        "OOM_KILLED",  "OUTPUT_LIMIT", "BLOCKED",  "NOT_STARTED"};
+
+    ck_assert_int_eq(NOX_EXIT_UNSPECIFIED, 0);
+    ck_assert_int_eq(NOX_EXIT_NOT_STARTED, 7);
+    for (int i = 0; i < 8; i++)
+        ck_assert_str_eq(nox_exec_cause_name(i), want[i]);
+    ck_assert_str_eq(nox_exec_cause_name(NOX_EXIT_BLOCKED), "BLOCKED");
+    /* A cause from a newer server, or garbage, still has a name. */
+    ck_assert_str_eq(nox_exec_cause_name(8), "UNSPECIFIED");
+    ck_assert_str_eq(nox_exec_cause_name(-1), "UNSPECIFIED");
+}
+END_TEST
+
+/* ---- isolation "namespaces": the level, limits, and how commands end.
+ * The suite runs as root on a cgroup v1 machine, where the engine can
+ * have namespaces and every limit applies. ---- */
+
+static nox_client_t *
+open_namespaces(const char *dir)
+{
+    nox_local_opts_t  lo = {.base_dir = dir,
+                            .quiet = 1,
+                            .reap_interval_ms = -1,
+                            .isolation = "namespaces"};
+    nox_client_opts_t co = {0};
+    nox_client_t     *c = NULL;
+    char              why[256] = "";
+
+    co.errbuf = why;
+    co.errbuf_len = sizeof(why);
+    ck_assert_msg(nox_client_open_local(&c, &lo, &co) == NOX_OK,
+                  "isolation namespaces: %s", why);
+    return c;
+}
+
+static void
+ns_setup(void)
+{
+    base = tu_mkdtemp();
+    cl = open_namespaces(base);
+}
+
+/* The limit called name in s, or NULL. */
+static const nox_client_limit_status_t *
+limit_named(const nox_sandbox_t *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_limits; i++) {
+        if (strcmp(s->limits[i].name, name) == 0)
+            return &s->limits[i];
+    }
+    return NULL;
+}
+
+START_TEST(client_namespaces_health_and_create_report_the_level)
+{
+    nox_health_t  h;
+    nox_sandbox_t s;
+
+    ck_assert_int_eq(nox_client_health(cl, &h), NOX_OK);
+    ck_assert_str_eq(h.isolation, "namespaces");
+    ck_assert_str_eq(h.isolation_detail, "");
+    nox_health_free(&h);
+    ck_assert_int_eq(nox_client_create(cl, "ns", NULL, &s), NOX_OK);
+    ck_assert_str_eq(s.isolation, "namespaces");
+    ck_assert_uint_eq(s.n_limits, 0);
+    nox_sandbox_free(&s);
+}
+END_TEST
+
+START_TEST(client_create_reports_each_limit_applied)
+{
+    nox_create_opts_t o = {
+        .memory_limit = "64Mi", .pids_limit = 64, .cpu_limit = "500m"};
+    static const char *const names[] = {"memory_limit", "pids_limit",
+                                        "cpu_limit"};
+    static const char *const values[] = {"64Mi", "64", "500m"};
+    nox_sandbox_t            s;
+
+    ck_assert_int_eq(nox_client_create(cl, "lim", &o, &s), NOX_OK);
+    ck_assert_str_eq(s.isolation, "namespaces");
+    ck_assert_uint_eq(s.n_limits, 3);
+    for (size_t i = 0; i < 3; i++) {
+        const nox_client_limit_status_t *l = limit_named(&s, names[i]);
+        ck_assert_msg(l != NULL, "no %s in the reply", names[i]);
+        ck_assert_str_eq(l->value, values[i]);
+        ck_assert_msg(l->applied, "%s not applied: %s", names[i], l->detail);
+        ck_assert_msg(strstr(l->detail, "cgroup") != NULL, "%s: %s", names[i],
+                      l->detail);
+    }
+    nox_sandbox_free(&s);
+    /* The sandbox still runs commands under them. */
+    nox_exec_t r;
+    ck_assert_int_eq(RUN(cl, "lim", &r, "echo", "ok"), NOX_OK);
+    ck_assert_str_eq((char *)r.stdout_data, "ok\n");
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_create_refuses_a_bad_quantity)
+{
+    nox_create_opts_t o = {.memory_limit = "5MB"};
+    nox_sandbox_t     s = {0};
+
+    ck_assert_int_eq(nox_client_create(cl, "bad", &o, &s), NOX_EINVAL);
+    ck_assert_msg(strstr(nox_client_errmsg(cl), "memory_limit") != NULL,
+                  "message: %s", nox_client_errmsg(cl));
+    ck_assert_ptr_null(s.pod_name); /* out untouched on failure */
+}
+END_TEST
+
+/* Count the lines of /proc/net/dev: two of header, one per interface. */
+static size_t
+count_lines(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* The lines of our own /proc/net/dev (proc files report size 0, so they
+ * are read to the end rather than by their size). */
+static size_t
+host_net_lines(void)
+{
+    FILE  *f = fopen("/proc/self/net/dev", "re");
+    size_t n = 0;
+    int    ch;
+
+    ck_assert_ptr_nonnull(f);
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    ck_assert_int_eq(fclose(f), 0);
+    return n;
+}
+
+START_TEST(client_create_allow_network_keeps_the_host_network)
+{
+    nox_create_opts_t o = {.allow_network = true};
+    nox_sandbox_t     s;
+    nox_exec_t        r;
+
+    create_ok(cl, "lo");
+    ck_assert_int_eq(RUN(cl, "lo", &r, "cat", "/proc/net/dev"), NOX_OK);
+    ck_assert_msg(count_lines((char *)r.stdout_data) == 3, "%s",
+                  (char *)r.stdout_data); /* lo only */
+    nox_exec_free(&r);
+    ck_assert_int_eq(nox_client_create(cl, "net", &o, &s), NOX_OK);
+    nox_sandbox_free(&s);
+    ck_assert_int_eq(RUN(cl, "net", &r, "cat", "/proc/net/dev"), NOX_OK);
+    ck_assert_uint_eq(count_lines((char *)r.stdout_data), host_net_lines());
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_exec_reports_a_kill_as_signaled)
+{
+    nox_exec_t r;
+
+    create_ok(cl, "sig");
+    ck_assert_int_eq(nox_client_exec_shell(cl, "sig", "echo hi; kill -9 $$",
+                                           false, NULL, &r),
+                     NOX_OK);
+    ck_assert_int_eq(r.cause, NOX_EXIT_SIGNALED);
+    ck_assert_int_eq(r.signal, 9);
+    ck_assert_int_eq(r.exit_code, 128 + 9);
+    ck_assert_str_eq((char *)r.stdout_data, "hi\n");
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_exec_reports_an_exit_as_exited)
+{
+    nox_exec_t r;
+
+    create_ok(cl, "exit");
+    ck_assert_int_eq(
+        nox_client_exec_shell(cl, "exit", "exit 3", false, NULL, &r), NOX_OK);
+    ck_assert_int_eq(r.cause, NOX_EXIT_EXITED);
+    ck_assert_int_eq(r.exit_code, 3);
+    ck_assert_int_eq(r.signal, 0);
+    ck_assert(!r.timed_out);
+    ck_assert_uint_eq(r.stdout_total_bytes, 0);
+    ck_assert_uint_eq(r.stderr_total_bytes, 0);
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_exec_reports_a_timeout_as_timed_out)
+{
+    const char *const argv[] = {"sleep", "5"};
+    nox_exec_opts_t   o = {.timeout_seconds = 1};
+    nox_exec_t        r;
+    int64_t           t0 = now_ms();
+
+    create_ok(cl, "slow");
+    ck_assert_int_eq(nox_client_exec(cl, "slow", argv, 2, &o, &r), NOX_OK);
+    ck_assert_int_lt(now_ms() - t0, 4000);
+    ck_assert_int_eq(r.cause, NOX_EXIT_TIMED_OUT);
+    ck_assert_int_eq(r.exit_code, 124);
+    ck_assert(r.timed_out);
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_exec_counts_output_past_the_cap)
+{
+    nox_exec_t r;
+
+    create_ok(cl, "big");
+    ck_assert_int_eq(RUN(cl, "big", &r, "head", "-c", "3000000", "/dev/zero"),
+                     NOX_OK);
+    ck_assert_int_eq(r.cause, NOX_EXIT_EXITED);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_uint_eq(r.stdout_total_bytes, 3000000);
+    ck_assert(r.stdout_truncated);
+    ck_assert_uint_eq(r.stdout_len, (size_t)1 << 20); /* the default cap */
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_exec_reports_a_missing_command_as_not_started)
+{
+    nox_exec_t r;
+
+    create_ok(cl, "nf");
+    ck_assert_int_eq(RUN(cl, "nf", &r, "nosuchcmd"), NOX_OK);
+    ck_assert_int_eq(r.cause, NOX_EXIT_NOT_STARTED);
+    ck_assert_int_eq(r.exit_code, 127);
+    nox_exec_free(&r);
+}
+END_TEST
+
+START_TEST(client_exec_reports_cpu_time_and_peak_memory)
+{
+    nox_exec_t r;
+
+    create_ok(cl, "busy");
+    ck_assert_int_eq(nox_client_exec_shell(
+                         cl, "busy",
+                         "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done",
+                         false, NULL, &r),
+                     NOX_OK);
+    ck_assert_int_eq(r.cause, NOX_EXIT_EXITED);
+    ck_assert_uint_gt(r.cpu_user_ms + r.cpu_system_ms, 0);
+    ck_assert_uint_gt(r.max_rss_kb, 0);
     nox_exec_free(&r);
 }
 END_TEST
@@ -549,6 +812,8 @@ START_TEST(client_health_reports_serving)
     ck_assert_str_eq(h.status, "SERVING");
     ck_assert_str_eq(h.version, NOX_VERSION);
     ck_assert_uint_eq(h.max_message_bytes, NOX_DEFAULT_MAX_MESSAGE_BYTES);
+    ck_assert_str_eq(h.isolation, "none");    /* the fixture asks for none */
+    ck_assert_str_ne(h.isolation_detail, ""); /* and says so */
     nox_health_free(&h);
     ck_assert_int_eq(nox_client_wait_ready(cl, 1000), NOX_OK);
 }
@@ -722,7 +987,7 @@ typedef struct {
 static void
 srv_start(srv_t *s, char *dir, int workers, size_t max_message_bytes)
 {
-    nox_engine_opts_t eo = {NULL, 0, 1};
+    nox_engine_opts_t eo = {.quiet = 1, .isolation = NOX_ISOLATION_NONE};
     const char       *urls[1];
     nox_server_opts_t so = {0};
     nox_status_t      st;
@@ -867,6 +1132,41 @@ START_TEST(client_wait_ready_on_a_live_server_is_ok)
     ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
     ck_assert_str_eq(h.status, "SERVING");
     nox_health_free(&h);
+    nox_client_close(c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* The new reply fields travel over a real socket too. */
+START_TEST(client_server_mode_reports_isolation_limits_and_cause)
+{
+    nox_create_opts_t o = {.memory_limit = "64Mi"};
+    srv_t             s;
+    nox_client_t     *c;
+    nox_health_t      h;
+    nox_sandbox_t     sb;
+    nox_exec_t        r;
+    nox_err_t         e;
+
+    srv_start(&s, NULL, 2, 0);
+    c = srv_client(&s, 5000);
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
+    ck_assert_str_eq(h.isolation, "none"); /* srv_start asks for none */
+    ck_assert_str_ne(h.isolation_detail, "");
+    nox_health_free(&h);
+    ck_assert_int_eq(nox_client_create(c, "wire", &o, &sb), NOX_OK);
+    ck_assert_str_eq(sb.isolation, "none");
+    ck_assert_uint_eq(sb.n_limits, 1);
+    ck_assert_str_eq(sb.limits[0].name, "memory_limit");
+    ck_assert_str_eq(sb.limits[0].value, "64Mi");
+    ck_assert_str_ne(sb.limits[0].detail, "");
+    nox_sandbox_free(&sb);
+    e = nox_client_exec_shell(c, "wire", "printf abc; exit 3", false, NULL, &r);
+    ck_assert_int_eq(e, NOX_OK);
+    ck_assert_int_eq(r.cause, NOX_EXIT_EXITED);
+    ck_assert_int_eq(r.exit_code, 3);
+    ck_assert_uint_eq(r.stdout_total_bytes, 3);
+    nox_exec_free(&r);
     nox_client_close(c);
     srv_stop(&s);
 }
@@ -1126,6 +1426,22 @@ client_suite(void)
     tcase_add_test(tc, client_exec_timeout_returns_124);
     tcase_add_test(tc, client_health_reports_serving);
     tcase_add_test(tc, client_free_functions_accept_null_and_zeroed);
+    tcase_add_test(tc, client_exec_cause_names_cover_every_cause);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("namespaces");
+    tcase_add_checked_fixture(tc, ns_setup, local_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, client_namespaces_health_and_create_report_the_level);
+    tcase_add_test(tc, client_create_reports_each_limit_applied);
+    tcase_add_test(tc, client_create_refuses_a_bad_quantity);
+    tcase_add_test(tc, client_create_allow_network_keeps_the_host_network);
+    tcase_add_test(tc, client_exec_reports_a_kill_as_signaled);
+    tcase_add_test(tc, client_exec_reports_an_exit_as_exited);
+    tcase_add_test(tc, client_exec_reports_a_timeout_as_timed_out);
+    tcase_add_test(tc, client_exec_counts_output_past_the_cap);
+    tcase_add_test(tc, client_exec_reports_a_missing_command_as_not_started);
+    tcase_add_test(tc, client_exec_reports_cpu_time_and_peak_memory);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
@@ -1165,6 +1481,7 @@ client_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, client_server_mode_matches_local_mode);
     tcase_add_test(tc, client_wait_ready_on_a_live_server_is_ok);
+    tcase_add_test(tc, client_server_mode_reports_isolation_limits_and_cause);
     tcase_add_test(tc, client_open_succeeds_before_the_server_starts);
     tcase_add_test(tc, client_unreachable_server_is_unavailable_quickly);
     tcase_add_test(

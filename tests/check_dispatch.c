@@ -23,7 +23,7 @@ static nox_dispatch_ctx_t dctx;
 static void
 setup(void)
 {
-    nox_engine_opts_t o = {NULL, 0, 1};
+    nox_engine_opts_t o = {.quiet = 1, .isolation = NOX_ISOLATION_NONE};
     nox_status_t      st;
 
     base = tu_mkdtemp();

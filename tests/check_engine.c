@@ -21,9 +21,10 @@ static nox_engine_t *eng;
 static nox_engine_t *
 open_engine(void)
 {
-    nox_engine_opts_t o = {base, 0, 1};
-    nox_engine_t     *e = NULL;
-    nox_status_t      st;
+    nox_engine_opts_t o = {
+        .base_dir = base, .quiet = 1, .isolation = NOX_ISOLATION_NONE};
+    nox_engine_t *e = NULL;
+    nox_status_t  st;
 
     ck_assert_int_eq(nox_engine_open(&e, &o, &st), NOX_OK);
     return e;
@@ -51,7 +52,8 @@ create(nox_engine_t *e, const char *sid, uint32_t ttl, bool expect_created)
     nox_status_t       st;
     bool               created = !expect_created;
 
-    ck_assert_int_eq(nox_engine_create(e, &r, &info, &created, &st), NOX_OK);
+    ck_assert_int_eq(nox_engine_create(e, &r, &info, &created, NULL, &st),
+                     NOX_OK);
     ck_assert(created == expect_created);
     ck_assert_str_eq(info.session_id, sid);
 }
@@ -84,7 +86,8 @@ START_TEST(engine_create_makes_the_sandbox_layout)
     char               want[2048];
     int64_t            now = (int64_t)time(NULL);
 
-    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, &st), NOX_OK);
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
     ck_assert(created);
     ck_assert_str_eq(info.pod_name, "local-s1");
     (void)snprintf(want, sizeof(want), "%s/noxrunner_sandbox_s1", base);
@@ -124,7 +127,7 @@ START_TEST(engine_rejects_invalid_session_ids)
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         r.session_id = bad[i];
-        ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, &st),
+        ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
                          NOX_EINVAL);
     }
 }
@@ -390,7 +393,7 @@ bg_create(void *arg)
     nox_status_t       st;
     bool               created = false;
 
-    if (nox_engine_create(arg, &r, &info, &created, &st) != NOX_OK) {
+    if (nox_engine_create(arg, &r, &info, &created, NULL, &st) != NOX_OK) {
         fprintf(stderr, "create failed: %s\n", st.msg); /* for the log */
         return (void *)2;
     }
@@ -605,7 +608,7 @@ END_TEST
 START_TEST(engine_warnings_escape_control_characters)
 {
     char             *log_dir = tu_mkdtemp();
-    nox_engine_opts_t o = {base, 0, 0};
+    nox_engine_opts_t o = {.base_dir = base, .isolation = NOX_ISOLATION_NONE};
     nox_engine_t     *loud = NULL;
     nox_exec_result_t res;
     nox_status_t      st;

@@ -47,7 +47,7 @@ static char          tcp_url[256];
 static void
 setup(void)
 {
-    nox_engine_opts_t eo = {NULL, 0, 1};
+    nox_engine_opts_t eo = {.quiet = 1, .isolation = NOX_ISOLATION_NONE};
     const char       *urls[] = {ipc_url, "tcp://127.0.0.1:0"};
     nox_server_opts_t so = {NULL, urls, 2, 4, MAX_BYTES, 0};
     nox_status_t      st;

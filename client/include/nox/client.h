@@ -17,7 +17,8 @@
  *
  * Thread safety: one thread at a time per nox_client_t; separate clients
  * are independent and may be used from different threads at once.
- * nox_strerror() and nox_err_name() may be called from any thread.
+ * nox_strerror(), nox_err_name() and nox_exec_cause_name() may be called
+ * from any thread.
  */
 #ifndef NOX_CLIENT_H
 #define NOX_CLIENT_H
@@ -72,6 +73,10 @@ typedef struct {
      * per interval among all processes on base_dir) and every interval
      * while it stays open. 0: 5000; <0: never. */
     int reap_interval_ms;
+    /* "auto", "namespaces" or "none" (README "Security model"); NULL:
+     * $NOXRUNNER_ISOLATION, else "auto". An unknown name, or "namespaces"
+     * where this machine cannot have it, fails the open. */
+    const char *isolation;
 } nox_local_opts_t;
 
 /* Connect to a server at url ("ipc://...", "tcp://host:port"). The
@@ -102,28 +107,56 @@ NOX_API nox_err_t nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms);
 /* ---- RPCs ---- */
 
 typedef struct {
-    char    *status; /* "SERVING" */
-    char    *version;
+    char    *status;  /* owned: "SERVING" */
+    char    *version; /* owned */
     uint64_t max_message_bytes;
+    /* owned: the level the server runs commands at, "namespaces" or
+     * "none" ("" from a server older than the field) */
+    char *isolation;
+    /* owned: the server's reason the level is not higher; "" at
+     * "namespaces" */
+    char *isolation_detail;
 } nox_health_t;
 NOX_API nox_err_t nox_client_health(nox_client_t *c, nox_health_t *out);
 NOX_API void      nox_health_free(nox_health_t *h);
 
+/* Limits are Kubernetes quantities; the server refuses bad syntax
+ * (NOX_EINVAL, the message names the field) and reports what it did with
+ * each one given in nox_sandbox_t.limits. */
 typedef struct {
     uint32_t    ttl_seconds;   /* 0: 900 */
     const char *image;         /* NULL: none */
     const char *cpu_limit;     /* e.g. "1", "500m"; NULL: none */
-    const char *memory_limit;  /* e.g. "512Mi"; NULL: none */
+    const char *memory_limit;  /* e.g. "512Mi", "1G"; NULL: none */
     const char *storage_limit; /* e.g. "2Gi"; NULL: none */
+    uint32_t    pids_limit;    /* processes at once; 0: none */
+    /* Isolation "namespaces": keep the host's network instead of loopback
+     * only. Fixed when the sandbox is first created. */
+    bool allow_network;
 } nox_create_opts_t;
 
+/* One limit Create was asked for and what became of it. Named apart from
+ * the engine's nox_limit_status_t (nox/engine.h), which a program linking
+ * the engine too may also see. */
 typedef struct {
-    char *pod_name;   /* "local-<session_id>" */
-    char *expires_at; /* RFC 3339 UTC */
-    bool  created;    /* false: it existed; files kept, TTL refreshed */
+    char *name;    /* owned: "cpu_limit", "memory_limit", "pids_limit", ... */
+    char *value;   /* owned: as requested, e.g. "512Mi" */
+    bool  applied; /* false: recorded but not enforced */
+    char *detail;  /* owned: how it is enforced, or why it is not */
+} nox_client_limit_status_t;
+
+typedef struct {
+    char  *pod_name;   /* owned: "local-<session_id>" */
+    char  *expires_at; /* owned: RFC 3339 UTC */
+    bool   created;    /* false: it existed; files kept, TTL refreshed */
+    char  *isolation;  /* owned: this sandbox's level, "namespaces" or "none" */
+    size_t n_limits;   /* one per limit requested */
+    nox_client_limit_status_t *limits; /* owned: n_limits entries; NULL
+                                          when none */
 } nox_sandbox_t;
 
-/* opts may be NULL for defaults. */
+/* opts may be NULL for defaults. On success *out owns its strings and
+ * limits (release: nox_sandbox_free()). */
 NOX_API nox_err_t nox_client_create(nox_client_t *c, const char *session_id,
                                     const nox_create_opts_t *opts,
                                     nox_sandbox_t           *out);
@@ -142,21 +175,52 @@ typedef struct {
     size_t             stdin_len;
 } nox_exec_opts_t;
 
+/* Why a command ended: the values of the proto's ExecCause. */
+typedef enum {
+    NOX_EXIT_UNSPECIFIED = 0,  /* a server older than the field */
+    NOX_EXIT_EXITED = 1,       /* exit_code is its exit status */
+    NOX_EXIT_SIGNALED = 2,     /* killed by signal (nox_exec_t.signal) */
+    NOX_EXIT_TIMED_OUT = 3,    /* killed at timeout_seconds */
+    NOX_EXIT_OOM_KILLED = 4,   /* killed by the sandbox's memory_limit */
+    NOX_EXIT_OUTPUT_LIMIT = 5, /* killed for writing too much output */
+    /* Never in a nox_exec_t: a blocked command is NOX_EDENIED. For
+     * callers that report that case alongside the others. */
+    NOX_EXIT_BLOCKED = 6,
+    NOX_EXIT_NOT_STARTED = 7, /* not found (127) or not executable (126) */
+} nox_client_cause_t;
+
+/* The name of a cause, e.g. "EXITED", "TIMED_OUT"; "UNSPECIFIED" for 0
+ * and for values this library does not know. Static; never NULL;
+ * thread-safe. */
+NOX_API const char *nox_exec_cause_name(int cause);
+
 typedef struct {
-    int32_t  exit_code;
-    uint8_t *stdout_data; /* NUL-terminated for convenience */
+    int32_t  exit_code;   /* 124 timed out, 127 not found, 128+N signal N */
+    uint8_t *stdout_data; /* owned; NUL-terminated for convenience */
     size_t   stdout_len;
-    uint8_t *stderr_data; /* NUL-terminated for convenience */
+    uint8_t *stderr_data; /* owned; NUL-terminated for convenience */
     size_t   stderr_len;
-    uint64_t duration_ms;
+    uint64_t duration_ms; /* the command's wall time, on the server */
     bool     timed_out;
-    bool     stdout_truncated;
+    bool     stdout_truncated; /* output past the server's cap dropped */
     bool     stderr_truncated;
+    nox_client_cause_t cause;
+    int                signal; /* the signal that ended it, else 0 */
+    /* CPU time and peak memory of the command and the children it waited
+     * for (wait4); 0 from servers older than the fields. */
+    uint64_t cpu_user_ms;
+    uint64_t cpu_system_ms;
+    uint64_t max_rss_kb;
+    /* What the command wrote, including what the cap dropped. */
+    uint64_t stdout_total_bytes;
+    uint64_t stderr_total_bytes;
 } nox_exec_t;
 
 /* Run argv (argc entries) in the sandbox. A command that runs and fails is
- * NOX_OK with its exit code; NOX_EDENIED for a blocked command. opts may
- * be NULL. */
+ * NOX_OK with its exit code and cause (a timeout too: NOX_EXIT_TIMED_OUT,
+ * with the output written before it); NOX_EDENIED for a blocked command
+ * (report it as NOX_EXIT_BLOCKED). opts may be NULL. On success *out owns
+ * its buffers (release: nox_exec_free()). */
 NOX_API nox_err_t nox_client_exec(nox_client_t *c, const char *session_id,
                                   const char *const *argv, size_t argc,
                                   const nox_exec_opts_t *opts, nox_exec_t *out);

@@ -37,6 +37,7 @@
 #define NOX_DEFAULT_TTL_SECONDS 900
 #define NOX_DEFAULT_TIMEOUT_MS 30000
 #define NOX_DEFAULT_OUTPUT_CAP (1024 * 1024)
+#define NOX_DEFAULT_OUTPUT_KILL (64ULL * 1024 * 1024)
 #define NOX_SANDBOX_PREFIX "noxrunner_sandbox_"
 
 typedef struct nox_engine nox_engine_t; /* opaque; layout in engine.c */
@@ -52,10 +53,34 @@ typedef enum {
 
 #define NOX_TAR_FORMAT_VALID(f) ((unsigned)(f) <= NOX_TAR_ZSTD)
 
+/* How commands are isolated from the host (README "Security model").
+ * NAMESPACES: each sandbox has its own user, mount, pid, network, ipc, uts
+ * and cgroup namespaces; commands see /workspace, a read-only host /usr
+ * and /etc, and nothing else of the host. NONE: commands are ordinary
+ * host processes with the engine's rights (trusted code only). AUTO:
+ * NAMESPACES when this kernel and user allow it, else NONE with the
+ * reason in nox_engine_isolation()'s detail. */
+typedef enum {
+    NOX_ISOLATION_AUTO = 0,
+    NOX_ISOLATION_NAMESPACES = 1,
+    NOX_ISOLATION_NONE = 2,
+} nox_isolation_t;
+
+/* "auto", "namespaces" or "none". */
+const char *nox_isolation_name(nox_isolation_t level);
+
+/* Parse one of those names; NOX_EINVAL for anything else. */
+nox_err_t nox_isolation_parse(const char *s, nox_isolation_t *out,
+                              nox_status_t *st);
+
 typedef struct {
-    const char *base_dir;   /* NULL: $NOXRUNNER_BASE_DIR, else "/tmp" */
-    size_t      output_cap; /* bytes kept per stream; 0: 1 MiB */
-    int         quiet;      /* <0: from $NOXRUNNER_QUIET; 0 warn; 1 silent */
+    const char     *base_dir;   /* NULL: $NOXRUNNER_BASE_DIR, else "/tmp" */
+    size_t          output_cap; /* bytes kept per stream; 0: 1 MiB */
+    int             quiet;     /* <0: from $NOXRUNNER_QUIET; 0 warn; 1 silent */
+    nox_isolation_t isolation; /* AUTO: $NOXRUNNER_ISOLATION if set */
+    /* A command whose stdout or stderr passes this many bytes in all is
+     * killed (cause NOX_CAUSE_OUTPUT_LIMIT); 0: 64 MiB. */
+    uint64_t output_kill;
 } nox_engine_opts_t;
 
 /* Open an engine on base_dir (created if missing, mode 0755 for /tmp-like
@@ -72,6 +97,11 @@ void nox_engine_close(nox_engine_t *e);
 /* The resolved base directory; valid while e is open. */
 const char *nox_engine_base_dir(const nox_engine_t *e);
 
+/* The level in force (NAMESPACES or NONE) and, via *detail (may be NULL),
+ * why it is not higher ("" at NAMESPACES); valid while e is open. */
+nox_isolation_t nox_engine_isolation(const nox_engine_t *e,
+                                     const char        **detail);
+
 typedef struct {
     char    session_id[NOX_SESSION_ID_MAX + 1];
     char    pod_name[NOX_SESSION_ID_MAX + 8]; /* "local-<session_id>" */
@@ -86,13 +116,34 @@ typedef struct {
     const char *cpu_limit;     /* recorded only; NULL ok */
     const char *memory_limit;  /* recorded only; NULL ok */
     const char *storage_limit; /* recorded only; NULL ok */
+    uint64_t    pids_limit;    /* 0: none */
+    bool        allow_network; /* namespaces: keep the host's network */
 } nox_create_req_t;
 
+/* What became of one limit CreateSandbox was asked for. */
+typedef struct {
+    const char *name;      /* "cpu_limit", "memory_limit", ... (static) */
+    char        value[64]; /* as requested */
+    bool        applied;
+    char        detail[192]; /* how it is enforced, or why it is not */
+} nox_limit_status_t;
+
+#define NOX_LIMITS_MAX 4
+
+typedef struct {
+    nox_isolation_t    isolation; /* the sandbox's: NAMESPACES or NONE */
+    size_t             n_limits;  /* one per limit requested */
+    nox_limit_status_t limits[NOX_LIMITS_MAX];
+} nox_create_report_t;
+
 /* Create the sandbox, or refresh the TTL of an existing one (its files are
- * kept; *created is false then). An expired sandbox is replaced. */
+ * kept; *created is false then). An expired sandbox is replaced. Limits
+ * are (re)applied either way and reported in *rep (may be NULL); a limit
+ * in bad syntax is NOX_EINVAL. A sandbox keeps the isolation level it was
+ * created with. */
 nox_err_t nox_engine_create(nox_engine_t *e, const nox_create_req_t *r,
                             nox_sandbox_info_t *info, bool *created,
-                            nox_status_t *st);
+                            nox_create_report_t *rep, nox_status_t *st);
 
 /* Extend the TTL: expires_at = now + ttl. */
 nox_err_t nox_engine_touch(nox_engine_t *e, const char *session_id,
@@ -115,22 +166,41 @@ typedef struct {
     size_t                stdin_len;
 } nox_exec_req_t;
 
+/* Why a command ended; values are the proto's ExecCause. */
+typedef enum {
+    NOX_CAUSE_UNSPECIFIED = 0,
+    NOX_CAUSE_EXITED = 1,       /* exit_code is its status */
+    NOX_CAUSE_SIGNALED = 2,     /* term_signal killed it */
+    NOX_CAUSE_TIMED_OUT = 3,    /* killed at its timeout */
+    NOX_CAUSE_OOM_KILLED = 4,   /* killed by the sandbox's memory limit */
+    NOX_CAUSE_OUTPUT_LIMIT = 5, /* killed for writing past output_kill */
+    NOX_CAUSE_BLOCKED = 6,      /* refused by the blocklist (clients only:
+                                   the engine returns NOX_EDENIED) */
+    NOX_CAUSE_NOT_STARTED = 7,  /* not found (127) or not executable
+                                   (126) */
+} nox_exec_cause_t;
+
 typedef struct {
-    int       exit_code;   /* 124 timeout, 127 not found, 128+N signal N */
-    int       term_signal; /* signal that ended the command, else 0 */
-    bool      timed_out;
-    nox_buf_t out; /* captured stdout, at most output_cap bytes */
-    nox_buf_t err; /* captured stderr, at most output_cap bytes */
-    bool      out_truncated;
-    bool      err_truncated;
-    uint64_t  out_total; /* bytes the command wrote, including dropped */
-    uint64_t  err_total;
-    int64_t   duration_ms; /* monotonic */
+    int              exit_code; /* 124 timeout, 127 not found, 128+N signal N */
+    int              term_signal; /* signal that ended the command, else 0 */
+    bool             timed_out;
+    nox_buf_t        out; /* captured stdout, at most output_cap bytes */
+    nox_buf_t        err; /* captured stderr, at most output_cap bytes */
+    bool             out_truncated;
+    bool             err_truncated;
+    uint64_t         out_total; /* bytes the command wrote, including dropped */
+    uint64_t         err_total;
+    int64_t          duration_ms; /* monotonic */
+    nox_exec_cause_t cause;
+    int64_t          cpu_user_ms;   /* of the command and its waited-for */
+    int64_t          cpu_system_ms; /* children, from wait4 */
+    int64_t          max_rss_kb;
 } nox_exec_result_t;
 
 #define NOX_EXEC_RESULT_INIT                                                   \
     {                                                                          \
-        0, 0, false, NOX_BUF_INIT, NOX_BUF_INIT, 0, 0, 0, 0, 0                 \
+        0, 0, false, NOX_BUF_INIT, NOX_BUF_INIT, 0, 0, 0, 0, 0,                \
+            NOX_CAUSE_UNSPECIFIED, 0, 0, 0                                     \
     }
 
 /* Run a command in the sandbox and wait for it (or its timeout, which kills
