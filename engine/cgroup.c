@@ -1,6 +1,7 @@
 /* cgroup.c - per-sandbox cgroups: v2 where delegated to us, else v1. */
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -640,5 +641,42 @@ nox__cgroups_remove(const nox_cgroups_t *cg, const char *sid)
         if (cg->c[i].version != 0 && cg->c[i].first == i &&
             !cgroup_rmdir(cg->c[i].dirfd, rel))
             left++;
+    return left;
+}
+
+int
+nox__cgroups_remove_idle(const nox_cgroups_t *cg)
+{
+    int left = 0;
+
+    if (cg == NULL)
+        return 0;
+    for (int i = 0; i < NOX_CG_COUNT; i++) {
+        const cgroup_ctrl_t *c = &cg->c[i];
+        struct dirent       *de;
+        DIR                 *d;
+        int                  fd;
+
+        if (c->version == 0 || c->first != i)
+            continue;
+        fd = openat(c->dirfd, cg->parent,
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue; /* none made under this base directory */
+        d = fdopendir(fd);
+        if (d == NULL) {
+            (void)close(fd);
+            continue;
+        }
+        while ((de = readdir(d)) != NULL) {
+            if (de->d_type != DT_DIR || !cgroup_sid_ok(de->d_name))
+                continue;
+            /* EBUSY: a command of another process still runs there. */
+            if (unlinkat(fd, de->d_name, AT_REMOVEDIR) != 0)
+                left++;
+        }
+        (void)closedir(d);                                  /* closes fd */
+        (void)unlinkat(c->dirfd, cg->parent, AT_REMOVEDIR); /* if empty */
+    }
     return left;
 }

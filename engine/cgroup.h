@@ -102,4 +102,11 @@ uint64_t nox__cgroups_oom_kills(const nox_cgroups_t *cg, const char *sid);
  * Best effort: returns the number of groups that could not be removed. */
 int nox__cgroups_remove(const nox_cgroups_t *cg, const char *sid);
 
+/* Remove every sandbox group of this base directory that has no member
+ * left, and the noxrunner_<key> parent if that empties it. The engine
+ * calls this when it closes, so throwaway base directories leave no
+ * groups behind; groups are rebuilt from a sandbox's metadata the next
+ * time a command runs in it (exec.c). Returns how many groups stayed. */
+int nox__cgroups_remove_idle(const nox_cgroups_t *cg);
+
 #endif /* NOX_CGROUP_H */

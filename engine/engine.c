@@ -128,7 +128,8 @@ nox_engine_close(nox_engine_t *e)
     if (e == NULL)
         return;
     nox__engine_kill_running(e, NULL);
-    nox__iso_fini(e);
+    nox__iso_fini(e); /* every holder, and so every command, is gone */
+    (void)nox__cgroups_remove_idle(e->cg);
     nox__cgroups_close(e->cg);
     (void)pthread_mutex_destroy(&e->lock);
     free(e->running);

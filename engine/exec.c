@@ -279,6 +279,12 @@ exec_confine(nox_engine_t *e, const nox_live_sandbox_t *sb, const char *cwd_rel,
         c->memory_limit = l.memory_bytes != 0;
     }
     n = nox__cgroups_open_procs(e->cg, sb->meta.session_id, fds);
+    /* Groups are removed when idle at engine close; rebuild them from the
+     * metadata when the sandbox has limits they carry. */
+    if (n == 0 && (l.cpu_millis != 0 || l.memory_bytes != 0 || l.pids != 0)) {
+        nox__limits_apply(e, &sb->meta, NULL);
+        n = nox__cgroups_open_procs(e->cg, sb->meta.session_id, fds);
+    }
     for (int i = 0; n > 0 && i < NOX_CG_COUNT; i++)
         if (fds[i] >= 0)
             c->cg_fds[c->n_cg++] = fds[i];
