@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/pidfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -123,6 +124,7 @@ typedef struct {
 typedef struct {
     int  ctl_fd, status_fd, lifeline_fd;
     bool new_net;
+    bool make_dumpable; /* see holder_unlock_proc */
 } holder_boot_t;
 
 typedef struct {
@@ -349,6 +351,15 @@ holder_main(void *arg)
     char                 go;
 
     holder_fds(b);
+    /* A process that changed its ids (a service dropping root) is not
+     * dumpable, and neither are its children: their /proc files then
+     * belong to root, and the engine could not write our id maps. We may
+     * make ourselves dumpable; the engine waits for that. */
+    if (b->make_dumpable) {
+        if (prctl(PR_SET_DUMPABLE, 1) != 0 ||
+            write(HOLDER_FD_STATUS, "d", 1) != 1)
+            _exit(1);
+    }
     /* Our memory, /proc/1/environ and cmdline are copies of the
      * engine's. Commands cannot read them: as root they run as another
      * user; rootless they lack the capabilities we hold, which ptrace
@@ -508,6 +519,23 @@ holder_await(int status_fd, nox_status_t *st)
                                  : "start");
 }
 
+/* Wait for the holder's "d": it made itself dumpable. */
+static nox_err_t
+holder_await_dumpable(int status_fd, nox_status_t *st)
+{
+    struct pollfd pfd = {status_fd, POLLIN, 0};
+    char          d = 0;
+    int           rc;
+
+    do
+        rc = poll(&pfd, 1, HOLDER_START_TIMEOUT_MS);
+    while (rc < 0 && errno == EINTR);
+    if (rc <= 0 || read(status_fd, &d, 1) != 1 || d != 'd')
+        return nox__status_set(st, NOX_EINTERNAL,
+                               "namespaces: the holder died while starting");
+    return NOX_OK;
+}
+
 /* clone() with the new namespaces; a copy of this process (not CLONE_VM:
  * the holder outlives this call), run on a stack of its own with every
  * signal blocked (the holder keeps them blocked; only SIGKILL ends it). */
@@ -558,7 +586,10 @@ nox__holder_spawn(bool host_net, int lifeline_fd, nox_holder_t *h,
         rv = nox__status_errno(st, NOX_ERESOURCE, errno, "namespaces: pipe");
         goto out;
     }
-    b = (holder_boot_t){ctl[0], status[1], lifeline_fd, !host_net};
+    /* Not dumpable (see holder_main): only then is the handshake needed,
+     * and only rootless (root writes the maps of any process). */
+    b = (holder_boot_t){ctl[0], status[1], lifeline_fd, !host_net,
+                        geteuid() != 0 && prctl(PR_GET_DUMPABLE) != 1};
     e = holder_clone(&b, &hh.pid, &hh.pidfd);
     if (e != 0) {
         rv = nox__status_errno(
@@ -569,7 +600,10 @@ nox__holder_spawn(bool host_net, int lifeline_fd, nox_holder_t *h,
     hh.ctl_fd = ctl[1];
     hh.status_fd = status[0];
     ctl[1] = status[0] = -1;
-    rv = holder_map_ids(hh.pid, st);
+    if (b.make_dumpable)
+        rv = holder_await_dumpable(hh.status_fd, st);
+    if (rv == NOX_OK)
+        rv = holder_map_ids(hh.pid, st);
     if (rv == NOX_OK && nox__write_all(hh.ctl_fd, "g", 1) != 0)
         rv = nox__status_errno(st, NOX_EINTERNAL, errno, "namespaces: sync");
     if (rv != NOX_OK)
