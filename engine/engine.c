@@ -372,7 +372,11 @@ nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
      * may show either path as their working directory. */
     nox__engine_kill_running(e, sid);
     nox__iso_kill_sandbox(e, sid, tomb_path);
-    (void)nox__procs_kill_sandbox(sid, sb->path, tomb_path);
+    /* A namespaced sandbox's processes all live in its holders' pid
+     * namespaces, which are gone now; only a plain one (or one whose
+     * metadata cannot say) needs the /proc scan. */
+    if (sb->state == NOX_SB_BROKEN || !sb->meta.namespaces)
+        (void)nox__procs_kill_sandbox(sid, sb->path, tomb_path);
     /* Groups can only go once their members are dead; a group that
      * outlives this is reused by a later sandbox of the same name. */
     (void)nox__cgroups_remove(e->cg, sid);

@@ -7,6 +7,7 @@
 #include "fsutil.h"
 
 #include <dirent.h>
+#include <poll.h>
 #include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* How long a delete waits for another process's holder to die. */
+#define ISO_KILL_WAIT_MS 2000
 
 /* ------------------------------------------------------------------ */
 /* Level names                                                         */
@@ -361,10 +365,14 @@ nox__iso_holder_pidfd(nox_engine_t *e, const char *sid, int sb_fd,
 }
 
 /* Kill the holder a note names, if the pid still runs that pid
- * namespace (else the pid was reused: not ours). */
+ * namespace (else the pid was reused: not ours), and wait until it is
+ * gone, with every process of its namespace: the caller removes the
+ * files next. The pidfd taken before the check makes the kill safe from
+ * reuse. */
 static void
 iso_kill_noted(const char *note)
 {
+    struct pollfd      pfd = {-1, POLLIN, 0};
     long               pid;
     unsigned long long ino;
     char               proc[64];
@@ -373,9 +381,17 @@ iso_kill_noted(const char *note)
     if (sscanf(note, NOX_HOLDER_FILE_PREFIX "%ld.%llu", &pid, &ino) != 2 ||
         pid <= 1)
         return;
+    pfd.fd = pidfd_open((pid_t)pid, 0);
+    if (pfd.fd < 0)
+        return; /* gone already */
     (void)snprintf(proc, sizeof(proc), "/proc/%ld/ns/pid", pid);
-    if (stat(proc, &ns) == 0 && ns.st_ino == (ino_t)ino)
-        (void)kill((pid_t)pid, SIGKILL); /* may have just died */
+    if (stat(proc, &ns) == 0 && ns.st_ino == (ino_t)ino &&
+        pidfd_send_signal(pfd.fd, SIGKILL, NULL, 0) == 0) {
+        /* Not our child: the pidfd turns readable when it has exited. */
+        while (poll(&pfd, 1, ISO_KILL_WAIT_MS) < 0 && errno == EINTR)
+            ;
+    }
+    nox__close(pfd.fd);
 }
 
 void
