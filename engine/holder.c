@@ -1,91 +1,32 @@
 /*
- * holder.c - start, watch and stop a sandbox's namespace holder (see
- * holder.h for what it is and why).
- *
- * Start-up handshake: the engine clones the holder with the new
- * namespaces, writes its uid and gid maps (only a process outside the new
- * user namespace may map ids other than its own), then releases it
- * through the sync pipe. The holder builds the view and answers on the
- * status pipe with one report: the step it failed at and the errno, or
- * step 0 when the view is ready.
+ * holder.c - start, watch and stop a sandbox's namespace holder, the
+ * engine's side (see holder.h for what a holder is and why, and
+ * holder_impl.h for the start-up handshake). The holder's own code is in
+ * holder_child.c.
  */
-#include "holder.h"
+#include "holder_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/pidfd.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-
 #define HOLDER_STACK_SIZE (64 * 1024)
 #define HOLDER_START_TIMEOUT_MS 10000
-#define HOLDER_HOSTNAME "noxrunner"
-/* fds the holder keeps, moved to these numbers before the rest close. */
-#define HOLDER_FD_SYNC 3
-#define HOLDER_FD_STATUS 4
-#define HOLDER_FD_LIFELINE 5
 
-/* Runs in the holder, on the clone stack: no sanitizer instrumentation
- * (ASan does not know that stack), never inlined into engine code. */
-#define HOLDER_FN __attribute__((no_sanitize("address", "undefined"), noinline))
-
-/* Host directories shown read-only. Debian 12 has a merged /usr, where
- * /bin, /sbin and /lib* are symlinks into /usr: they are recreated as the
- * same symlinks. Missing ones are skipped. */
-static const char *const holder_ro_dirs[] = {
-    "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc",
-};
-#define HOLDER_N_RO (sizeof(holder_ro_dirs) / sizeof(holder_ro_dirs[0]))
-
-/* Device nodes bound from the host's /dev. */
-static const char *const holder_devs[] = {"null",   "zero",    "full",
-                                          "random", "urandom", "tty"};
-#define HOLDER_N_DEV (sizeof(holder_devs) / sizeof(holder_devs[0]))
-
-/* Steps the holder reports a failure at; names in holder_step_names. */
-typedef enum {
-    HOLDER_OK = 0,
-    HOLDER_SYNC,
-    HOLDER_PRIVATE,
-    HOLDER_ROOT_TMPFS,
-    HOLDER_ROOT_CHDIR,
-    HOLDER_RO_BIND,
-    HOLDER_RO_ATTR,
-    HOLDER_SYMLINK,
-    HOLDER_WORKSPACE,
-    HOLDER_TMP,
-    HOLDER_DEV,
-    HOLDER_PROC,
-    HOLDER_PROC_RO,
-    HOLDER_HOSTNAME_STEP,
-    HOLDER_LOOPBACK,
-    HOLDER_PIVOT,
-    HOLDER_ROOT_RO,
-    HOLDER_SIGNALFD,
-    HOLDER_STEP_COUNT
-} holder_step_t;
-
+/* Indexed by holder_step_t (holder_impl.h); keep the two in step. */
 static const char *const holder_step_names[HOLDER_STEP_COUNT] = {
     "ready",
     "clone",
@@ -106,300 +47,6 @@ static const char *const holder_step_names[HOLDER_STEP_COUNT] = {
     "make the root read-only",
     "signalfd",
 };
-
-#define HOLDER_LINK_MAX 256
-#define HOLDER_PATH_MAX (NOX_HOLDER_PATH_MAX + 16)
-
-/* The view to build, sent by the engine through the control pipe once
- * the holder has a sandbox (a spare holder waits for it). */
-typedef struct {
-    char ro_kind[HOLDER_N_RO]; /* 'd' bind, 'l' symlink, 0 skip */
-    char ro_link[HOLDER_N_RO][HOLDER_LINK_MAX];
-    char root[HOLDER_PATH_MAX]; /* where the tmpfs root goes */
-    char workspace[HOLDER_PATH_MAX];
-    char tmp[HOLDER_PATH_MAX];
-} holder_plan_t;
-
-/* What the clone copies into the holder: the fds it keeps. */
-typedef struct {
-    int  ctl_fd, status_fd, lifeline_fd;
-    bool new_net;
-    bool make_dumpable; /* see holder_unlock_proc */
-} holder_boot_t;
-
-typedef struct {
-    int step;
-    int err;
-} holder_report_t;
-
-/* ------------------------------------------------------------------ */
-/* The holder: async-signal-safe system calls only                     */
-/* ------------------------------------------------------------------ */
-
-static HOLDER_FN void
-holder_fail(int step)
-{
-    holder_report_t r = {step, errno};
-
-    /* If the engine is gone there is nobody to tell. */
-    (void)write(HOLDER_FD_STATUS, &r, sizeof(r));
-    _exit(1);
-}
-
-static HOLDER_FN int
-holder_setattr(const char *path, unsigned flags, unsigned long set)
-{
-    struct mount_attr a;
-
-    memset(&a, 0, sizeof(a));
-    a.attr_set = set;
-    return mount_setattr(AT_FDCWD, path, flags, &a, sizeof(a));
-}
-
-/* Create path (relative to the new root) as an empty file to bind a file
- * on. */
-static HOLDER_FN int
-holder_touch(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-
-    if (fd < 0)
-        return -1;
-    return close(fd);
-}
-
-static HOLDER_FN void
-holder_bind_ro(const holder_plan_t *p)
-{
-    char src[16];
-
-    for (size_t i = 0; i < HOLDER_N_RO; i++) {
-        const char *d = holder_ro_dirs[i];
-        if (p->ro_kind[i] == 'l') {
-            if (symlink(p->ro_link[i], d) != 0)
-                holder_fail(HOLDER_SYMLINK);
-            continue;
-        }
-        if (p->ro_kind[i] != 'd')
-            continue;
-        src[0] = '/';
-        /* Names in holder_ro_dirs are short; strlen is AS-safe. */
-        memcpy(src + 1, d, strlen(d) + 1);
-        if (mkdir(d, 0755) != 0 ||
-            mount(src, d, NULL, MS_BIND | MS_REC, NULL) != 0)
-            holder_fail(HOLDER_RO_BIND);
-        if (holder_setattr(d, AT_RECURSIVE,
-                           MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                               MOUNT_ATTR_NODEV) != 0)
-            holder_fail(HOLDER_RO_ATTR);
-    }
-}
-
-static HOLDER_FN void
-holder_bind_rw(const char *src, const char *dst, int step)
-{
-    if (mkdir(dst, 0755) != 0 || mount(src, dst, NULL, MS_BIND, NULL) != 0 ||
-        holder_setattr(dst, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) != 0)
-        holder_fail(step);
-}
-
-/* A minimal /dev: a tmpfs with the host's harmless nodes bound in, the
- * usual /proc/self/fd links and a private /dev/shm. */
-static HOLDER_FN void
-holder_dev(void)
-{
-    char dst[32], src[32];
-
-    if (mkdir("dev", 0755) != 0 ||
-        mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
-              "mode=0755,size=64k") != 0)
-        holder_fail(HOLDER_DEV);
-    for (size_t i = 0; i < HOLDER_N_DEV; i++) {
-        size_t n = strlen(holder_devs[i]);
-        memcpy(dst, "dev/", 4);
-        memcpy(dst + 4, holder_devs[i], n + 1);
-        memcpy(src, "/dev/", 5);
-        memcpy(src + 5, holder_devs[i], n + 1);
-        if (holder_touch(dst) != 0 || mount(src, dst, NULL, MS_BIND, NULL) != 0)
-            holder_fail(HOLDER_DEV);
-    }
-    if (symlink("/proc/self/fd", "dev/fd") != 0 ||
-        symlink("/proc/self/fd/0", "dev/stdin") != 0 ||
-        symlink("/proc/self/fd/1", "dev/stdout") != 0 ||
-        symlink("/proc/self/fd/2", "dev/stderr") != 0 ||
-        mkdir("dev/shm", 01777) != 0 ||
-        mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") !=
-            0)
-        holder_fail(HOLDER_DEV);
-}
-
-/* Our own /proc (we are pid 1 of the new pid namespace), with the parts
- * that write to the kernel read-only, as bubblewrap does. */
-static HOLDER_FN void
-holder_proc(void)
-{
-    static const char *const ro[] = {"proc/sys", "proc/sysrq-trigger",
-                                     "proc/irq", "proc/bus"};
-    struct stat              sb;
-
-    if (mkdir("proc", 0555) != 0 ||
-        mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) !=
-            0)
-        holder_fail(HOLDER_PROC);
-    for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
-        if (lstat(ro[i], &sb) != 0)
-            continue; /* not every kernel has every one */
-        if (mount(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL) != 0 ||
-            holder_setattr(ro[i], AT_RECURSIVE, MOUNT_ATTR_RDONLY) != 0)
-            holder_fail(HOLDER_PROC_RO);
-    }
-}
-
-/* A new network namespace starts with lo down: 127.0.0.1 would not even
- * reach the sandbox's own listeners. */
-static HOLDER_FN void
-holder_loopback(void)
-{
-    struct ifreq ifr;
-    int          s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-    if (s < 0)
-        holder_fail(HOLDER_LOOPBACK);
-    memset(&ifr, 0, sizeof(ifr));
-    memcpy(ifr.ifr_name, "lo", 3);
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
-        holder_fail(HOLDER_LOOPBACK);
-    ifr.ifr_flags |= IFF_UP;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
-        holder_fail(HOLDER_LOOPBACK);
-    (void)close(s);
-}
-
-/* Move the three fds we keep to fixed numbers and close everything else
- * (a copy of every engine fd, including other holders' pipes). */
-static HOLDER_FN void
-holder_fds(const holder_boot_t *b)
-{
-    /* The fds are all >= 3 and distinct, but one of them may sit on a
-     * target number: go through numbers above every target first. */
-    int s = fcntl(b->ctl_fd, F_DUPFD, 10), t = fcntl(b->status_fd, F_DUPFD, 10),
-        l = fcntl(b->lifeline_fd, F_DUPFD, 10);
-
-    if (s < 0 || t < 0 || l < 0 || dup2(s, HOLDER_FD_SYNC) < 0 ||
-        dup2(t, HOLDER_FD_STATUS) < 0 || dup2(l, HOLDER_FD_LIFELINE) < 0)
-        _exit(1); /* no status fd to report through */
-    if (close_range(HOLDER_FD_LIFELINE + 1, ~0U, 0) != 0)
-        _exit(1);
-}
-
-/* pid 1 of the sandbox: reap orphans (a command's background children are
- * reparented to us) until the engine's process is gone. */
-static HOLDER_FN void
-holder_serve(void)
-{
-    sigset_t chld;
-    int      sfd;
-
-    (void)sigemptyset(&chld);
-    (void)sigaddset(&chld, SIGCHLD);
-    sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0)
-        holder_fail(HOLDER_SIGNALFD);
-    holder_report_t ok = {HOLDER_OK, 0};
-    if (write(HOLDER_FD_STATUS, &ok, sizeof(ok)) != (ssize_t)sizeof(ok))
-        _exit(1);
-    (void)close(HOLDER_FD_STATUS);
-    for (;;) {
-        struct pollfd           pfd[2] = {{HOLDER_FD_LIFELINE, POLLIN, 0},
-                                          {sfd, POLLIN, 0}};
-        struct signalfd_siginfo si;
-
-        if (poll(pfd, 2, -1) < 0)
-            continue; /* EINTR: every signal is blocked, but be safe */
-        if (pfd[0].revents != 0)
-            _exit(0); /* the engine's process is gone */
-        while (read(sfd, &si, sizeof(si)) > 0)
-            ;
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
-    }
-}
-
-/* Read the whole plan from the control pipe; EOF (the engine dropped a
- * spare, or died) ends us quietly. */
-static HOLDER_FN void
-holder_read_plan(holder_plan_t *p)
-{
-    size_t  got = 0;
-    ssize_t n;
-
-    while (got < sizeof(*p)) {
-        n = read(HOLDER_FD_SYNC, (char *)p + got, sizeof(*p) - got);
-        if (n == 0)
-            _exit(0);
-        if (n < 0)
-            holder_fail(HOLDER_SYNC);
-        got += (size_t)n;
-    }
-}
-
-static HOLDER_FN int
-holder_main(void *arg)
-{
-    const holder_boot_t *b = arg;
-    holder_plan_t        plan, *p = &plan;
-    char                 go;
-
-    holder_fds(b);
-    /* A process that changed its ids (a service dropping root) is not
-     * dumpable, and neither are its children: their /proc files then
-     * belong to root, and the engine could not write our id maps. We may
-     * make ourselves dumpable; the engine waits for that. */
-    if (b->make_dumpable) {
-        if (prctl(PR_SET_DUMPABLE, 1) != 0 ||
-            write(HOLDER_FD_STATUS, "d", 1) != 1)
-            _exit(1);
-    }
-    /* Our memory, /proc/1/environ and cmdline are copies of the
-     * engine's. Commands cannot read them: as root they run as another
-     * user; rootless they lack the capabilities we hold, which ptrace
-     * access (and so /proc/1/mem and environ) requires. Not made
-     * non-dumpable: that would also stop a rootless engine's setns. */
-    /* Wait for our id maps. EOF means the engine gave up on us. */
-    if (read(HOLDER_FD_SYNC, &go, 1) != 1)
-        _exit(0);
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-        holder_fail(HOLDER_PRIVATE);
-    holder_read_plan(p);
-    (void)close(HOLDER_FD_SYNC);
-    if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV,
-              "mode=0755,size=1m") != 0)
-        holder_fail(HOLDER_ROOT_TMPFS);
-    if (chdir(p->root) != 0)
-        holder_fail(HOLDER_ROOT_CHDIR);
-    holder_bind_ro(p);
-    holder_bind_rw(p->workspace, "workspace", HOLDER_WORKSPACE);
-    holder_bind_rw(p->tmp, "tmp", HOLDER_TMP);
-    holder_dev();
-    holder_proc();
-    if (sethostname(HOLDER_HOSTNAME, sizeof(HOLDER_HOSTNAME) - 1) != 0)
-        holder_fail(HOLDER_HOSTNAME_STEP);
-    if (b->new_net)
-        holder_loopback();
-    /* pivot_root(".", ".") stacks the old root under the new one; the
-     * detach then drops every host mount from this namespace. */
-    if (syscall(SYS_pivot_root, ".", ".") != 0 ||
-        umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
-        holder_fail(HOLDER_PIVOT);
-    if (holder_setattr("/", 0, MOUNT_ATTR_RDONLY) != 0)
-        holder_fail(HOLDER_ROOT_RO);
-    holder_serve();
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* The engine's side                                                   */
-/* ------------------------------------------------------------------ */
 
 bool
 nox__holder_drops_to_nobody(void)
@@ -424,7 +71,7 @@ holder_plan(holder_plan_t *p, const nox_holder_view_t *v, nox_status_t *st)
         return nox__status_set(st, NOX_EINVAL, "sandbox path too long");
     for (size_t i = 0; i < HOLDER_N_RO; i++) {
         char path[32];
-        (void)snprintf(path, sizeof(path), "/%s", holder_ro_dirs[i]);
+        (void)snprintf(path, sizeof(path), "/%s", nox__holder_ro_dirs[i]);
         if (lstat(path, &sb) != 0)
             continue;
         if (S_ISDIR(sb.st_mode)) {
@@ -560,7 +207,7 @@ holder_clone(holder_boot_t *b, pid_t *pid, int *pidfd)
         (void)munmap(stack, len);
         return e;
     }
-    rc = clone(holder_main, (char *)stack + len, flags, b, &fd);
+    rc = clone(nox__holder_main, (char *)stack + len, flags, b, &fd);
     e = rc < 0 ? errno : 0;
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
     /* The holder has its own copy of the stack mapping. */
@@ -586,7 +233,7 @@ nox__holder_spawn(bool host_net, int lifeline_fd, nox_holder_t *h,
         rv = nox__status_errno(st, NOX_ERESOURCE, errno, "namespaces: pipe");
         goto out;
     }
-    /* Not dumpable (see holder_main): only then is the handshake needed,
+    /* Not dumpable (see holder_child.c): only then is the handshake needed,
      * and only rootless (root writes the maps of any process). */
     b = (holder_boot_t){ctl[0], status[1], lifeline_fd, !host_net,
                         geteuid() != 0 && prctl(PR_GET_DUMPABLE) != 1};

@@ -1,0 +1,91 @@
+/*
+ * holder_impl.h - what holder.c (the engine's side) and holder_child.c
+ * (the holder itself) share. Private to engine/holder*.c; the module's API
+ * is holder.h.
+ *
+ * Start-up: the engine clones the holder with the new namespaces
+ * (holder.c); the holder makes itself dumpable if it has to and says so;
+ * the engine writes its uid and gid maps (only a process outside the new
+ * user namespace may map ids other than its own) and releases it with one
+ * byte on the control pipe; the holder makes its mounts private and waits
+ * for its plan (a spare waits here); the engine sends the plan; the
+ * holder builds the view and answers on the status pipe with one report:
+ * the step it failed at and the errno, or step 0 when the view is ready.
+ */
+#ifndef NOX_HOLDER_IMPL_H
+#define NOX_HOLDER_IMPL_H
+
+#include "holder.h"
+
+#include <stdbool.h>
+
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+#define HOLDER_HOSTNAME "noxrunner"
+/* fds the holder keeps, moved to these numbers before the rest close. */
+#define HOLDER_FD_SYNC 3
+#define HOLDER_FD_STATUS 4
+#define HOLDER_FD_LIFELINE 5
+
+/* Host directories shown read-only (holder_child.c). Debian 12 has a
+ * merged /usr, where /bin, /sbin and /lib* are symlinks into /usr: they
+ * are recreated as the same symlinks. Missing ones are skipped. */
+#define HOLDER_N_RO 8
+extern const char *const nox__holder_ro_dirs[HOLDER_N_RO];
+
+/* Steps the holder reports a failure at; names in holder.c. */
+typedef enum {
+    HOLDER_OK = 0,
+    HOLDER_SYNC,
+    HOLDER_PRIVATE,
+    HOLDER_ROOT_TMPFS,
+    HOLDER_ROOT_CHDIR,
+    HOLDER_RO_BIND,
+    HOLDER_RO_ATTR,
+    HOLDER_SYMLINK,
+    HOLDER_WORKSPACE,
+    HOLDER_TMP,
+    HOLDER_DEV,
+    HOLDER_PROC,
+    HOLDER_PROC_RO,
+    HOLDER_HOSTNAME_STEP,
+    HOLDER_LOOPBACK,
+    HOLDER_PIVOT,
+    HOLDER_ROOT_RO,
+    HOLDER_SIGNALFD,
+    HOLDER_STEP_COUNT
+} holder_step_t;
+
+#define HOLDER_LINK_MAX 256
+#define HOLDER_PATH_MAX (NOX_HOLDER_PATH_MAX + 16)
+
+/* The view to build, sent by the engine through the control pipe once
+ * the holder has a sandbox (a spare holder waits for it). */
+typedef struct {
+    char ro_kind[HOLDER_N_RO]; /* 'd' bind, 'l' symlink, 0 skip */
+    char ro_link[HOLDER_N_RO][HOLDER_LINK_MAX];
+    char root[HOLDER_PATH_MAX]; /* where the tmpfs root goes */
+    char workspace[HOLDER_PATH_MAX];
+    char tmp[HOLDER_PATH_MAX];
+} holder_plan_t;
+
+/* What the clone copies into the holder: the fds it keeps. */
+typedef struct {
+    int  ctl_fd, status_fd, lifeline_fd;
+    bool new_net;
+    bool make_dumpable; /* the engine is not dumpable (holder_child.c) */
+} holder_boot_t;
+
+/* The holder's one report on the status pipe. */
+typedef struct {
+    int step;
+    int err;
+} holder_report_t;
+
+/* The holder's main, run by clone() on its own stack with every signal
+ * blocked (arg: a holder_boot_t). Never returns. */
+int nox__holder_main(void *arg);
+
+#endif /* NOX_HOLDER_IMPL_H */
