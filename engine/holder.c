@@ -54,33 +54,29 @@ nox__holder_drops_to_nobody(void)
     return geteuid() == 0;
 }
 
-/* Fill the plan: paths, and what each read-only directory is on this
- * host (looked at here, where stdio and snprintf may be used). */
+/* Fill the boot-time part of the view: the root's mount point and what
+ * each read-only directory is on this host (looked at here, where stdio
+ * and snprintf may be used). */
 static nox_err_t
-holder_plan(holder_plan_t *p, const nox_holder_view_t *v, nox_status_t *st)
+holder_boot_view(holder_boot_t *b, const char *root, nox_status_t *st)
 {
     struct stat sb;
-    int         n1, n2, n3;
+    int         n = snprintf(b->root, sizeof(b->root), "%s", root);
 
-    memset(p, 0, sizeof(*p));
-    n1 = snprintf(p->root, sizeof(p->root), "%s", v->root);
-    n2 = snprintf(p->workspace, sizeof(p->workspace), "%s", v->workspace);
-    n3 = snprintf(p->tmp, sizeof(p->tmp), "%s", v->tmp);
-    if (n1 < 0 || n2 < 0 || n3 < 0 || (size_t)n1 >= sizeof(p->root) ||
-        (size_t)n2 >= sizeof(p->workspace) || (size_t)n3 >= sizeof(p->tmp))
-        return nox__status_set(st, NOX_EINVAL, "sandbox path too long");
+    if (n < 0 || (size_t)n >= sizeof(b->root))
+        return nox__status_set(st, NOX_EINVAL, "root path too long");
     for (size_t i = 0; i < HOLDER_N_RO; i++) {
         char path[32];
         (void)snprintf(path, sizeof(path), "/%s", nox__holder_ro_dirs[i]);
         if (lstat(path, &sb) != 0)
             continue;
         if (S_ISDIR(sb.st_mode)) {
-            p->ro_kind[i] = 'd';
+            b->ro_kind[i] = 'd';
         } else if (S_ISLNK(sb.st_mode)) {
-            ssize_t n = readlink(path, p->ro_link[i], HOLDER_LINK_MAX - 1);
-            if (n > 0) {
-                p->ro_link[i][n] = '\0';
-                p->ro_kind[i] = 'l';
+            ssize_t r = readlink(path, b->ro_link[i], HOLDER_LINK_MAX - 1);
+            if (r > 0) {
+                b->ro_link[i][r] = '\0';
+                b->ro_kind[i] = 'l';
             }
         }
     }
@@ -220,24 +216,32 @@ holder_clone(holder_boot_t *b, pid_t *pid, int *pidfd)
 }
 
 nox_err_t
-nox__holder_spawn(bool host_net, int lifeline_fd, nox_holder_t *h,
-                  nox_status_t *st)
+nox__holder_spawn(const char *root, bool host_net, int lifeline_fd,
+                  nox_holder_t *h, nox_status_t *st)
 {
-    int           ctl[2] = {-1, -1}, status[2] = {-1, -1};
-    nox_holder_t  hh = {0, -1, -1, -1};
-    holder_boot_t b;
-    nox_err_t     rv = NOX_OK;
-    int           e;
+    int            ctl[2] = {-1, -1}, status[2] = {-1, -1};
+    nox_holder_t   hh = NOX_HOLDER_INIT;
+    holder_boot_t *b = calloc(1, sizeof(*b)); /* ~3 KiB */
+    nox_err_t      rv = NOX_OK;
+    int            e;
 
+    if (b == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    rv = holder_boot_view(b, root, st);
+    if (rv != NOX_OK)
+        goto out;
     if (pipe2(ctl, O_CLOEXEC) != 0 || pipe2(status, O_CLOEXEC) != 0) {
         rv = nox__status_errno(st, NOX_ERESOURCE, errno, "namespaces: pipe");
         goto out;
     }
+    b->ctl_fd = ctl[0];
+    b->status_fd = status[1];
+    b->lifeline_fd = lifeline_fd;
+    b->new_net = !host_net;
     /* Not dumpable (see holder_child.c): only then is the handshake needed,
      * and only rootless (root writes the maps of any process). */
-    b = (holder_boot_t){ctl[0], status[1], lifeline_fd, !host_net,
-                        geteuid() != 0 && prctl(PR_GET_DUMPABLE) != 1};
-    e = holder_clone(&b, &hh.pid, &hh.pidfd);
+    b->make_dumpable = geteuid() != 0 && prctl(PR_GET_DUMPABLE) != 1;
+    e = holder_clone(b, &hh.pid, &hh.pidfd);
     if (e != 0) {
         rv = nox__status_errno(
             st, e == ENOMEM || e == EAGAIN ? NOX_ERESOURCE : NOX_EPRECOND, e,
@@ -247,12 +251,14 @@ nox__holder_spawn(bool host_net, int lifeline_fd, nox_holder_t *h,
     hh.ctl_fd = ctl[1];
     hh.status_fd = status[0];
     ctl[1] = status[0] = -1;
-    if (b.make_dumpable)
+    if (b->make_dumpable)
         rv = holder_await_dumpable(hh.status_fd, st);
     if (rv == NOX_OK)
         rv = holder_map_ids(hh.pid, st);
     if (rv == NOX_OK && nox__write_all(hh.ctl_fd, "g", 1) != 0)
         rv = nox__status_errno(st, NOX_EINTERNAL, errno, "namespaces: sync");
+    if (rv == NOX_OK)
+        rv = holder_await(hh.status_fd, st); /* the shared part is built */
     if (rv != NOX_OK)
         nox__holder_stop(&hh);
 out:
@@ -261,27 +267,29 @@ out:
     nox__close(ctl[1]);
     nox__close(status[0]);
     nox__close(status[1]);
+    free(b);
     if (rv == NOX_OK)
         *h = hh;
     return rv;
 }
 
 nox_err_t
-nox__holder_assign(nox_holder_t *h, const nox_holder_view_t *v,
+nox__holder_assign(nox_holder_t *h, const char *workspace, const char *tmp,
                    nox_status_t *st)
 {
-    holder_plan_t *p = malloc(sizeof(*p)); /* ~5 KiB */
-    nox_err_t      rv;
+    holder_plan_t p;
+    nox_err_t     rv = NOX_OK;
+    int           n1, n2;
 
-    if (p == NULL) {
-        nox__holder_stop(h);
-        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-    }
-    rv = holder_plan(p, v, st);
+    memset(&p, 0, sizeof(p));
+    n1 = snprintf(p.workspace, sizeof(p.workspace), "%s", workspace);
+    n2 = snprintf(p.tmp, sizeof(p.tmp), "%s", tmp);
+    if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof(p.workspace) ||
+        (size_t)n2 >= sizeof(p.tmp))
+        rv = nox__status_set(st, NOX_EINVAL, "sandbox path too long");
     /* Less than a pipe buffer: the write does not wait for the reader. */
-    if (rv == NOX_OK && nox__write_all(h->ctl_fd, p, sizeof(*p)) != 0)
+    else if (nox__write_all(h->ctl_fd, &p, sizeof(p)) != 0)
         rv = nox__status_errno(st, NOX_EINTERNAL, errno, "namespaces: plan");
-    free(p);
     if (rv == NOX_OK)
         rv = holder_await(h->status_fd, st);
     if (rv != NOX_OK) {
@@ -297,35 +305,27 @@ nox__holder_assign(nox_holder_t *h, const nox_holder_view_t *v,
 nox_err_t
 nox__holder_start(const nox_holder_cfg_t *c, nox_holder_t *h, nox_status_t *st)
 {
-    char              root[NOX_HOLDER_PATH_MAX], ws[NOX_HOLDER_PATH_MAX];
-    char              tmp[NOX_HOLDER_PATH_MAX];
-    nox_holder_view_t v = {root, ws, tmp};
-    nox_err_t         rv;
+    char      ws[NOX_HOLDER_PATH_MAX], tmp[NOX_HOLDER_PATH_MAX];
+    nox_err_t rv;
 
-    rv = nox__holder_view_paths(c->sb_path, root, ws, tmp, st);
+    rv = nox__holder_sandbox_paths(c->sb_path, ws, tmp, st);
     if (rv == NOX_OK)
-        rv = nox__holder_spawn(c->host_net, c->lifeline_fd, h, st);
+        rv = nox__holder_spawn(c->root, c->host_net, c->lifeline_fd, h, st);
     if (rv == NOX_OK)
-        rv = nox__holder_assign(h, &v, st);
+        rv = nox__holder_assign(h, ws, tmp, st);
     return rv;
 }
 
 nox_err_t
-nox__holder_view_paths(const char *sb_path, char *root, char *ws, char *tmp,
-                       nox_status_t *st)
+nox__holder_sandbox_paths(const char *sb_path, char *ws, char *tmp,
+                          nox_status_t *st)
 {
     const size_t len = NOX_HOLDER_PATH_MAX;
-    int          n1 = snprintf(root, len, "%s/.root", sb_path);
-    int          n2 = snprintf(ws, len, "%s/workspace", sb_path);
-    int          n3 = snprintf(tmp, len, "%s/tmp", sb_path);
+    int          n1 = snprintf(ws, len, "%s/workspace", sb_path);
+    int          n2 = snprintf(tmp, len, "%s/tmp", sb_path);
 
-    if (n1 < 0 || n2 < 0 || n3 < 0 || (size_t)n1 >= len || (size_t)n2 >= len ||
-        (size_t)n3 >= len)
+    if (n1 < 0 || n2 < 0 || (size_t)n1 >= len || (size_t)n2 >= len)
         return nox__status_set(st, NOX_EINVAL, "sandbox path too long");
-    /* The mount point of the sandbox's root; made here, as ourselves. */
-    if (mkdir(root, 0700) != 0 && errno != EEXIST)
-        return nox__status_errno(st, NOX_EINTERNAL, errno,
-                                 "namespaces: cannot create %s", root);
     return NOX_OK;
 }
 

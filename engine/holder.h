@@ -38,6 +38,9 @@
 #define NOX_SANDBOX_GID 65534
 
 typedef struct {
+    const char *root;        /* an empty directory of the engine's, where
+                                each holder mounts its tmpfs root in its
+                                own mount namespace */
     const char *sb_path;     /* sandbox directory: workspace/, tmp/ */
     bool        host_net;    /* true: keep the host's network namespace */
     int         lifeline_fd; /* read end: the holder exits when it hangs
@@ -57,13 +60,6 @@ typedef struct {
     }
 #define NOX_HOLDER_PATH_MAX 1100 /* a sandbox path plus "/workspace" */
 
-/* The directories a holder builds its view from: root (an empty
- * directory the tmpfs root is mounted on, in the holder's own mount
- * namespace only), workspace and tmp (bound on /workspace and /tmp). */
-typedef struct {
-    const char *root, *workspace, *tmp;
-} nox_holder_view_t;
-
 /* Start a holder for the sandbox at c->sb_path and wait until its view is
  * built: nox__holder_spawn, then nox__holder_assign. Errors name the step
  * that failed (e.g. "namespaces: mount proc on /proc: Operation not
@@ -73,20 +69,22 @@ typedef struct {
 nox_err_t nox__holder_start(const nox_holder_cfg_t *c, nox_holder_t *h,
                             nox_status_t *st);
 
-/* The first half: a holder with its namespaces made and ids mapped,
- * waiting for its view (a spare: see isolation.c). */
-nox_err_t nox__holder_spawn(bool host_net, int lifeline_fd, nox_holder_t *h,
-                            nox_status_t *st);
+/* The first half: a holder with its namespaces made, ids mapped and the
+ * part of the view every sandbox shares built on root, waiting for its
+ * sandbox (a spare: see isolation.c). */
+nox_err_t nox__holder_spawn(const char *root, bool host_net, int lifeline_fd,
+                            nox_holder_t *h, nox_status_t *st);
 
-/* The second half: send the plan of view v and wait until it is built. On
- * failure the holder is stopped. */
-nox_err_t nox__holder_assign(nox_holder_t *h, const nox_holder_view_t *v,
-                             nox_status_t *st);
+/* The second half: bind workspace and tmp (host directories) on
+ * /workspace and /tmp, enter the new root and drop the host's mounts;
+ * wait until done. On failure the holder is stopped. */
+nox_err_t nox__holder_assign(nox_holder_t *h, const char *workspace,
+                             const char *tmp, nox_status_t *st);
 
-/* The view paths of the sandbox directory sb_path (each buffer
- * NOX_HOLDER_PATH_MAX bytes), creating the root mount point. */
-nox_err_t nox__holder_view_paths(const char *sb_path, char *root, char *ws,
-                                 char *tmp, nox_status_t *st);
+/* The workspace and tmp paths of the sandbox directory sb_path (each
+ * buffer NOX_HOLDER_PATH_MAX bytes). */
+nox_err_t nox__holder_sandbox_paths(const char *sb_path, char *ws, char *tmp,
+                                    nox_status_t *st);
 
 /* true while the holder runs (its pidfd is not readable yet). */
 bool nox__holder_alive(const nox_holder_t *h);

@@ -70,7 +70,7 @@ holder_touch(const char *path)
 }
 
 static HOLDER_FN void
-holder_bind_ro(const holder_plan_t *p)
+holder_bind_ro(const holder_boot_t *p)
 {
     char src[16];
 
@@ -99,7 +99,7 @@ holder_bind_ro(const holder_plan_t *p)
 static HOLDER_FN void
 holder_bind_rw(const char *src, const char *dst, int step)
 {
-    if (mkdir(dst, 0755) != 0 || mount(src, dst, NULL, MS_BIND, NULL) != 0 ||
+    if (mount(src, dst, NULL, MS_BIND, NULL) != 0 ||
         holder_setattr(dst, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) != 0)
         holder_fail(step);
 }
@@ -244,11 +244,46 @@ holder_read_plan(holder_plan_t *p)
     }
 }
 
+/* Everything of the view every sandbox shares, built on the tmpfs root
+ * at b->root (in this mount namespace only) without leaving the host's
+ * tree yet: a spare holder gets this far before it has a sandbox. */
+static HOLDER_FN void
+holder_build_base(const holder_boot_t *b)
+{
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        holder_fail(HOLDER_PRIVATE);
+    if (mount("tmpfs", b->root, "tmpfs", MS_NOSUID | MS_NODEV,
+              "mode=0755,size=1m") != 0)
+        holder_fail(HOLDER_ROOT_TMPFS);
+    if (chdir(b->root) != 0)
+        holder_fail(HOLDER_ROOT_CHDIR);
+    holder_bind_ro(b);
+    if (mkdir("workspace", 0755) != 0)
+        holder_fail(HOLDER_WORKSPACE);
+    if (mkdir("tmp", 0755) != 0)
+        holder_fail(HOLDER_TMP);
+    holder_dev();
+    holder_proc();
+    if (sethostname(HOLDER_HOSTNAME, sizeof(HOLDER_HOSTNAME) - 1) != 0)
+        holder_fail(HOLDER_HOSTNAME_STEP);
+    if (b->new_net)
+        holder_loopback();
+}
+
+static HOLDER_FN void
+holder_report_ok(void)
+{
+    holder_report_t ok = {HOLDER_OK, 0};
+
+    if (write(HOLDER_FD_STATUS, &ok, sizeof(ok)) != (ssize_t)sizeof(ok))
+        _exit(1);
+}
+
 HOLDER_FN int
 nox__holder_main(void *arg)
 {
     const holder_boot_t *b = arg;
-    holder_plan_t        plan, *p = &plan;
+    holder_plan_t        plan;
     char                 go;
 
     holder_fds(b);
@@ -269,24 +304,12 @@ nox__holder_main(void *arg)
     /* Wait for our id maps. EOF means the engine gave up on us. */
     if (read(HOLDER_FD_SYNC, &go, 1) != 1)
         _exit(0);
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-        holder_fail(HOLDER_PRIVATE);
-    holder_read_plan(p);
+    holder_build_base(b);
+    holder_report_ok();
+    holder_read_plan(&plan);
     (void)close(HOLDER_FD_SYNC);
-    if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV,
-              "mode=0755,size=1m") != 0)
-        holder_fail(HOLDER_ROOT_TMPFS);
-    if (chdir(p->root) != 0)
-        holder_fail(HOLDER_ROOT_CHDIR);
-    holder_bind_ro(p);
-    holder_bind_rw(p->workspace, "workspace", HOLDER_WORKSPACE);
-    holder_bind_rw(p->tmp, "tmp", HOLDER_TMP);
-    holder_dev();
-    holder_proc();
-    if (sethostname(HOLDER_HOSTNAME, sizeof(HOLDER_HOSTNAME) - 1) != 0)
-        holder_fail(HOLDER_HOSTNAME_STEP);
-    if (b->new_net)
-        holder_loopback();
+    holder_bind_rw(plan.workspace, "workspace", HOLDER_WORKSPACE);
+    holder_bind_rw(plan.tmp, "tmp", HOLDER_TMP);
     /* pivot_root(".", ".") stacks the old root under the new one; the
      * detach then drops every host mount from this namespace. */
     if (syscall(SYS_pivot_root, ".", ".") != 0 ||

@@ -7,10 +7,13 @@
  * (holder.c); the holder makes itself dumpable if it has to and says so;
  * the engine writes its uid and gid maps (only a process outside the new
  * user namespace may map ids other than its own) and releases it with one
- * byte on the control pipe; the holder makes its mounts private and waits
- * for its plan (a spare waits here); the engine sends the plan; the
- * holder builds the view and answers on the status pipe with one report:
- * the step it failed at and the errno, or step 0 when the view is ready.
+ * byte on the control pipe; the holder builds everything of the view that
+ * does not depend on the sandbox (the tmpfs root on the engine's root
+ * directory, the read-only host directories, /dev, /proc, loopback) and
+ * reports; a spare waits here. The engine then sends the plan (the
+ * sandbox's workspace and tmp); the holder binds them, pivots into the
+ * new root, drops the host's mounts and reports again. A report is the
+ * step that failed and its errno, or step 0.
  */
 #ifndef NOX_HOLDER_IMPL_H
 #define NOX_HOLDER_IMPL_H
@@ -61,21 +64,22 @@ typedef enum {
 #define HOLDER_LINK_MAX 256
 #define HOLDER_PATH_MAX (NOX_HOLDER_PATH_MAX + 16)
 
-/* The view to build, sent by the engine through the control pipe once
- * the holder has a sandbox (a spare holder waits for it). */
+/* The sandbox, sent by the engine through the control pipe once the
+ * holder has one (a spare holder waits for it). */
 typedef struct {
-    char ro_kind[HOLDER_N_RO]; /* 'd' bind, 'l' symlink, 0 skip */
-    char ro_link[HOLDER_N_RO][HOLDER_LINK_MAX];
-    char root[HOLDER_PATH_MAX]; /* where the tmpfs root goes */
     char workspace[HOLDER_PATH_MAX];
     char tmp[HOLDER_PATH_MAX];
 } holder_plan_t;
 
-/* What the clone copies into the holder: the fds it keeps. */
+/* What the clone copies into the holder: the fds it keeps and the part of
+ * the view every sandbox shares. */
 typedef struct {
     int  ctl_fd, status_fd, lifeline_fd;
     bool new_net;
-    bool make_dumpable; /* the engine is not dumpable (holder_child.c) */
+    bool make_dumpable;         /* the engine is not dumpable */
+    char root[HOLDER_PATH_MAX]; /* where the tmpfs root is mounted */
+    char ro_kind[HOLDER_N_RO];  /* 'd' bind, 'l' symlink, 0 skip */
+    char ro_link[HOLDER_N_RO][HOLDER_LINK_MAX];
 } holder_boot_t;
 
 /* The holder's one report on the status pipe. */

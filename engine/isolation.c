@@ -70,20 +70,19 @@ nox_engine_isolation(const nox_engine_t *e, const char **detail)
 /* The probe                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Start and stop a holder whose view is built from the base directory
- * itself (in the holder's mount namespace only: nothing is written on
- * disk): the same namespaces, id maps and mounts a sandbox needs, so the
- * answer is the real one. */
+/* Start and stop a holder that shows the base directory itself as its
+ * workspace and tmp (in its own mount namespace only: nothing is written
+ * on disk): the same namespaces, id maps and mounts a sandbox needs, so
+ * the answer is the real one. */
 static nox_err_t
 iso_probe(nox_engine_t *e, nox_status_t *st)
 {
-    nox_holder_view_t v = {e->base_dir, e->base_dir, e->base_dir};
-    nox_holder_t      h = NOX_HOLDER_INIT;
-    nox_err_t         rv;
+    nox_holder_t h = NOX_HOLDER_INIT;
+    nox_err_t    rv;
 
-    rv = nox__holder_spawn(false, e->iso.lifeline[0], &h, st);
+    rv = nox__holder_spawn(e->iso.root, false, e->iso.lifeline[0], &h, st);
     if (rv == NOX_OK)
-        rv = nox__holder_assign(&h, &v, st);
+        rv = nox__holder_assign(&h, e->base_dir, e->base_dir, st);
     if (rv == NOX_OK) {
         /* Tearing its namespaces down takes a few ms; nobody needs to
          * wait for that. It is reaped later (iso_reap_probe). */
@@ -108,6 +107,26 @@ iso_reap_probe(nox_iso_t *iso, bool wait)
          si.si_pid == 0))
         return;                    /* not yet */
     nox__holder_stop(&iso->probe); /* reaps (again: a no-op) and closes */
+}
+
+/* The empty directory every holder of this engine mounts its tmpfs root
+ * on, each in its own mount namespace: <base_dir>/.noxrunner_root. */
+static nox_err_t
+iso_root_dir(nox_engine_t *e, nox_status_t *st)
+{
+    struct stat sb;
+
+    (void)snprintf(e->iso.root, sizeof(e->iso.root), "%s/" NOX_ROOT_DIR,
+                   e->base_dir); /* fits: base_dir is bounded */
+    if (mkdirat(e->base_fd, NOX_ROOT_DIR, 0700) != 0 && errno != EEXIST)
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "namespaces: cannot create %s", e->iso.root);
+    if (fstatat(e->base_fd, NOX_ROOT_DIR, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(sb.st_mode))
+        return nox__status_set(st, NOX_EINTERNAL,
+                               "namespaces: %s is not a directory",
+                               e->iso.root);
+    return NOX_OK;
 }
 
 nox_err_t
@@ -147,7 +166,7 @@ nox__iso_init(nox_engine_t *e, nox_isolation_t requested, nox_status_t *st)
         return nox__status_errno(st, NOX_ERESOURCE, err, "pipe");
     }
     nox__status_clear(&why);
-    if (iso_probe(e, &why) == NOX_OK) {
+    if (iso_root_dir(e, &why) == NOX_OK && iso_probe(e, &why) == NOX_OK) {
         iso->level = NOX_ISOLATION_NAMESPACES;
         iso->detail[0] = '\0';
         return NOX_OK;
@@ -251,7 +270,8 @@ iso_filler(void *arg)
         }
         (void)pthread_mutex_unlock(&iso->lock);
         h = (nox_holder_t)NOX_HOLDER_INIT;
-        nox_err_t rv = nox__holder_spawn(false, iso->lifeline[0], &h, &st);
+        nox_err_t rv =
+            nox__holder_spawn(iso->root, false, iso->lifeline[0], &h, &st);
         (void)pthread_mutex_lock(&iso->lock);
         if (rv != NOX_OK)
             break; /* starts are done in the request path then */
@@ -271,12 +291,10 @@ static nox_err_t
 iso_start(nox_engine_t *e, const char *sb_path, bool host_net, nox_holder_t *h,
           nox_status_t *st)
 {
-    nox_iso_t        *iso = &e->iso;
-    nox_holder_cfg_t  c = {sb_path, host_net, iso->lifeline[0]};
-    char              root[NOX_HOLDER_PATH_MAX], ws[NOX_HOLDER_PATH_MAX];
-    char              tmp[NOX_HOLDER_PATH_MAX];
-    nox_holder_view_t v = {root, ws, tmp};
-    nox_err_t         rv;
+    nox_iso_t       *iso = &e->iso;
+    nox_holder_cfg_t c = {iso->root, sb_path, host_net, iso->lifeline[0]};
+    char             ws[NOX_HOLDER_PATH_MAX], tmp[NOX_HOLDER_PATH_MAX];
+    nox_err_t        rv;
 
     if (!host_net && iso->started++ == 1 && !iso->filler_on &&
         pthread_create(&iso->filler, NULL, iso_filler, e) == 0)
@@ -286,12 +304,12 @@ iso_start(nox_engine_t *e, const char *sb_path, bool host_net, nox_holder_t *h,
     *h = iso->spare;
     iso->spare = (nox_holder_t)NOX_HOLDER_INIT;
     (void)pthread_cond_signal(&iso->cond);
-    rv = nox__holder_view_paths(sb_path, root, ws, tmp, st);
+    rv = nox__holder_sandbox_paths(sb_path, ws, tmp, st);
     if (rv != NOX_OK) {
         nox__holder_stop(h);
         return rv;
     }
-    return nox__holder_assign(h, &v, st);
+    return nox__holder_assign(h, ws, tmp, st);
 }
 
 static nox_err_t

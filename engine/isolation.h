@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #define NOX_HOLDER_FILE_PREFIX ".noxrunner_holder."
+#define NOX_ROOT_DIR ".noxrunner_root" /* under base_dir: holders' root */
 
 typedef struct {
     char         sid[NOX_SESSION_ID_MAX + 1];
@@ -37,6 +38,7 @@ typedef struct {
 typedef struct {
     nox_isolation_t     level; /* NAMESPACES or NONE */
     char                detail[NOX_MSG_MAX];
+    char                root[NOX_BASE_DIR_MAX + 32]; /* NOX_ROOT_DIR */
     int                 lifeline[2]; /* holders watch [0]; we keep [1] */
     pthread_mutex_t     lock;        /* protects the table and the spare */
     nox_holder_entry_t *holders;
