@@ -287,6 +287,9 @@ nox__holder_main(void *arg)
     char                 go;
 
     holder_fds(b);
+    /* Our cmdline is the engine's; at least ps -o comm tells us apart.
+     * A name is cosmetic: failing to set it changes nothing. */
+    (void)prctl(PR_SET_NAME, "nox-holder", 0, 0, 0);
     /* A process that changed its ids (a service dropping root) is not
      * dumpable, and neither are its children: their /proc files then
      * belong to root, and the engine could not write our id maps. We may
