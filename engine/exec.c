@@ -259,12 +259,11 @@ typedef struct {
     uint64_t fsize;        /* RLIMIT_FSIZE; 0: none */
     bool     memory_limit; /* watch for OOM kills */
     uint64_t oom_before;
-    char     cwd_path[PATH_MAX + 16];
 } exec_confine_t;
 
 static nox_err_t
-exec_confine(nox_engine_t *e, const nox_live_sandbox_t *sb, const char *cwd_rel,
-             exec_confine_t *c, nox_status_t *st)
+exec_confine(nox_engine_t *e, const nox_live_sandbox_t *sb, exec_confine_t *c,
+             nox_status_t *st)
 {
     nox_limits_t l;
     int          fds[NOX_CG_COUNT];
@@ -292,10 +291,6 @@ exec_confine(nox_engine_t *e, const nox_live_sandbox_t *sb, const char *cwd_rel,
         c->oom_before = nox__cgroups_oom_kills(e->cg, sb->meta.session_id);
     if (!sb->meta.namespaces)
         return NOX_OK;
-    n = snprintf(c->cwd_path, sizeof(c->cwd_path), "/workspace%s%s",
-                 cwd_rel[0] ? "/" : "", cwd_rel);
-    if (n < 0 || (size_t)n >= sizeof(c->cwd_path))
-        return nox__status_set(st, NOX_EINVAL, "workdir too long");
     return nox__iso_holder_pidfd(e, sb->meta.session_id, sb->sb_fd, sb->path,
                                  sb->meta.allow_network, &c->pidfd, st);
 }
@@ -321,7 +316,7 @@ exec_run(nox_engine_t *e, const nox_live_sandbox_t *sb, int cwd_fd,
     char         **envp = exec_env_build(sb, cwd_rel, r);
     const char   **argv = calloc(r->argc + 1, sizeof(*argv));
 
-    rv = exec_confine(e, sb, cwd_rel, &c, st);
+    rv = exec_confine(e, sb, &c, st);
     if (rv != NOX_OK)
         goto out;
     if (envp == NULL || argv == NULL) {
@@ -349,7 +344,7 @@ exec_run(nox_engine_t *e, const nox_live_sandbox_t *sb, int cwd_fd,
         .ns_pidfd = c.pidfd,
         .join_net = !sb->meta.allow_network,
         .drop_to_nobody = nox__holder_drops_to_nobody(),
-        .cwd_path = c.cwd_path,
+        .cwd_rel = cwd_rel,
     };
     nox__warn_exec(&e->warn, sb->meta.session_id, r->argv, r->argc);
     rv = nox__spawn_run(&o, res, st);

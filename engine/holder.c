@@ -30,6 +30,7 @@
 static const char *const holder_step_names[HOLDER_STEP_COUNT] = {
     "ready",
     "clone",
+    "leave the engine's session and keyring",
     "make mounts private",
     "mount tmpfs for the root",
     "enter the new root",
@@ -41,6 +42,7 @@ static const char *const holder_step_names[HOLDER_STEP_COUNT] = {
     "build /dev",
     "mount proc on /proc",
     "make /proc/sys read-only",
+    "limit nested namespaces (/proc/sys/user)",
     "set the hostname",
     "bring up loopback",
     "pivot_root",
@@ -54,6 +56,33 @@ nox__holder_drops_to_nobody(void)
     return geteuid() == 0;
 }
 
+/* Where our argv and environment strings are: fields 48-51 of
+ * /proc/self/stat (after the parenthesised command name, which may hold
+ * spaces). Left 0 when they cannot be read; the holder then wipes
+ * nothing. */
+static void
+holder_args_range(holder_boot_t *b)
+{
+    char    buf[2048];
+    ssize_t n;
+    int     fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    n = read(fd, buf, sizeof(buf) - 1);
+    nox__close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    /* Field 3 follows ") "; skip to field 48. */
+    for (int field = 3; p != NULL && field <= 48; field++)
+        p = strchr(p + 1, ' ');
+    if (p == NULL || sscanf(p, " %lu %lu %lu %lu", &b->args_start, &b->args_end,
+                            &b->env_start, &b->env_end) != 4)
+        b->args_start = b->args_end = b->env_start = b->env_end = 0;
+}
+
 /* Fill the boot-time part of the view: the root's mount point and what
  * each read-only directory is on this host (looked at here, where stdio
  * and snprintf may be used). */
@@ -63,6 +92,7 @@ holder_boot_view(holder_boot_t *b, const char *root, nox_status_t *st)
     struct stat sb;
     int         n = snprintf(b->root, sizeof(b->root), "%s", root);
 
+    holder_args_range(b);
     if (n < 0 || (size_t)n >= sizeof(b->root))
         return nox__status_set(st, NOX_EINVAL, "root path too long");
     for (size_t i = 0; i < HOLDER_N_RO; i++) {
@@ -251,6 +281,10 @@ nox__holder_spawn(const char *root, bool host_net, int lifeline_fd,
     hh.ctl_fd = ctl[1];
     hh.status_fd = status[0];
     ctl[1] = status[0] = -1;
+    /* The holder's ends are its own now: a dead holder reads as EOF. */
+    nox__close(ctl[0]);
+    nox__close(status[1]);
+    ctl[0] = status[1] = -1;
     if (b->make_dumpable)
         rv = holder_await_dumpable(hh.status_fd, st);
     if (rv == NOX_OK)

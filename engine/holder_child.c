@@ -24,6 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/keyctl.h>
+
 /* Runs in the holder, on the clone stack: no sanitizer instrumentation
  * (ASan does not know that stack), never inlined into engine code. */
 #define HOLDER_FN __attribute__((no_sanitize("address", "undefined"), noinline))
@@ -128,10 +130,37 @@ holder_dev(void)
         symlink("/proc/self/fd/0", "dev/stdin") != 0 ||
         symlink("/proc/self/fd/1", "dev/stdout") != 0 ||
         symlink("/proc/self/fd/2", "dev/stderr") != 0 ||
+        /* RAM, so bounded; and charged to the memory limit. */
         mkdir("dev/shm", 01777) != 0 ||
-        mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") !=
-            0)
+        mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+              "mode=1777,size=" HOLDER_SHM_SIZE) != 0)
         holder_fail(HOLDER_DEV);
+}
+
+/* Confine what a sandbox may create inside itself: no user namespaces
+ * (each would count against the engine's user's quota on the host, and
+ * give a command a full set of capabilities inside), nor other
+ * namespaces. The limits are our user namespace's own; /proc/sys is still
+ * writable here, before holder_proc_ro. */
+static HOLDER_FN void
+holder_ns_limits(void)
+{
+    static const char *const files[] = {
+        "proc/sys/user/max_user_namespaces",
+        "proc/sys/user/max_mnt_namespaces",
+        "proc/sys/user/max_pid_namespaces",
+        "proc/sys/user/max_net_namespaces",
+        "proc/sys/user/max_ipc_namespaces",
+        "proc/sys/user/max_uts_namespaces",
+        "proc/sys/user/max_cgroup_namespaces",
+    };
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        int fd = open(files[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1)
+            holder_fail(HOLDER_NS_LIMITS);
+        (void)close(fd);
+    }
 }
 
 /* Our own /proc (we are pid 1 of the new pid namespace), with the parts
@@ -147,6 +176,7 @@ holder_proc(void)
         mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) !=
             0)
         holder_fail(HOLDER_PROC);
+    holder_ns_limits();
     for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
         if (lstat(ro[i], &sb) != 0)
             continue; /* not every kernel has every one */
@@ -270,6 +300,17 @@ holder_build_base(const holder_boot_t *b)
         holder_loopback();
 }
 
+/* Our copy of the engine's memory holds its argv and environment, which
+ * /proc/1/cmdline shows anyone in the sandbox; wipe them. */
+static HOLDER_FN void
+holder_wipe_args(const holder_boot_t *b)
+{
+    if (b->args_end > b->args_start)
+        memset((void *)b->args_start, 0, b->args_end - b->args_start);
+    if (b->env_end > b->env_start)
+        memset((void *)b->env_start, 0, b->env_end - b->env_start);
+}
+
 static HOLDER_FN void
 holder_report_ok(void)
 {
@@ -287,9 +328,15 @@ nox__holder_main(void *arg)
     char                 go;
 
     holder_fds(b);
-    /* Our cmdline is the engine's; at least ps -o comm tells us apart.
-     * A name is cosmetic: failing to set it changes nothing. */
+    /* Our cmdline was the engine's; ps -o comm tells us apart. A name is
+     * cosmetic: failing to set it changes nothing. */
+    holder_wipe_args(b);
     (void)prctl(PR_SET_NAME, "nox-holder", 0, 0, 0);
+    /* Leave the engine's session (its controlling terminal) and session
+     * keyring: the sandbox's pid 1 has neither. */
+    if (setsid() < 0 ||
+        syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+        holder_fail(HOLDER_SESSION);
     /* A process that changed its ids (a service dropping root) is not
      * dumpable, and neither are its children: their /proc files then
      * belong to root, and the engine could not write our id maps. We may

@@ -27,6 +27,7 @@
 #endif
 
 #define HOLDER_HOSTNAME "noxrunner"
+#define HOLDER_SHM_SIZE "64m" /* /dev/shm: RAM, so bounded */
 /* fds the holder keeps, moved to these numbers before the rest close. */
 #define HOLDER_FD_SYNC 3
 #define HOLDER_FD_STATUS 4
@@ -42,6 +43,7 @@ extern const char *const nox__holder_ro_dirs[HOLDER_N_RO];
 typedef enum {
     HOLDER_OK = 0,
     HOLDER_SYNC,
+    HOLDER_SESSION,
     HOLDER_PRIVATE,
     HOLDER_ROOT_TMPFS,
     HOLDER_ROOT_CHDIR,
@@ -53,6 +55,7 @@ typedef enum {
     HOLDER_DEV,
     HOLDER_PROC,
     HOLDER_PROC_RO,
+    HOLDER_NS_LIMITS,
     HOLDER_HOSTNAME_STEP,
     HOLDER_LOOPBACK,
     HOLDER_PIVOT,
@@ -78,8 +81,12 @@ typedef struct {
     bool new_net;
     bool make_dumpable;         /* the engine is not dumpable */
     char root[HOLDER_PATH_MAX]; /* where the tmpfs root is mounted */
-    char ro_kind[HOLDER_N_RO];  /* 'd' bind, 'l' symlink, 0 skip */
-    char ro_link[HOLDER_N_RO][HOLDER_LINK_MAX];
+    /* The engine's argv and environment strings (from /proc/self/stat),
+     * which the holder's copy wipes: /proc/1/cmdline is world-readable.
+     * 0, 0 when unknown. */
+    unsigned long args_start, args_end, env_start, env_end;
+    char          ro_kind[HOLDER_N_RO]; /* 'd' bind, 'l' symlink, 0 skip */
+    char          ro_link[HOLDER_N_RO][HOLDER_LINK_MAX];
 } holder_boot_t;
 
 /* The holder's one report on the status pipe. */

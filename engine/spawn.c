@@ -405,6 +405,12 @@ spawn_start(const nox_spawn_opts_t *o, const char *path, nox__spawn_fds_t *f,
         return nox__status_errno(st, NOX_EINTERNAL, e, "spawn: wait4");
     if (fail.stage == NOX_SPAWN_STAGE_EXEC)
         return spawn_not_run(res, o->argv[0], fail.err);
+    if (fail.stage == NOX_SPAWN_STAGE_START)
+        return nox__status_set(st, NOX_ETIMEDOUT,
+                               "spawn: the command did not start within %lld "
+                               "ms (a process in the sandbox stopped it "
+                               "before its execve)",
+                               (long long)o->timeout_ms);
     return nox__status_errno(st, spawn_errno_code(fail.err), fail.err,
                              "spawn: %s", nox__spawn_stage_name(fail.stage));
 }

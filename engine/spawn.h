@@ -54,7 +54,7 @@ typedef struct {
     int         ns_pidfd;
     bool        join_net;
     bool        drop_to_nobody;
-    const char *cwd_path;
+    const char *cwd_rel;
 } nox_spawn_opts_t;
 
 /* Run the command and wait until it exits and its output pipes close, or

@@ -21,12 +21,15 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
+#include <linux/openat2.h>
 #include <linux/securebits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -69,10 +72,12 @@ typedef struct {
     int          ns_pidfd;
     int          ns_flags;
     bool         drop_to_nobody;
-    const char  *cwd_path;
+    const char  *cwd_rel; /* beneath /workspace: "" or "sub/dir" */
     const char  *path_env;
     void        *stack_b;    /* top of the command's stack */
-    volatile int ns_child;   /* the command's pid, set by the joiner */
+    int          start_ms;   /* the joiner's wait for the command's exec */
+    int          started_fd; /* the command's end of the joiner's pipe */
+    int          ns_child;   /* the command's pid (CLONE_PARENT_SETTID) */
     volatile int fail_stage; /* nox__spawn_stage_t */
     volatile int fail_errno;
 } spawn_child_t;
@@ -94,10 +99,20 @@ spawn_child_fail(spawn_child_t *c, nox__spawn_stage_t stage)
 static SPAWN_CHILD_FN void
 spawn_child_close_fds(const spawn_child_t *c)
 {
-    if (close_range(3, ~0U, 0) == 0)
+    /* With namespaces the joiner's pipe stays until execve (CLOEXEC): its
+     * closing tells the joiner the command started. */
+    int keep = c->started_fd;
+
+    if (keep < 3) {
+        if (close_range(3, ~0U, 0) == 0)
+            return;
+    } else if ((keep == 3 || close_range(3, (unsigned)keep - 1, 0) == 0) &&
+               close_range((unsigned)keep + 1, ~0U, 0) == 0) {
         return;
+    }
     for (unsigned fd = 3; fd < c->fd_limit; fd++)
-        (void)close((int)fd); /* EBADF for unused numbers is expected */
+        if ((int)fd != keep)
+            (void)close((int)fd); /* EBADF for unused numbers: expected */
 }
 
 /* Move ourselves into the sandbox's cgroups: "0" is "the writer". */
@@ -110,11 +125,21 @@ spawn_child_join_cgroups(const spawn_child_t *c)
     return 0;
 }
 
-/* Drop every privilege before the command runs inside the namespaces:
+/* Drop every privilege the command could use inside the namespaces:
  * root's exec-time capabilities locked off (SECBIT_NOROOT), the bounding
  * set emptied (nothing can be regained, not even by a file capability),
- * nobody's ids as root, no capabilities left, no_new_privs. The order
- * matters: the first two need CAP_SETPCAP, which setresuid takes away. */
+ * nobody's ids as root, no inheritable or ambient capabilities,
+ * no_new_privs. The order matters: the first two need CAP_SETPCAP, which
+ * setresuid takes away.
+ *
+ * We share the engine's memory until execve, and other processes of the
+ * sandbox can see us: they must not be able to open /proc/<us>/mem. As
+ * root we become nobody, so the memory is made non-dumpable (setresuid
+ * already did that unless fs.suid_dumpable is 1; the flag is the
+ * engine's, which execve leaves as it is). Rootless we are the same user
+ * as every command, so we keep our capabilities until execve takes them
+ * (SECBIT_NOROOT, an empty bounding set and no inheritable ones give the
+ * command none): a process without them cannot ptrace one with them. */
 static SPAWN_CHILD_FN int
 spawn_child_drop_privs(const spawn_child_t *c)
 {
@@ -136,14 +161,47 @@ spawn_child_drop_privs(const spawn_child_t *c)
     if (c->drop_to_nobody &&
         (setgroups(0, NULL) != 0 ||
          setresgid(NOX_SANDBOX_GID, NOX_SANDBOX_GID, NOX_SANDBOX_GID) != 0 ||
-         setresuid(NOX_SANDBOX_UID, NOX_SANDBOX_UID, NOX_SANDBOX_UID) != 0))
+         setresuid(NOX_SANDBOX_UID, NOX_SANDBOX_UID, NOX_SANDBOX_UID) != 0 ||
+         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0))
         return -1;
-    memset(data, 0, sizeof(data));
+    /* Keep what we hold (rootless: everything, see above; as root:
+     * nothing left), clear the inheritable set. */
+    if (syscall(SYS_capget, &hdr, data) != 0)
+        return -1;
+    data[0].inheritable = data[1].inheritable = 0;
     if (syscall(SYS_capset, &hdr, data) != 0 ||
         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 ||
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return -1;
     return 0;
+}
+
+/* With namespaces: go to the working directory beneath /workspace the way
+ * the engine checked it on the host (RESOLVE_BENEATH), not by a path a
+ * command could have changed since into a symlink leading elsewhere. */
+static SPAWN_CHILD_FN int
+spawn_child_ns_chdir(const spawn_child_t *c)
+{
+    struct open_how how;
+    int             ws, fd, rc;
+
+    ws = open("/workspace", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (ws < 0)
+        return -1;
+    if (c->cwd_rel[0] == '\0') {
+        fd = ws;
+    } else {
+        memset(&how, 0, sizeof(how));
+        how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        fd = (int)syscall(SYS_openat2, ws, c->cwd_rel, &how, sizeof(how));
+        (void)close(ws);
+        if (fd < 0)
+            return -1;
+    }
+    rc = fchdir(fd);
+    (void)close(fd);
+    return rc;
 }
 
 /* execvp inside the sandbox's view, without malloc: argv[0] as given when
@@ -198,8 +256,10 @@ spawn_child_main(void *arg)
         /* EINVAL for glibc-reserved and unused numbers is expected. */
         (void)sigaction(sig, &c->dfl, NULL);
     }
-    /* Own process group: a timeout or a delete kills the whole group. */
-    if (setpgid(0, 0) != 0)
+    /* Own session (so no controlling terminal: a command must not type
+     * into or read from the terminal the engine runs on) and so own
+     * process group: a timeout or a delete kills the whole group. */
+    if (setsid() < 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_SETPGID);
     /* Die with the thread that started us (so with the server). Not
      * inherited by the command's own children: the group kill covers
@@ -216,7 +276,12 @@ spawn_child_main(void *arg)
     for (int i = 0; i < 3; i++)
         if (dup2(c->stdio[i], i) < 0)
             return spawn_child_fail(c, NOX_SPAWN_STAGE_DUP2);
-    if (c->ns_pidfd >= 0 && chdir(c->cwd_path) != 0)
+    /* A fresh session keyring: the engine's keys are not the sandbox's,
+     * nor a channel between sandboxes. */
+    if (c->ns_pidfd >= 0 &&
+        syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_PRIVS);
+    if (c->ns_pidfd >= 0 && spawn_child_ns_chdir(c) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_CHDIR);
     if (c->ns_pidfd < 0 && fchdir(c->cwd_fd) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_FCHDIR);
@@ -238,22 +303,44 @@ spawn_child_main(void *arg)
  * sees the host's, then the holder's namespaces in one setns (a
  * CLONE_VM child may enter a user namespace; a threaded process may not),
  * and starts the command as the engine's child (CLONE_PARENT), which a
- * pid namespace needs: setns only moves our future children into it. */
+ * pid namespace needs: setns only moves our future children into it.
+ *
+ * The command's process is visible to the sandbox before its execve, so
+ * a process there could SIGSTOP it. It is therefore not a vfork child:
+ * we wait for its execve (the close-on-exec pipe closing) for at most
+ * start_ms, then kill it; the engine's thread, held in vfork by us, is
+ * never held longer. */
 static SPAWN_CHILD_FN int
 spawn_joiner_main(void *arg)
 {
     spawn_child_t *c = arg;
-    int            pid;
+    int            p[2], pid;
 
     if (spawn_child_join_cgroups(c) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_CGROUP);
     if (setns(c->ns_pidfd, c->ns_flags) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_SETNS);
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_CLONE);
+    c->started_fd = p[1];
     pid = clone(spawn_child_main, c->stack_b,
-                CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, c);
+                CLONE_VM | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD, c,
+                &c->ns_child);
     if (pid < 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_CLONE);
-    c->ns_child = pid;
+    (void)close(p[1]);
+    struct pollfd pfd = {p[0], POLLIN, 0};
+    /* Every signal is blocked here: no EINTR. EOF: it exec'd or exited. */
+    if (poll(&pfd, 1, c->start_ms) == 0) {
+        (void)kill(pid, SIGKILL); /* our sibling, unreaped: cannot fail */
+        c->fail_errno = ETIMEDOUT;
+        c->fail_stage = NOX_SPAWN_STAGE_START;
+        /* SIGKILL ends even a stopped process; wait until it no longer
+         * runs on the stack the engine is about to unmap. */
+        int pidfd = pidfd_open(pid, 0);
+        if (pidfd >= 0)
+            (void)poll(&(struct pollfd){pidfd, POLLIN, 0}, 1, -1);
+    }
     _exit(0);
 }
 
@@ -488,7 +575,9 @@ spawn_child_init(spawn_child_t *c, const nox_spawn_opts_t *o, const char *path,
                   CLONE_NEWUTS | CLONE_NEWCGROUP |
                   (o->join_net ? CLONE_NEWNET : 0);
     c->drop_to_nobody = o->drop_to_nobody;
-    c->cwd_path = o->cwd_path;
+    c->cwd_rel = o->cwd_rel ? o->cwd_rel : "";
+    c->started_fd = -1;
+    c->start_ms = o->timeout_ms < INT_MAX ? (int)o->timeout_ms : INT_MAX;
     c->path_env = o->path_env ? o->path_env : SPAWN_DEFAULT_PATH;
 }
 

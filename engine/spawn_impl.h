@@ -31,6 +31,7 @@ typedef enum {
     NOX_SPAWN_STAGE_CHDIR,
     NOX_SPAWN_STAGE_RLIMIT,
     NOX_SPAWN_STAGE_PRIVS,
+    NOX_SPAWN_STAGE_START,
 } nox__spawn_stage_t;
 
 /* What the child reported before it _exit(127)ed; stage is
