@@ -1,8 +1,9 @@
 /* groups_exec.c - the exec group: Exec of "true" and "echo hello"
  * through each transport (in-process engine, inproc, ipc, tcp) in plain
- * sandboxes, and in-process in a namespaced one (isolation namespaces),
- * each round also spawning the same command directly (the floor), so all
- * six see the same machine. */
+ * sandboxes, in-process in a namespaced one (isolation namespaces), and
+ * through the engine's own API (no RPC at all) in a plain and a
+ * namespaced sandbox, each round also spawning the same command directly
+ * (the floor), so all of them see the same machine. */
 #include "bench.h"
 
 #include <math.h>
@@ -11,17 +12,46 @@
 #include <unistd.h>
 
 #define EXEC_URL_MAX 160
-#define EXEC_NT 5 /* transports, the last one isolated */
+#define EXEC_NT 7           /* transports, as named in bench_group_exec */
+#define EXEC_T_ISO 4        /* in-process client, namespaces */
+#define EXEC_T_ENGINE 5     /* engine API, plain */
+#define EXEC_T_ENGINE_ISO 6 /* engine API, namespaces */
 
 /* One transport's client and sandbox, and the command it runs. */
 typedef struct {
     const char        *name;
     nox_client_t      *c;
+    nox_engine_t      *e; /* engine API cases: no client */
     char               sid[32];
     const char *const *argv;
     size_t             argc;
     const char        *want; /* expected stdout, or NULL */
 } exec_tp_t;
+
+/* One Exec through the engine's API, checked as bench_exec checks. */
+static int
+exec_engine(const exec_tp_t *t, char *msg, size_t msglen)
+{
+    nox_exec_req_t r = {.session_id = t->sid, .argv = t->argv, .argc = t->argc};
+    nox_exec_result_t res = NOX_EXEC_RESULT_INIT;
+    nox_status_t      st;
+    int               rc = 0;
+
+    if (nox_engine_exec(t->e, &r, &res, &st) != NOX_OK) {
+        (void)snprintf(msg, msglen, "exec: %s", st.msg);
+        return -1;
+    }
+    if (res.exit_code != 0 ||
+        (t->want != NULL &&
+         (res.out.len != strlen(t->want) ||
+          memcmp(res.out.data, t->want, res.out.len) != 0))) {
+        (void)snprintf(msg, msglen, "exec: exit %d, unexpected output",
+                       res.exit_code);
+        rc = -1;
+    }
+    nox_exec_result_free(&res);
+    return rc;
+}
 
 static int
 exec_case(void *arg, size_t i, char *msg, size_t msglen)
@@ -29,6 +59,8 @@ exec_case(void *arg, size_t i, char *msg, size_t msglen)
     exec_tp_t *t = arg;
 
     (void)i; /* every round runs the same command */
+    if (t->e != NULL)
+        return exec_engine(t, msg, msglen);
     return bench_exec(t->c, t->sid, t->argv, t->argc, t->want, msg, msglen) ==
                    NOX_OK
                ? 0
@@ -52,17 +84,27 @@ exec_targets(bench_t *b, const bench_stats_t *floor, const bench_stats_t *local,
                  false, NULL);
 }
 
-/* Issue 4's targets: an isolated Exec against the unisolated floor. */
+/* Issue 4's targets: an isolated Exec against the unisolated floor, at
+ * the engine's API (what isolation costs) and through the in-process
+ * client (plus the RPC hop issue 3's targets are about). */
 static void
 exec_iso_targets(bench_t *b, const bench_stats_t *floor,
-                 const bench_stats_t *iso)
+                 const bench_stats_t *engine, const bench_stats_t *client)
 {
-    bool ok = floor->n > 0 && iso->n > 0;
+    const bench_stats_t     *iso[2] = {engine, client};
+    static const char *const what[2][2] = {
+        {"isolated exec true, engine API: p50 / floor p50",
+         "isolated exec true, engine API: p99 / floor p99"},
+        {"isolated exec true, in-process: p50 / floor p50",
+         "isolated exec true, in-process: p99 / floor p99"}};
 
-    bench_target(b, "isolated exec true: p50 / floor p50",
-                 ok ? iso->p50_us / floor->p50_us : NAN, 1.5, "x", false, NULL);
-    bench_target(b, "isolated exec true: p99 / floor p99",
-                 ok ? iso->p99_us / floor->p99_us : NAN, 2.0, "x", false, NULL);
+    for (int k = 0; k < 2; k++) {
+        bool ok = floor->n > 0 && iso[k]->n > 0;
+        bench_target(b, what[k][0], ok ? iso[k]->p50_us / floor->p50_us : NAN,
+                     1.5, "x", false, NULL);
+        bench_target(b, what[k][1], ok ? iso[k]->p99_us / floor->p99_us : NAN,
+                     2.0, "x", false, NULL);
+    }
 }
 
 /* Measure one command (k: 0 true, 1 echo hello) through every open
@@ -85,7 +127,7 @@ exec_command(bench_t *b, exec_tp_t *tp, int k)
         tp[t].argc = k == 0 ? 1 : 2;
         tp[t].want = k == 0 ? NULL : "hello\n";
         cases[1 + t].name = tp[t].name;
-        cases[1 + t].fn = tp[t].c != NULL ? exec_case : NULL;
+        cases[1 + t].fn = tp[t].c != NULL || tp[t].e != NULL ? exec_case : NULL;
         cases[1 + t].arg = &tp[t];
     }
     if (bench_cases_init(cases, 1 + EXEC_NT, b->n_lat) != 0) {
@@ -107,20 +149,53 @@ exec_command(bench_t *b, exec_tp_t *tp, int k)
     }
     if (k == 0) {
         exec_targets(b, &st[0], &st[1], &st[3]);
-        exec_iso_targets(b, &st[0], &st[EXEC_NT]);
+        exec_iso_targets(b, &st[0], &st[1 + EXEC_T_ENGINE_ISO],
+                         &st[1 + EXEC_T_ISO]);
     }
     bench_cases_free(cases, 1 + EXEC_NT);
+}
+
+/* The engine API cases: the server's (plain) engine, and one opened with
+ * isolation namespaces; each with its sandbox. A failure is reported and
+ * the case skipped. */
+static void
+exec_open_engines(bench_t *b, exec_tp_t *tp, nox_engine_t *plain)
+{
+    nox_engine_opts_t eo = {
+        .base_dir = b->work, .quiet = 1, .isolation = NOX_ISOLATION_NAMESPACES};
+    nox_status_t st;
+
+    tp[EXEC_T_ENGINE].e = plain;
+    if (nox_engine_open(&tp[EXEC_T_ENGINE_ISO].e, &eo, &st) != NOX_OK) {
+        bench_fail(b, "exec", "engine with namespaces: %s", st.msg);
+        tp[EXEC_T_ENGINE_ISO].e = NULL;
+    }
+    for (size_t t = EXEC_T_ENGINE; t <= EXEC_T_ENGINE_ISO; t++) {
+        nox_create_req_t   r = {.session_id = tp[t].sid};
+        nox_sandbox_info_t info;
+        bool               created;
+
+        if (tp[t].e != NULL && nox_engine_create(tp[t].e, &r, &info, &created,
+                                                 NULL, &st) != NOX_OK) {
+            bench_fail(b, "exec", "create %s: %s", tp[t].sid, st.msg);
+            if (t == EXEC_T_ENGINE_ISO)
+                nox_engine_close(tp[t].e);
+            tp[t].e = NULL;
+        }
+    }
 }
 
 /* Open every transport's client with its sandbox; one that fails is left
  * NULL (reported) and skipped. */
 static void
-exec_open(bench_t *b, exec_tp_t *tp, const char *const *urls)
+exec_open(bench_t *b, exec_tp_t *tp, const char *const *urls,
+          nox_engine_t *plain)
 {
-    for (size_t t = 0; t < EXEC_NT; t++) {
+    for (size_t t = 0; t < EXEC_NT; t++)
         (void)snprintf(tp[t].sid, sizeof(tp[t].sid), "exec-%zu", t);
-        /* The last one is namespaced; the rest stay plain. */
-        b->iso = t == EXEC_NT - 1 ? "namespaces" : NULL;
+    exec_open_engines(b, tp, plain);
+    for (size_t t = 0; t < EXEC_T_ENGINE; t++) {
+        b->iso = t == EXEC_T_ISO ? "namespaces" : NULL;
         tp[t].c = bench_client(b, "exec", urls[t], NOX_ARCHIVE_TAR_GZ);
         b->iso = NULL;
         if (tp[t].c != NULL && bench_create(b, "exec", tp[t].c, tp[t].sid)) {
@@ -133,7 +208,15 @@ exec_open(bench_t *b, exec_tp_t *tp, const char *const *urls)
 static void
 exec_close(bench_t *b, exec_tp_t *tp)
 {
-    for (size_t t = 0; t < EXEC_NT; t++) {
+    bool         deleted;
+    nox_status_t st;
+
+    for (size_t t = EXEC_T_ENGINE; t <= EXEC_T_ENGINE_ISO; t++)
+        if (tp[t].e != NULL &&
+            nox_engine_delete(tp[t].e, tp[t].sid, &deleted, &st) != NOX_OK)
+            bench_fail(b, "exec", "delete %s: %s", tp[t].sid, st.msg);
+    nox_engine_close(tp[EXEC_T_ENGINE_ISO].e); /* the plain one is srv's */
+    for (size_t t = 0; t < EXEC_T_ENGINE; t++) {
         if (tp[t].c == NULL)
             continue;
         bench_delete(b, "exec", tp[t].c, tp[t].sid);
@@ -146,12 +229,14 @@ bench_group_exec(bench_t *b)
 {
     char        inproc[64], ipc[EXEC_URL_MAX], tcp[EXEC_URL_MAX];
     const char *listen[3] = {inproc, ipc, "tcp://127.0.0.1:0"};
-    const char *urls[EXEC_NT] = {NULL, inproc, ipc, tcp, NULL};
+    const char *urls[EXEC_NT] = {NULL, inproc, ipc, tcp, NULL, NULL, NULL};
     exec_tp_t   tp[EXEC_NT] = {{.name = "in-process"},
                                {.name = "inproc"},
                                {.name = "ipc"},
                                {.name = "tcp"},
-                               {.name = "in-process namespaces"}};
+                               {.name = "in-process namespaces"},
+                               {.name = "engine API"},
+                               {.name = "engine API namespaces"}};
     bench_srv_t srv;
 
     (void)snprintf(inproc, sizeof(inproc), "inproc://nox-bench-%ld",
@@ -164,7 +249,7 @@ bench_group_exec(bench_t *b)
         bench_srv_stop(&srv);
         return -1;
     }
-    exec_open(b, tp, urls);
+    exec_open(b, tp, urls, srv.engine);
     exec_command(b, tp, 0);
     exec_command(b, tp, 1);
     exec_close(b, tp);
