@@ -256,6 +256,8 @@ typedef struct {
     int      pidfd;     /* -1: not namespaced */
     int      cg_fds[3]; /* cgroup.procs of the sandbox's groups */
     size_t   n_cg;
+    int      cg_late[1]; /* namespaces: the memory group, after execve */
+    size_t   n_cg_late;
     uint64_t fsize;        /* RLIMIT_FSIZE; 0: none */
     bool     memory_limit; /* watch for OOM kills */
     uint64_t oom_before;
@@ -284,9 +286,16 @@ exec_confine(nox_engine_t *e, const nox_live_sandbox_t *sb, exec_confine_t *c,
         nox__limits_apply(e, &sb->meta, NULL);
         n = nox__cgroups_open_procs(e->cg, sb->meta.session_id, fds);
     }
-    for (int i = 0; n > 0 && i < NOX_CG_COUNT; i++)
-        if (fds[i] >= 0)
+    /* Namespaced commands join the memory group after their execve
+     * (spawn_child.c says why). */
+    for (int i = 0; n > 0 && i < NOX_CG_COUNT; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (sb->meta.namespaces && i == NOX_CG_MEMORY)
+            c->cg_late[c->n_cg_late++] = fds[i];
+        else
             c->cg_fds[c->n_cg++] = fds[i];
+    }
     if (c->memory_limit)
         c->oom_before = nox__cgroups_oom_kills(e->cg, sb->meta.session_id);
     if (!sb->meta.namespaces)
@@ -300,7 +309,9 @@ exec_unconfine(exec_confine_t *c)
 {
     for (size_t i = 0; i < c->n_cg; i++)
         nox__close(c->cg_fds[i]);
-    c->n_cg = 0;
+    for (size_t i = 0; i < c->n_cg_late; i++)
+        nox__close(c->cg_late[i]);
+    c->n_cg = c->n_cg_late = 0;
     nox__close(c->pidfd);
     c->pidfd = -1;
 }
@@ -339,6 +350,8 @@ exec_run(nox_engine_t *e, const nox_live_sandbox_t *sb, int cwd_fd,
         .output_kill = e->output_kill,
         .cg_fds = c.cg_fds,
         .n_cg = c.n_cg,
+        .cg_late_fds = c.cg_late,
+        .n_cg_late = c.n_cg_late,
         .fsize_limit = c.fsize,
         .isolate = c.pidfd >= 0,
         .ns_pidfd = c.pidfd,

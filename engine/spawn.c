@@ -454,6 +454,24 @@ spawn_wait(const nox_spawn_opts_t *o, nox__spawn_fds_t *f, pid_t pid, int pidfd,
     return NOX_OK;
 }
 
+/* Move the started command into the groups it joins only after execve
+ * (spawn.h). One that already exited (ESRCH) has nothing to account. */
+static nox_err_t
+spawn_join_late(const nox_spawn_opts_t *o, pid_t pid, nox_status_t *st)
+{
+    char num[24];
+    int  n = snprintf(num, sizeof(num), "%ld", (long)pid);
+
+    for (size_t i = 0; i < o->n_cg_late; i++) {
+        if (write(o->cg_late_fds[i], num, (size_t)n) == n || errno == ESRCH)
+            continue;
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "spawn: cannot move the command into its "
+                                 "memory cgroup");
+    }
+    return NOX_OK;
+}
+
 static nox_err_t
 spawn_check_opts(const nox_spawn_opts_t *o, nox_status_t *st)
 {
@@ -498,6 +516,13 @@ nox__spawn_run(const nox_spawn_opts_t *o, nox_exec_result_t *res,
         return nox__status_errno(st, spawn_errno_code(e), e, "spawn: pipes");
     rv = spawn_start(o, path, &f, &r, &pid, &pidfd, st);
     if (rv != NOX_OK || pid == 0) {
+        nox__spawn_fds_close_all(&f);
+        goto out_done;
+    }
+    rv = spawn_join_late(o, pid, st);
+    if (rv != NOX_OK) {
+        spawn_abandon(pid);
+        nox__close(pidfd);
         nox__spawn_fds_close_all(&f);
         goto out_done;
     }

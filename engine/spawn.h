@@ -41,6 +41,11 @@ typedef struct {
      * so every process of the command is accounted there. */
     const int *cg_fds;
     size_t     n_cg;
+    /* cgroup.procs fds the engine moves the command into once it has
+     * exec'd (with namespaces, its memory group: see spawn_child.c). A
+     * command that cannot be moved is killed, an error. */
+    const int *cg_late_fds;
+    size_t     n_cg_late;
     /* RLIMIT_FSIZE for the command; 0: inherited. */
     uint64_t fsize_limit;
     /* Namespaces: with isolate, ns_pidfd is a holder (holder.h) whose

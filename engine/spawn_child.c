@@ -309,7 +309,10 @@ spawn_child_main(void *arg)
  * a process there could SIGSTOP it. It is therefore not a vfork child:
  * we wait for its execve (the close-on-exec pipe closing) for at most
  * start_ms, then kill it; the engine's thread, held in vfork by us, is
- * never held longer. */
+ * never held longer. Stopped, it must not be a victim the OOM killer
+ * could pick in the sandbox's memory group either (the kernel would kill
+ * every process sharing its memory: the engine): the engine moves it into
+ * that group only after its execve (cg_late_fds). */
 static SPAWN_CHILD_FN int
 spawn_joiner_main(void *arg)
 {
@@ -320,6 +323,14 @@ spawn_joiner_main(void *arg)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_CGROUP);
     if (setns(c->ns_pidfd, c->ns_flags) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_SETNS);
+    /* The command's process shares our memory, which is the engine's,
+     * and exists inside the sandbox until its execve. Not dumpable, its
+     * /proc files (mem, oom_score_adj, coredump_filter, ...) belong to
+     * root, so no process of the sandbox can read or change the engine
+     * through them. The flag is the memory's: the engine stays
+     * non-dumpable (holder.c copes); execve gives the command its own. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_PRIVS);
     if (pipe2(p, O_CLOEXEC) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_CLONE);
     c->started_fd = p[1];

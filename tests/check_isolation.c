@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/keyctl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,7 +38,10 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -963,6 +967,18 @@ START_TEST(iso_engine_environment_is_unreadable_through_proc)
 }
 END_TEST
 
+/* The same wipe seen from inside: pid 1's command line (world-readable,
+ * unlike its environ) holds nothing but NUL bytes, if anything. */
+START_TEST(iso_proc_1_cmdline_shows_nothing_of_the_engine)
+{
+    nox_sandbox_info_t info;
+
+    iso_create_plain("cmd", &info);
+    iso_sh_expect("cmd", "tr -d '\\000' < /proc/1/cmdline | wc -c", 0, "",
+                  "0\n");
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* 8. A planted symlink to a host path                                 */
 /* ------------------------------------------------------------------ */
@@ -1481,6 +1497,403 @@ START_TEST(iso_engine_reports_namespaces_without_detail)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* 17. No terminal and no keys of the engine's                         */
+/* ------------------------------------------------------------------ */
+
+/* dash's read runs in the shell itself: the shell is the leader of its
+ * own session and process group, with no terminal (tty_nr 0); then the
+ * terminal the engine has is asked for. */
+#define ISO_TTY_SCRIPT                                                         \
+    "read -r pid comm state ppid pgrp sid tty rest < /proc/self/stat; "        \
+    "[ \"$pid\" = $$ ] && [ \"$pgrp\" = $$ ] && [ \"$sid\" = $$ ] && "         \
+    "echo \"session leader, tty_nr $tty\"; exec 3</dev/tty"
+
+/* What iso_tty_engine reports: these, then out_len bytes of stdout and
+ * err_len of stderr. */
+typedef struct {
+    int    exit_code;
+    int    cause;
+    size_t out_len;
+    size_t err_len;
+} iso_tty_report_t;
+
+/* In a fork of the test (a process group leader under Check, so it cannot
+ * start a session itself): start a session whose controlling terminal is
+ * the pty at pts, as an engine started from a shell has, open an engine
+ * on base, run ISO_TTY_SCRIPT in sid and send the result over fd. No
+ * Check assertions in here; an exit code tells the parent what failed. */
+static _Noreturn void
+iso_tty_engine(const char *pts, const char *sid, int fd)
+{
+    nox_engine_opts_t o = {
+        .base_dir = base, .quiet = 1, .isolation = NOX_ISOLATION_NAMESPACES};
+    nox_create_req_t   r = {.session_id = sid, .ttl_seconds = 600};
+    const char        *argv[] = {"sh", "-c", ISO_TTY_SCRIPT};
+    nox_exec_req_t     x = {.session_id = sid,
+                            .argv = argv,
+                            .argc = 3,
+                            .timeout_ms = ISO_TIMEOUT_MS};
+    nox_exec_result_t  res = NOX_EXEC_RESULT_INIT;
+    nox_engine_t      *e = NULL;
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    bool               created, deleted;
+
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || setsid() < 0)
+        _exit(1);
+    /* A session leader without a terminal acquires the first it opens. */
+    if (open(pts, O_RDWR | O_CLOEXEC) < 0 ||
+        open("/dev/tty", O_RDWR | O_CLOEXEC) < 0)
+        _exit(2);
+    if (nox_engine_open(&e, &o, &st) != NOX_OK ||
+        nox_engine_create(e, &r, &info, &created, NULL, &st) != NOX_OK)
+        _exit(3);
+    if (nox_engine_exec(e, &x, &res, &st) != NOX_OK)
+        _exit(4);
+    iso_tty_report_t rep = {res.exit_code, res.cause, res.out.len, res.err.len};
+    if (write(fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep) ||
+        (rep.out_len > 0 &&
+         write(fd, res.out.data, rep.out_len) != (ssize_t)rep.out_len) ||
+        (rep.err_len > 0 &&
+         write(fd, res.err.data, rep.err_len) != (ssize_t)rep.err_len))
+        _exit(5);
+    nox_exec_result_free(&res);
+    if (nox_engine_delete(e, sid, &deleted, &st) != NOX_OK)
+        _exit(6);
+    nox_engine_close(e);
+    _exit(0);
+}
+
+/* Read fd to EOF into buf (cap bytes); returns the length. */
+static size_t
+iso_read_all(int fd, char *buf, size_t cap)
+{
+    size_t  len = 0;
+    ssize_t n = 1;
+
+    while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+        len += (size_t)n;
+    ck_assert_msg(n >= 0, "read: %s", strerror(errno));
+    return len;
+}
+
+START_TEST(iso_command_is_a_session_leader_without_a_terminal)
+{
+    static char      buf[8192];
+    char             pts[64];
+    int              sync[2], status;
+    iso_tty_report_t rep;
+    int              m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+    ck_assert_int_ge(m, 0);
+    ck_assert_int_eq(grantpt(m), 0);
+    ck_assert_int_eq(unlockpt(m), 0);
+    ck_assert_int_eq(ptsname_r(m, pts, sizeof(pts)), 0);
+    ck_assert_int_eq(pipe2(sync, O_CLOEXEC), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        (void)close(sync[0]);
+        iso_tty_engine(pts, "tty", sync[1]);
+    }
+    ck_assert_int_eq(close(sync[1]), 0);
+    size_t len = iso_read_all(sync[0], buf, sizeof(buf));
+    ck_assert_int_eq(close(sync[0]), 0);
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "engine on a terminal failed: status %#x", status);
+    ck_assert_uint_ge(len, sizeof(rep));
+    memcpy(&rep, buf, sizeof(rep));
+    ck_assert_uint_eq(len, sizeof(rep) + rep.out_len + rep.err_len);
+    char *out = strndup(buf + sizeof(rep), rep.out_len);
+    char *err = strndup(buf + sizeof(rep) + rep.out_len, rep.err_len);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_msg(rep.cause == NOX_CAUSE_EXITED && rep.exit_code == 2 &&
+                      strcmp(out, "session leader, tty_nr 0\n") == 0 &&
+                      strcmp(err, "sh: 1: cannot open /dev/tty: No such "
+                                  "device or address\n") == 0,
+                  "cause %d exit %d\nstdout [%s]\nstderr [%s]", rep.cause,
+                  rep.exit_code, out, err);
+    free(out);
+    free(err);
+    ck_assert_int_eq(close(m), 0);
+}
+END_TEST
+
+/* Looks for the key the test holds: the session keyring's id against
+ * ours (argv[1]), a search and a request_key by description (argv[3]),
+ * a read by id (argv[2]). Errors as the kernel names them. */
+#define ISO_PY_KEYS                                                            \
+    "import ctypes, os, sys\n"                                                 \
+    "libc = ctypes.CDLL(None, use_errno=True)\n"                               \
+    "L = ctypes.c_long\n"                                                      \
+    "def res(r):\n"                                                            \
+    "    return 'found' if r >= 0 else os.strerror(ctypes.get_errno())\n"      \
+    "ring = libc.syscall(L(250), L(0), L(-3), L(0))\n"                         \
+    "print('session keyring:', 'ours' if ring == int(sys.argv[1]) else "       \
+    "'its own')\n"                                                             \
+    "desc = sys.argv[3].encode()\n"                                            \
+    "print('search:', res(libc.syscall(L(250), L(10), L(-3), b'user', "        \
+    "desc, L(0))))\n"                                                          \
+    "print('request_key:', res(libc.syscall(L(249), b'user', desc, None, "     \
+    "L(0))))\n"                                                                \
+    "buf = ctypes.create_string_buffer(64)\n"                                  \
+    "print('read:', res(libc.syscall(L(250), L(11), L(int(sys.argv[2])), "     \
+    "buf, L(64))))\n"
+
+/* Adds a "user" key described argv[1] to the session keyring; prints its
+ * id. */
+#define ISO_PY_ADD_KEY                                                         \
+    "import ctypes, sys\n"                                                     \
+    "libc = ctypes.CDLL(None, use_errno=True)\n"                               \
+    "print(libc.syscall(ctypes.c_long(248), b'user', sys.argv[1].encode(), "   \
+    "b'x', ctypes.c_size_t(1), ctypes.c_long(-3)))\n"
+
+#define ISO_KEYS_UNSEEN                                                        \
+    "session keyring: its own\nsearch: Required key not available\n"           \
+    "request_key: Required key not available\nread: Permission denied\n"
+
+/* Run ISO_PY_KEYS in sid for key (described desc) against ring. */
+static void
+iso_keys_expect_unseen(const char *sid, long ring, long key, const char *desc)
+{
+    char        ring_s[32], key_s[32];
+    const char *argv[] = {"python3", "-c", ISO_PY_KEYS, ring_s, key_s, desc};
+    nox_exec_result_t res;
+
+    (void)snprintf(ring_s, sizeof(ring_s), "%ld", ring);
+    (void)snprintf(key_s, sizeof(key_s), "%ld", key);
+    iso_run(sid, argv, N_OF(argv), ISO_TIMEOUT_MS, &res);
+    iso_expect("look for the key", &res, 0, "", ISO_KEYS_UNSEEN);
+    nox_exec_result_free(&res);
+}
+
+/* The test joins a session keyring of its own (a forked Check test may
+ * share its parent's) and puts a key in it: the command starts with
+ * another session keyring, where the key cannot be found, and without
+ * possessing it may not read it by id. Nor does a key one command adds
+ * reach the next command. */
+START_TEST(iso_command_does_not_share_the_engine_session_keyring)
+{
+    nox_sandbox_info_t info;
+    nox_exec_result_t  res;
+    char               desc[96], desc2[96];
+
+    (void)snprintf(desc, sizeof(desc), "%s-engine-key", uniq);
+    (void)snprintf(desc2, sizeof(desc2), "%s-command-key", uniq);
+    long ring = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL);
+    ck_assert_int_gt(ring, 0);
+    long key = syscall(SYS_add_key, "user", desc, ISO_SECRET,
+                       strlen(ISO_SECRET), KEY_SPEC_SESSION_KEYRING);
+    ck_assert_int_gt(key, 0);
+    ck_assert_int_eq(
+        syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0),
+        ring);
+    ck_assert_int_eq(syscall(SYS_keyctl, KEYCTL_SEARCH,
+                             KEY_SPEC_SESSION_KEYRING, "user", desc, 0),
+                     key);
+    iso_create_plain("keys", &info);
+    iso_keys_expect_unseen("keys", ring, key, desc);
+    const char *add[] = {"python3", "-c", ISO_PY_ADD_KEY, desc2};
+    iso_run("keys", add, N_OF(add), ISO_TIMEOUT_MS, &res);
+    char *out = iso_text(&res.out);
+    long  key2 = strtol(out, NULL, 10);
+    ck_assert_msg(res.exit_code == 0 && key2 > 0, "add_key inside: [%s]", out);
+    free(out);
+    nox_exec_result_free(&res);
+    iso_keys_expect_unseen("keys", ring, key2, desc2);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* 18. Nested namespaces and /dev/shm are bounded                      */
+/* ------------------------------------------------------------------ */
+
+#define ISO_PY_UNSHARE                                                         \
+    "import ctypes, os\n"                                                      \
+    "libc = ctypes.CDLL(None, use_errno=True)\n"                               \
+    "if libc.unshare(0x10000000) != 0:\n" /* CLONE_NEWUSER */                  \
+    "    print('unshare(CLONE_NEWUSER): ' + "                                  \
+    "os.strerror(ctypes.get_errno()))\n"
+
+/* The first line of a /proc/sys file of this process, malloc'd. */
+static char *
+iso_read_sysctl(const char *path)
+{
+    char  line[128] = "";
+    FILE *f = fopen(path, "re");
+
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    ck_assert_int_eq(fclose(f), 0);
+    char *s = strdup(line);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+/* Each user namespace counts against the engine user's quota on the host:
+ * the sandbox's own limit is 0, which it cannot raise, and the host's is
+ * untouched. */
+START_TEST(iso_nested_user_namespaces_fail_with_no_space_left)
+{
+    nox_sandbox_info_t info;
+    nox_exec_result_t  res;
+    const char        *py[] = {"python3", "-c", ISO_PY_UNSHARE};
+    char *before = iso_read_sysctl("/proc/sys/user/max_user_namespaces");
+
+    iso_create_plain("userns", &info);
+    iso_sh_expect("userns", "unshare -U true", 1,
+                  "unshare: unshare failed: No space left on device\n", "");
+    iso_run("userns", py, N_OF(py), ISO_TIMEOUT_MS, &res);
+    iso_expect("unshare(CLONE_NEWUSER)", &res, 0, "",
+               "unshare(CLONE_NEWUSER): No space left on device\n");
+    nox_exec_result_free(&res);
+    iso_sh_expect("userns",
+                  "cat /proc/sys/user/max_user_namespaces; "
+                  "echo 100 > /proc/sys/user/max_user_namespaces",
+                  2,
+                  "sh: 1: cannot create /proc/sys/user/max_user_namespaces: "
+                  "Read-only file system\n",
+                  "0\n");
+    char *after = iso_read_sysctl("/proc/sys/user/max_user_namespaces");
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* /dev/shm is RAM: a private tmpfs of 64 MiB, which a 100 MiB write
+ * fills and no more. */
+START_TEST(iso_dev_shm_is_bounded_to_64_mib)
+{
+    nox_sandbox_info_t info;
+
+    iso_create_plain("shm", &info);
+    iso_sh_expect("shm",
+                  "python3 -c 'import os; s = os.statvfs(\"/dev/shm\"); "
+                  "print(s.f_blocks * s.f_frsize)'",
+                  0, "", "67108864\n");
+    iso_sh_expect("shm", "head -c 100M /dev/zero > /dev/shm/big", 1,
+                  "head: error writing 'standard output': No space left on "
+                  "device\n",
+                  "");
+    iso_sh_expect("shm", "stat -c %s /dev/shm/big && rm /dev/shm/big", 0, "",
+                  "67108864\n");
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* 19. A sandbox that stops its own processes cannot hang the engine   */
+/* ------------------------------------------------------------------ */
+
+/* SIGSTOP every other process of the sandbox, over and over: each Exec's
+ * command too, before or after its execve. Skips pid 1, itself and its
+ * parent (the command that started it, so that that Exec ends). */
+#define ISO_STOPPER_LOOP                                                       \
+    "while :; do for p in /proc/[0-9]*; do p=${p#/proc/}; "                    \
+    "[ $p = 1 ] || [ $p = $$ ] || [ $p = $PPID ] || kill -STOP $p; "           \
+    "done; done"
+#define ISO_STOP_TIMEOUT_MS 2000
+#define ISO_NOT_STARTED                                                        \
+    "spawn: the command did not start within 2000 ms (a process in the "       \
+    "sandbox stopped it before its execve)"
+
+static int64_t
+iso_now_ms(void)
+{
+    struct timespec ts;
+
+    ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The number of live processes in pid namespace ns (its inode). */
+static int
+iso_count_in_pidns(unsigned long long ns)
+{
+    DIR           *d = opendir("/proc");
+    struct dirent *de;
+    int            n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL) {
+        long        pid = strtol(de->d_name, NULL, 10);
+        char        path[64];
+        struct stat sb;
+
+        if (pid <= 0)
+            continue;
+        (void)snprintf(path, sizeof(path), "/proc/%ld/ns/pid", pid);
+        if (stat(path, &sb) == 0 && sb.st_ino == ns && iso_proc_alive(pid))
+            n++;
+    }
+    ck_assert_int_eq(closedir(d), 0);
+    return n;
+}
+
+/* An Exec of a command that the stopper may freeze before its execve (the
+ * engine gives up on it at the timeout) or after (it is killed at the
+ * timeout): either way it ends within the timeout and a margin. */
+static void
+iso_exec_despite_stopper(const char *sid)
+{
+    const char       *argv[] = {"sleep", "5"};
+    nox_exec_req_t    r = {.session_id = sid,
+                           .argv = argv,
+                           .argc = 2,
+                           .timeout_ms = ISO_STOP_TIMEOUT_MS};
+    nox_exec_result_t res = NOX_EXEC_RESULT_INIT;
+    nox_status_t      st;
+    int64_t           t0 = iso_now_ms();
+    nox_err_t         rv = nox_engine_exec(eng, &r, &res, &st);
+    int64_t           ms = iso_now_ms() - t0;
+
+    ck_assert_msg(ms < 3 * ISO_STOP_TIMEOUT_MS, "exec took %lld ms",
+                  (long long)ms);
+    if (rv == NOX_OK)
+        ck_assert_msg(res.cause == NOX_CAUSE_TIMED_OUT && res.exit_code == 124,
+                      "cause %d exit %d", res.cause, res.exit_code);
+    else
+        ck_assert_msg(rv == NOX_ETIMEDOUT &&
+                          strcmp(st.msg, ISO_NOT_STARTED) == 0,
+                      "exec: %d: %s", rv, st.msg);
+    nox_exec_result_free(&res);
+}
+
+START_TEST(iso_stopping_sandbox_processes_cannot_hang_the_engine)
+{
+    nox_sandbox_info_t info, calm;
+    nox_exec_result_t  res;
+    nox_status_t       st;
+    bool               deleted = false;
+    const char        *stopper[] = {"sh", "-c", ISO_STOPPER_LOOP};
+    const char        *echo[] = {"echo", "calm"};
+
+    iso_create_plain("stop", &info);
+    iso_create_plain("calm", &calm);
+    iso_holder_t h = iso_find_holder(info.path);
+    iso_sh_expect("stop",
+                  "setsid sh -c '" ISO_STOPPER_LOOP "' >/dev/null 2>&1 &", 0,
+                  "", "");
+    ck_assert_int_eq(iso_await_count(stopper, 3, 1, 2000), 1);
+    for (int i = 0; i < 3; i++)
+        iso_exec_despite_stopper("stop");
+    /* The engine still serves everyone else at once. */
+    int64_t t0 = iso_now_ms();
+    iso_run("calm", echo, 2, ISO_TIMEOUT_MS, &res);
+    ck_assert_int_lt(iso_now_ms() - t0, 2000);
+    iso_expect("echo calm", &res, 0, "", "calm\n");
+    nox_exec_result_free(&res);
+    ck_assert_int_eq(nox_engine_delete(eng, "stop", &deleted, &st), NOX_OK);
+    ck_assert(deleted);
+    ck_assert_int_eq(iso_await_count(stopper, 3, 0, 2000), 0);
+    ck_assert(!iso_holder_alive(&h));
+    ck_assert_int_eq(iso_count_in_pidns(h.ns), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* The suite                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -1502,6 +1915,7 @@ iso_tcase(const char *name, void (*setup)(void))
     tcase_add_test(tc, iso_host_loopback_listener_is_unreachable);
     tcase_add_test(tc, iso_allow_network_reaches_the_host_listener);
     tcase_add_test(tc, iso_engine_environment_is_unreadable_through_proc);
+    tcase_add_test(tc, iso_proc_1_cmdline_shows_nothing_of_the_engine);
     tcase_add_test(tc, iso_planted_symlink_shows_nothing_of_the_host);
     tcase_add_test(tc, iso_uploads_never_write_through_a_planted_symlink);
     tcase_add_test(tc, iso_download_keeps_a_planted_symlink_a_link);
@@ -1516,6 +1930,11 @@ iso_tcase(const char *name, void (*setup)(void))
     tcase_add_test(tc, iso_commands_run_unprivileged_in_the_workspace);
     tcase_add_test(tc, iso_sandboxes_do_not_see_each_other);
     tcase_add_test(tc, iso_engine_reports_namespaces_without_detail);
+    tcase_add_test(tc, iso_command_is_a_session_leader_without_a_terminal);
+    tcase_add_test(tc, iso_command_does_not_share_the_engine_session_keyring);
+    tcase_add_test(tc, iso_nested_user_namespaces_fail_with_no_space_left);
+    tcase_add_test(tc, iso_dev_shm_is_bounded_to_64_mib);
+    tcase_add_test(tc, iso_stopping_sandbox_processes_cannot_hang_the_engine);
     return tc;
 }
 
