@@ -135,6 +135,11 @@ holder_dev(void)
         mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
               "mode=1777,size=" HOLDER_SHM_SIZE) != 0)
         holder_fail(HOLDER_DEV);
+    /* Rootless, commands share our id and would own /dev: read-only (the
+     * device binds and /dev/shm are mounts of their own and stay
+     * usable). */
+    if (holder_setattr("dev", 0, MOUNT_ATTR_RDONLY) != 0)
+        holder_fail(HOLDER_DEV);
 }
 
 /* Confine what a sandbox may create inside itself: no user namespaces
@@ -221,6 +226,13 @@ holder_fds(const holder_boot_t *b)
         _exit(1); /* no status fd to report through */
     if (close_range(HOLDER_FD_LIFELINE + 1, ~0U, 0) != 0)
         _exit(1);
+    /* Nor the engine's stdio: a pipe on its stdout would stay open as
+     * long as the sandbox lives. */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+        _exit(1);
+    if (null > 2)
+        (void)close(null);
 }
 
 /* pid 1 of the sandbox: reap orphans (a command's background children are

@@ -158,11 +158,16 @@ spawn_child_drop_privs(const spawn_child_t *c)
             return -1;
         }
     }
-    if (c->drop_to_nobody &&
-        (setgroups(0, NULL) != 0 ||
-         setresgid(NOX_SANDBOX_GID, NOX_SANDBOX_GID, NOX_SANDBOX_GID) != 0 ||
-         setresuid(NOX_SANDBOX_UID, NOX_SANDBOX_UID, NOX_SANDBOX_UID) != 0 ||
-         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0))
+    /* Raw system calls: glibc's wrappers see the engine's threads (we
+     * share its memory) and would signal them all to change their ids
+     * too, taking a lock the engine needs; and only this process must
+     * change. */
+    if (c->drop_to_nobody && (syscall(SYS_setgroups, 0, NULL) != 0 ||
+                              syscall(SYS_setresgid, NOX_SANDBOX_GID,
+                                      NOX_SANDBOX_GID, NOX_SANDBOX_GID) != 0 ||
+                              syscall(SYS_setresuid, NOX_SANDBOX_UID,
+                                      NOX_SANDBOX_UID, NOX_SANDBOX_UID) != 0 ||
+                              prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0))
         return -1;
     /* Keep what we hold (rootless: everything, see above; as root:
      * nothing left), clear the inheritable set. */
@@ -233,6 +238,10 @@ spawn_child_execvp(const spawn_child_t *c)
             execve(dlen ? buf : name, c->argv, c->envp);
             if (errno == EACCES)
                 denied = true;
+            /* Like execvp: a PATH entry that is not a directory is just
+             * not where the command is. */
+            if (errno == ENOTDIR || errno == ENODEV || errno == ESTALE)
+                errno = ENOENT;
         }
         p = colon ? colon + 1 : NULL;
     }
@@ -270,7 +279,10 @@ spawn_child_main(void *arg)
      * engine's thread is held in vfork by the joiner: no check needed. */
     if (c->ns_pidfd < 0 && getppid() != c->parent)
         _exit(127); /* the parent is already gone; nobody waits for us */
-    if (c->ns_pidfd < 0 && spawn_child_join_cgroups(c) != 0)
+    /* Join the sandbox's groups (with namespaces through fds opened on
+     * the host, still as the engine's user: ids drop later). Done here,
+     * not by the joiner, so that only the command counts in pids.max. */
+    if (spawn_child_join_cgroups(c) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_CGROUP);
     /* No EINTR retry needed: every signal is blocked here. */
     for (int i = 0; i < 3; i++)
@@ -299,8 +311,8 @@ spawn_child_main(void *arg)
     return spawn_child_fail(c, NOX_SPAWN_STAGE_EXEC);
 }
 
-/* With namespaces: the first child. It joins the cgroups while it still
- * sees the host's, then the holder's namespaces in one setns (a
+/* With namespaces: the first child. It enters the holder's namespaces in
+ * one setns (a
  * CLONE_VM child may enter a user namespace; a threaded process may not),
  * and starts the command as the engine's child (CLONE_PARENT), which a
  * pid namespace needs: setns only moves our future children into it.
@@ -319,8 +331,6 @@ spawn_joiner_main(void *arg)
     spawn_child_t *c = arg;
     int            p[2], pid;
 
-    if (spawn_child_join_cgroups(c) != 0)
-        return spawn_child_fail(c, NOX_SPAWN_STAGE_CGROUP);
     if (setns(c->ns_pidfd, c->ns_flags) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_SETNS);
     /* The command's process shares our memory, which is the engine's,
@@ -333,6 +343,15 @@ spawn_joiner_main(void *arg)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_PRIVS);
     if (pipe2(p, O_CLOEXEC) != 0)
         return spawn_child_fail(c, NOX_SPAWN_STAGE_CLONE);
+    /* The command's dup2 of its stdio onto 0-2 would close a write end
+     * there, and we would take that for its execve. */
+    if (p[1] < 3) {
+        int high = fcntl(p[1], F_DUPFD_CLOEXEC, 3);
+        if (high < 0)
+            return spawn_child_fail(c, NOX_SPAWN_STAGE_CLONE);
+        (void)close(p[1]);
+        p[1] = high;
+    }
     c->started_fd = p[1];
     pid = clone(spawn_child_main, c->stack_b,
                 CLONE_VM | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD, c,
