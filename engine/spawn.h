@@ -4,10 +4,13 @@
  * The child is started with clone(CLONE_VM|CLONE_VFORK) and does only
  * async-signal-safe work before execve (the engine is used from
  * multi-threaded processes, where fork() is both unsafe and slow): reset
- * signal dispositions and mask, new process group, PR_SET_PDEATHSIG, stdio
- * dup2, fchdir, close every other fd, execve. This is the single place
- * where isolation (namespaces, rlimits, cgroups) will slot in, just before
- * execve in the child.
+ * signal dispositions and mask, new session, PR_SET_PDEATHSIG, the
+ * sandbox's cgroups, stdio dup2, fchdir, close every other fd, rlimits,
+ * execve. With namespaces a first CLONE_VM|CLONE_VFORK child (the joiner)
+ * enters a sandbox holder's namespaces and starts the command as the
+ * engine's child (CLONE_PARENT), which also drops its privileges
+ * (spawn_child.c says how and why), so the engine still reaps it with
+ * wait4.
  */
 #ifndef NOX_SPAWN_H
 #define NOX_SPAWN_H

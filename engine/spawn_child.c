@@ -252,8 +252,8 @@ spawn_child_execvp(const spawn_child_t *c)
 /* The child. Signals are all blocked on entry (inherited from the parent
  * thread), so no parent handler can run on this stack; dispositions are
  * reset before the mask is cleared, so a signal arriving later gets the
- * default action. Isolation (namespaces, rlimits, seccomp) goes in just
- * before execve. */
+ * default action. With namespaces it runs inside the sandbox (started by
+ * the joiner) and drops its privileges last, just before execve. */
 static SPAWN_CHILD_FN int
 spawn_child_main(void *arg)
 {
@@ -269,7 +269,7 @@ spawn_child_main(void *arg)
      * into or read from the terminal the engine runs on) and so own
      * process group: a timeout or a delete kills the whole group. */
     if (setsid() < 0)
-        return spawn_child_fail(c, NOX_SPAWN_STAGE_SETPGID);
+        return spawn_child_fail(c, NOX_SPAWN_STAGE_SETSID);
     /* Die with the thread that started us (so with the server). Not
      * inherited by the command's own children: the group kill covers
      * those. */
@@ -381,7 +381,7 @@ const char *
 nox__spawn_stage_name(int stage)
 {
     static const char *const names[] = {"start",
-                                        "setpgid",
+                                        "setsid",
                                         "prctl(PR_SET_PDEATHSIG)",
                                         "dup2",
                                         "fchdir",
@@ -392,7 +392,8 @@ nox__spawn_stage_name(int stage)
                                         "clone in the sandbox",
                                         "chdir to the working directory",
                                         "setrlimit(RLIMIT_FSIZE)",
-                                        "drop privileges"};
+                                        "drop privileges",
+                                        "start the command"};
 
     if (stage < 0 || (size_t)stage >= sizeof(names) / sizeof(names[0]))
         return "start";

@@ -19,7 +19,7 @@
 /* Where the child gave up before execve succeeded. */
 typedef enum {
     NOX_SPAWN_STAGE_NONE = 0,
-    NOX_SPAWN_STAGE_SETPGID,
+    NOX_SPAWN_STAGE_SETSID,
     NOX_SPAWN_STAGE_PDEATHSIG,
     NOX_SPAWN_STAGE_DUP2,
     NOX_SPAWN_STAGE_FCHDIR,

@@ -111,11 +111,13 @@ typedef struct {
 
 typedef struct {
     const char *session_id;
-    uint32_t    ttl_seconds;   /* 0: 900 */
-    const char *image;         /* recorded only; NULL ok */
-    const char *cpu_limit;     /* recorded only; NULL ok */
-    const char *memory_limit;  /* recorded only; NULL ok */
-    const char *storage_limit; /* recorded only; NULL ok */
+    uint32_t    ttl_seconds; /* 0: 900 */
+    const char *image;       /* recorded only; NULL ok */
+    /* Kubernetes quantities ("500m", "512Mi"); NULL or "": none. Applied
+     * with cgroups and rlimits where possible, reported either way. */
+    const char *cpu_limit;
+    const char *memory_limit;
+    const char *storage_limit;
     uint64_t    pids_limit;    /* 0: none */
     bool        allow_network; /* namespaces: keep the host's network */
 } nox_create_req_t;
