@@ -340,6 +340,16 @@ nox__holder_main(void *arg)
     char                 go;
 
     holder_fds(b);
+    /* A process that changed its ids (a service dropping root) is not
+     * dumpable, and neither are its children: their /proc files then
+     * belong to root, and the engine could not write our id maps. We may
+     * make ourselves dumpable; the engine waits for that, first of all,
+     * so a failure report never arrives in its place. */
+    if (b->make_dumpable) {
+        if (prctl(PR_SET_DUMPABLE, 1) != 0 ||
+            write(HOLDER_FD_STATUS, "d", 1) != 1)
+            _exit(1);
+    }
     /* Our cmdline was the engine's; ps -o comm tells us apart. A name is
      * cosmetic: failing to set it changes nothing. */
     holder_wipe_args(b);
@@ -349,20 +359,11 @@ nox__holder_main(void *arg)
     if (setsid() < 0 ||
         syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
         holder_fail(HOLDER_SESSION);
-    /* A process that changed its ids (a service dropping root) is not
-     * dumpable, and neither are its children: their /proc files then
-     * belong to root, and the engine could not write our id maps. We may
-     * make ourselves dumpable; the engine waits for that. */
-    if (b->make_dumpable) {
-        if (prctl(PR_SET_DUMPABLE, 1) != 0 ||
-            write(HOLDER_FD_STATUS, "d", 1) != 1)
-            _exit(1);
-    }
-    /* Our memory, /proc/1/environ and cmdline are copies of the
-     * engine's. Commands cannot read them: as root they run as another
-     * user; rootless they lack the capabilities we hold, which ptrace
-     * access (and so /proc/1/mem and environ) requires. Not made
-     * non-dumpable: that would also stop a rootless engine's setns. */
+    /* The rest of our memory is a copy of the engine's. Commands cannot
+     * read it: as root they run as another user; rootless they lack the
+     * capabilities we hold, which ptrace access (and so /proc/1/mem)
+     * requires. Not made non-dumpable: that would also stop a rootless
+     * engine's setns. */
     /* Wait for our id maps. EOF means the engine gave up on us. */
     if (read(HOLDER_FD_SYNC, &go, 1) != 1)
         _exit(0);
