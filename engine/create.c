@@ -191,6 +191,21 @@ create_finish(nox_engine_t *e, nox_live_sandbox_t *sb,
     return rv;
 }
 
+/* The sandbox stands (made now when is_new): finish it and answer. */
+static nox_err_t
+create_done(nox_engine_t *e, nox_live_sandbox_t *sb, const nox_create_req_t *r,
+            bool is_new, nox_sandbox_info_t *info, bool *created,
+            nox_create_report_t *rep, nox_status_t *st)
+{
+    nox_err_t rv = create_finish(e, sb, r, rep, st);
+
+    if (rv != NOX_OK)
+        return rv;
+    nox__sandbox_info(sb, info);
+    *created = is_new;
+    return NOX_OK;
+}
+
 nox_err_t
 nox_engine_create(nox_engine_t *e, const nox_create_req_t *r,
                   nox_sandbox_info_t *info, bool *created,
@@ -201,27 +216,15 @@ nox_engine_create(nox_engine_t *e, const nox_create_req_t *r,
 
     for (int round = 0; rv == NOX_OK && round < CREATE_ROUNDS; round++) {
         rv = create_refresh(e, r, &sb, st);
-        if (rv == NOX_OK) {
-            rv = create_finish(e, &sb, r, rep, st);
-            if (rv != NOX_OK)
-                return rv;
-            nox__sandbox_info(&sb, info);
-            *created = false;
-            return NOX_OK;
-        }
+        if (rv == NOX_OK)
+            return create_done(e, &sb, r, false, info, created, rep, st);
         if (rv != NOX_ENOENT)
             return rv;
         nox__status_clear(st);
         create_meta(e, &sb.meta, r);
         rv = create_build(e, &sb.meta, sb.name, st);
-        if (rv == NOX_OK) {
-            rv = create_finish(e, &sb, r, rep, st);
-            if (rv != NOX_OK)
-                return rv;
-            nox__sandbox_info(&sb, info);
-            *created = true;
-            return NOX_OK;
-        }
+        if (rv == NOX_OK)
+            return create_done(e, &sb, r, true, info, created, rep, st);
         if (rv == NOX_EEXIST)
             rv = NOX_OK; /* another creator won: refresh theirs */
     }

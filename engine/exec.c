@@ -279,10 +279,12 @@ exec_confine(nox_engine_t *e, const nox_live_sandbox_t *sb, exec_confine_t *c,
         c->fsize = l.storage_bytes;
         c->memory_limit = l.memory_bytes != 0;
     }
-    n = nox__cgroups_open_procs(e->cg, sb->meta.session_id, fds);
+    /* A sandbox without cgroup limits has no groups: no lookups then. */
+    bool grouped = l.cpu_millis != 0 || l.memory_bytes != 0 || l.pids != 0;
+    n = grouped ? nox__cgroups_open_procs(e->cg, sb->meta.session_id, fds) : 0;
     /* Groups are removed when idle at engine close; rebuild them from the
      * metadata when the sandbox has limits they carry. */
-    if (n == 0 && (l.cpu_millis != 0 || l.memory_bytes != 0 || l.pids != 0)) {
+    if (grouped && n == 0) {
         nox__limits_apply(e, &sb->meta, NULL);
         n = nox__cgroups_open_procs(e->cg, sb->meta.session_id, fds);
     }

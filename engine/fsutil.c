@@ -118,7 +118,13 @@ du_dir(int dir_fd, const char *name, int depth, uint64_t *bytes)
         nox__close(fd);
         return e;
     }
-    while (e == 0 && (de = readdir(d)) != NULL) {
+    while (e == 0) {
+        errno = 0;
+        de = readdir(d);
+        if (de == NULL) {
+            e = errno; /* 0 at the end */
+            break;
+        }
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
