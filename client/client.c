@@ -3,13 +3,14 @@
  * sandbox.c and exec.c; the wire itself in transport.c. */
 #include "client_impl.h"
 
+#include "nox/server.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define CLIENT_DEFAULT_TIMEOUT_MS 30000
-#define CLIENT_LOCAL_WORKERS 4
 /* Requests up to this size need no limit check: every server takes them. */
 #define CLIENT_PROBE_BYTES (1024 * 1024)
 
@@ -76,18 +77,28 @@ nox_err_t
 nox__client_call(nox_client_t *c, unsigned m, const ProtobufCMessage *req,
                  int64_t budget_ms, ProtobufCMessage **resp)
 {
-    nox_err_t err;
+    const ProtobufCServiceDescriptor *sd = &noxrunner__v1__sandbox__descriptor;
+    nox_err_t                         err;
 
     nox__status_clear(&c->last);
+    /* A request of the wrong type would be answered as garbage; catch an
+     * index mix-up here instead. */
+    if (m >= sd->n_methods || sd->methods[m].input != req->descriptor)
+        return nox__status_set(&c->last, NOX_EINTERNAL,
+                               "request does not match method %u", m);
     err = client_check_size(c, protobuf_c_message_get_packed_size(req));
     if (err != NOX_OK)
         return err;
+    if (c->local != NULL)
+        return nox__local_call(c->local, &sd->methods[m], req, budget_ms, resp,
+                               &c->last);
     /* Reaching the server takes the ordinary budget, whatever the call's
      * own (an Exec's is longer). */
     err = nox__transport_await(&c->t, c->timeout_ms, &c->last);
     if (err != NOX_OK)
         return err;
-    return nox__transport_call(&c->t, m, req, budget_ms, resp, &c->last);
+    return nox__transport_call(&c->t, &sd->methods[m], req, budget_ms, resp,
+                               &c->last);
 }
 
 /* ---- opening ---- */
@@ -148,59 +159,6 @@ nox_client_open(nox_client_t **out, const char *url,
     return NOX_OK;
 }
 
-static nox_err_t
-client_start_engine(nox_client_t *c, const nox_local_opts_t *lo)
-{
-    nox_engine_opts_t eo = {.base_dir = lo->base_dir,
-                            .output_cap = lo->output_cap,
-                            .quiet = lo->quiet};
-    nox_err_t         err = NOX_OK;
-    int64_t           every = lo->reap_interval_ms;
-
-    if (lo->isolation != NULL)
-        err = nox_isolation_parse(lo->isolation, &eo.isolation, &c->last);
-    if (err == NOX_OK)
-        err = nox_engine_open(&c->engine, &eo, &c->last);
-
-    if (err != NOX_OK || every < 0)
-        return err;
-    /* A local client often lives for one CLI command, far shorter than
-     * the server's reap interval, so its reaper thread would never run.
-     * Reap now instead, at most once per interval across all the
-     * processes sharing this base_dir; a failed pass is retried by the
-     * next one and does not fail the open. */
-    (void)nox_engine_reap_due(c->engine,
-                              every > 0 ? every : NOX_DEFAULT_REAP_INTERVAL_MS,
-                              NULL, NULL);
-    return NOX_OK;
-}
-
-/* Serve the engine on an inproc:// address of our own. The client's heap
- * address makes the name unique among live clients of this process
- * without a global counter. */
-static nox_err_t
-client_start_server(nox_client_t *c, const nox_local_opts_t *lo, char *url,
-                    size_t url_size)
-{
-    const char       *urls[1] = {url};
-    nox_server_opts_t so = {0};
-    int               n;
-
-    n = snprintf(url, url_size, "inproc://noxrunner-%ld-%p", (long)getpid(),
-                 (void *)c);
-    if (n < 0 || (size_t)n >= url_size)
-        return nox__status_set(&c->last, NOX_EINTERNAL, "inproc URL too long");
-    if (c->max_payload == 0)
-        c->max_payload = NOX_DEFAULT_MAX_MESSAGE_BYTES; /* the server's */
-    so.engine = c->engine;
-    so.urls = urls;
-    so.n_urls = 1;
-    so.workers = CLIENT_LOCAL_WORKERS;
-    so.max_message_bytes = c->max_payload;
-    so.reap_interval_ms = lo->reap_interval_ms;
-    return nox_server_start(&c->server, &so, &c->last);
-}
-
 nox_err_t
 nox_client_open_local(nox_client_t **out, const nox_local_opts_t *lopts,
                       const nox_client_opts_t *opts)
@@ -208,7 +166,6 @@ nox_client_open_local(nox_client_t **out, const nox_local_opts_t *lopts,
     nox_local_opts_t lo = {NULL, 0, -1, 0, NULL};
     nox_client_t    *c;
     nox_err_t        err;
-    char             url[96];
 
     if (out == NULL)
         return NOX_EINVAL;
@@ -222,25 +179,13 @@ nox_client_open_local(nox_client_t **out, const nox_local_opts_t *lopts,
                                   nox__status_set(&c->last, NOX_EINVAL,
                                                   "unknown archive format %d",
                                                   (int)c->archive_format));
-    err = client_start_engine(c, &lo);
+    if (c->max_payload == 0)
+        c->max_payload = NOX_DEFAULT_MAX_MESSAGE_BYTES; /* a server's */
+    err = nox__local_open(&c->local, &lo, c->max_payload, &c->last);
     if (err != NOX_OK)
-        goto out_free;
-    err = client_start_server(c, &lo, url, sizeof(url));
-    if (err != NOX_OK)
-        goto out_close_engine;
-    /* The listener exists already: connect before returning, so the first
-     * call never waits for the background dialer. */
-    err = nox__transport_open(&c->t, url, true, &c->last);
-    if (err != NOX_OK)
-        goto out_stop_server;
+        return client_open_failed(c, opts, err);
     *out = c;
     return NOX_OK;
-out_stop_server:
-    nox_server_stop(c->server);
-out_close_engine:
-    nox_engine_close(c->engine);
-out_free:
-    return client_open_failed(c, opts, err);
 }
 
 void
@@ -248,11 +193,8 @@ nox_client_close(nox_client_t *c)
 {
     if (c == NULL)
         return;
-    /* Socket first, so the server sees no request mid-shutdown; the
-     * engine last, since the server borrows it. */
     nox__transport_close(&c->t);
-    nox_server_stop(c->server);
-    nox_engine_close(c->engine);
+    nox__local_close(c->local);
     free(c);
 }
 
@@ -345,6 +287,7 @@ nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms)
     if (err == NOX_EUNAVAIL || err == NOX_ETIMEDOUT)
         return nox__status_set(&c->last, NOX_ETIMEDOUT,
                                "server at %s not ready within %lld ms",
-                               c->t.url, (long long)timeout_ms);
+                               c->t.url != NULL ? c->t.url : "(in-process)",
+                               (long long)timeout_ms);
     return err;
 }

@@ -9,7 +9,7 @@
 
 #include "nox/client.h"
 
-#include "nox/server.h"
+#include "local.h"
 #include "noxrunner/v1/sandbox.pb-c.h"
 #include "transport.h"
 
@@ -35,9 +35,8 @@ struct nox_client {
     int64_t              timeout_ms;     /* per-call budget, > 0 */
     size_t               max_payload;    /* request limit; 0: not known yet */
     nox_archive_format_t archive_format; /* of uploads and downloads */
-    nox_engine_t        *engine;         /* in-process mode only */
-    nox_server_t        *server;         /* in-process mode only */
-    nox_status_t         last;           /* outcome of the last call (errmsg) */
+    nox_local_t         *local; /* in-process mode only (t unused then) */
+    nox_status_t         last;  /* outcome of the last call (errmsg) */
 };
 
 /* One RPC (method m, an NOX_RPC_ value) within budget_ms. On success

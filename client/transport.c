@@ -2,6 +2,8 @@
  * (the envelope is documented in proto/noxrunner/v1/sandbox.proto). */
 #include "transport.h"
 
+#include "envelope.h"
+
 #include "noxrunner/v1/sandbox.pb-c.h"
 
 #include <nng/protocol/reqrep0/req.h>
@@ -212,35 +214,25 @@ static nox_err_t
 transport_pack(const ProtobufCMethodDescriptor *md, const ProtobufCMessage *req,
                int64_t budget_ms, nng_msg **out, nox_status_t *st)
 {
-    Noxrunner__V1__RpcRequest env = NOXRUNNER__V1__RPC_REQUEST__INIT;
-    char                      path[128];
-    size_t                    len = protobuf_c_message_get_packed_size(req);
-    uint8_t                  *payload;
-    nng_msg                  *msg;
-    int                       rv;
+    nox_envelope_t e;
+    nng_msg       *msg;
+    nox_err_t      err;
+    size_t         len;
+    int            rv;
 
-    rv = snprintf(path, sizeof(path), "/%s/%s",
-                  noxrunner__v1__sandbox__descriptor.name, md->name);
-    if (rv < 0 || (size_t)rv >= sizeof(path))
-        return nox__status_set(st, NOX_EINTERNAL, "method name too long");
-    payload = malloc(len > 0 ? len : 1);
-    if (payload == NULL)
-        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-    (void)protobuf_c_message_pack(req, payload); /* returns len */
-    env.method = path;
-    env.payload.data = payload;
-    env.payload.len = len;
-    env.deadline_ms = budget_ms;
-    len = noxrunner__v1__rpc_request__get_packed_size(&env);
+    err = nox__envelope_init(&e, md, req, budget_ms, st);
+    if (err != NOX_OK)
+        return err;
+    len = nox__envelope_size(&e);
     rv = nng_msg_alloc(&msg, len);
     if (rv != 0) {
-        free(payload);
+        nox__envelope_fini(&e);
         return nox__status_set(st, NOX_ERESOURCE,
                                "cannot allocate a request of %zu bytes: %s",
                                len, nng_strerror(rv));
     }
-    (void)noxrunner__v1__rpc_request__pack(&env, nng_msg_body(msg));
-    free(payload);
+    nox__envelope_pack(&e, nng_msg_body(msg));
+    nox__envelope_fini(&e);
     *out = msg;
     return NOX_OK;
 }
@@ -365,37 +357,6 @@ out_again:
     return err;
 }
 
-/* Open the RpcResponse in msg: a server error, or the method's reply. */
-static nox_err_t
-transport_unpack(const nox_transport_t *t, const ProtobufCMethodDescriptor *md,
-                 nng_msg *msg, ProtobufCMessage **resp, nox_status_t *st)
-{
-    Noxrunner__V1__RpcResponse *r;
-    ProtobufCMessage           *out;
-    nox_err_t                   err;
-
-    r = noxrunner__v1__rpc_response__unpack(NULL, nng_msg_len(msg),
-                                            nng_msg_body(msg));
-    if (r == NULL)
-        return nox__status_set(st, NOX_EDATALOSS, "malformed reply from %s",
-                               t->url);
-    if (r->code != 0) {
-        err = nox_err_from_wire(r->code);
-        (void)nox__status_set(st, err, "%s",
-                              r->message[0] ? r->message : nox_strerror(err));
-        noxrunner__v1__rpc_response__free_unpacked(r, NULL);
-        return err;
-    }
-    out = protobuf_c_message_unpack(md->output, NULL, r->payload.len,
-                                    r->payload.data);
-    noxrunner__v1__rpc_response__free_unpacked(r, NULL);
-    if (out == NULL)
-        return nox__status_set(st, NOX_EDATALOSS, "malformed %s reply from %s",
-                               md->name, t->url);
-    *resp = out;
-    return NOX_OK;
-}
-
 nox_err_t
 nox__transport_await(nox_transport_t *t, int64_t ms, nox_status_t *st)
 {
@@ -420,33 +381,26 @@ nox__transport_await(nox_transport_t *t, int64_t ms, nox_status_t *st)
 }
 
 nox_err_t
-nox__transport_call(nox_transport_t *t, unsigned m, const ProtobufCMessage *req,
-                    int64_t budget_ms, ProtobufCMessage **resp,
-                    nox_status_t *st)
+nox__transport_call(nox_transport_t *t, const ProtobufCMethodDescriptor *md,
+                    const ProtobufCMessage *req, int64_t budget_ms,
+                    ProtobufCMessage **resp, nox_status_t *st)
 {
-    const ProtobufCServiceDescriptor *sd = &noxrunner__v1__sandbox__descriptor;
-    const ProtobufCMethodDescriptor  *md;
-    nng_msg                          *msg;
-    nox_err_t                         err;
+    nng_msg  *msg;
+    nox_err_t err;
 
-    /* A request of the wrong type would be answered as garbage; catch an
-     * index mix-up here instead. */
-    if (m >= sd->n_methods || sd->methods[m].input != req->descriptor)
-        return nox__status_set(st, NOX_EINTERNAL,
-                               "request does not match method %u", m);
     if (!t->sock_open)
         return nox__status_set(st, NOX_EUNAVAIL,
                                "no connection to %s: it could not be "
                                "reopened after a timeout",
                                t->url != NULL ? t->url : "the server");
-    md = &sd->methods[m];
     err = transport_pack(md, req, budget_ms, &msg, st);
     if (err != NOX_OK)
         return err;
     err = transport_exchange(t, &msg, budget_ms, transport_repeatable(md), st);
     if (err != NOX_OK)
         return err;
-    err = transport_unpack(t, md, msg, resp, st);
+    err = nox__envelope_open_reply(t->url, md, nng_msg_body(msg),
+                                   nng_msg_len(msg), resp, st);
     nng_msg_free(msg);
     return err;
 }

@@ -47,10 +47,10 @@ void nox__transport_close(nox_transport_t *t);
 nox_err_t nox__transport_await(nox_transport_t *t, int64_t ms,
                                nox_status_t *st);
 
-/* Call method m (an index into noxrunner__v1__sandbox__descriptor.methods)
- * with the request message req, waiting at most budget_ms (> 0; sent as
- * RpcRequest.deadline_ms). On success *resp is the unpacked reply of the
- * method's output type (release: protobuf_c_message_free_unpacked(*resp,
+/* Call method md (of noxrunner__v1__sandbox__descriptor) with the
+ * request message req (of md's input type), waiting at most budget_ms (> 0;
+ * sent as RpcRequest.deadline_ms). On success *resp is the unpacked reply of
+ * the method's output type (release: protobuf_c_message_free_unpacked(*resp,
  * NULL)). A server error becomes its code and message; no reply in time
  * is NOX_EUNAVAIL when no server is connected, else NOX_ETIMEDOUT (and the
  * connection is then dropped and dialled anew, so that the late reply
@@ -59,7 +59,8 @@ nox_err_t nox__transport_await(nox_transport_t *t, int64_t ms,
  * only renews a TTL (Touch) is sent again on the next connection within
  * the budget; any other call fails with NOX_EUNAVAIL, as the server may
  * or may not have run it. */
-nox_err_t nox__transport_call(nox_transport_t *t, unsigned m,
+nox_err_t nox__transport_call(nox_transport_t                 *t,
+                              const ProtobufCMethodDescriptor *md,
                               const ProtobufCMessage *req, int64_t budget_ms,
                               ProtobufCMessage **resp, nox_status_t *st);
 

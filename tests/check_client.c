@@ -199,6 +199,30 @@ START_TEST(client_local_open_reaps_expired_sandboxes)
 }
 END_TEST
 
+/* A long-lived local client reaps on its own, as a server does: its
+ * reaper thread removes a sandbox that expires while the client is open,
+ * with no call made in between. */
+START_TEST(client_local_reaper_thread_removes_an_expired_sandbox)
+{
+    nox_create_opts_t o = {.ttl_seconds = 1};
+    nox_local_opts_t  lo = {base, 0, 1, 100, "none"}; /* every 100 ms */
+    nox_sandbox_t     s;
+    nox_client_t     *c = NULL;
+    int64_t           end;
+
+    ck_assert_int_eq(nox_client_open_local(&c, &lo, NULL), NOX_OK);
+    ck_assert_int_eq(nox_client_create(c, "expiring", &o, &s), NOX_OK);
+    nox_sandbox_free(&s);
+    ck_assert(tu_exists(base, "noxrunner_sandbox_expiring"));
+    end = now_ms() + 5000;
+    while (tu_exists(base, "noxrunner_sandbox_expiring") && now_ms() < end)
+        usleep(20 * 1000);
+    ck_assert_msg(!tu_exists(base, "noxrunner_sandbox_expiring"),
+                  "the sandbox outlived its TTL by 4 s in an open client");
+    nox_client_close(c);
+}
+END_TEST
+
 START_TEST(client_create_twice_keeps_the_sandbox)
 {
     nox_sandbox_t s;
@@ -1418,6 +1442,7 @@ client_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, client_runs_the_seed_flow);
     tcase_add_test(tc, client_local_open_reaps_expired_sandboxes);
+    tcase_add_test(tc, client_local_reaper_thread_removes_an_expired_sandbox);
     tcase_add_test(tc, client_create_twice_keeps_the_sandbox);
     tcase_add_test(tc, client_exec_shell_runs_pipes_and_expands_variables);
     tcase_add_test(tc, client_exec_does_not_use_a_shell_for_argv);

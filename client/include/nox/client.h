@@ -3,8 +3,10 @@
  *
  * A nox_client_t talks to a noxrunnerd server over NNG ("ipc:///path",
  * "tcp://host:port") or runs the sandbox engine in-process (the embedded
- * local testing mode: no server needed). In-process mode serves the very
- * same RPC handler over NNG inproc://, so both modes behave identically.
+ * local testing mode: no server needed). In-process mode hands each call,
+ * packed in the same RpcRequest envelope, to the very same RPC handler a
+ * server runs, in the calling thread and without a socket, so both modes
+ * behave identically but for the transport.
  *
  * Errors: every call returns NOX_OK or a nox_err_t (nox/error.h; the
  * values are gRPC status codes). After a failed call,

@@ -3,10 +3,10 @@
  *
  * nox_server_t serves the noxrunner.v1.Sandbox service (see
  * proto/noxrunner/v1/sandbox.proto for the envelope) for one engine on one
- * or more NNG listen URLs: ipc://, tcp:// or inproc:// (the client's
- * in-process mode). Requests are served concurrently by a pool of worker
- * threads, each with its own NNG context; the TTL reaper is a thread of
- * the server.
+ * or more NNG listen URLs: ipc://, tcp:// or inproc:// (a client in the
+ * same process, as nox-bench's inproc row). Requests are served concurrently by
+ * a pool of worker threads, each with its own NNG context; the TTL reaper is a
+ * thread of the server.
  *
  * Thread safety: nox_server_start and nox_server_stop must not race on the
  * same server; otherwise the server is self-contained.
