@@ -8,9 +8,8 @@
  * archive with its own, less careful code.
  */
 #include "cli.h"
+#include "nox_archive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -51,10 +50,13 @@ download_save(const char *path, const uint8_t *p, size_t n)
 static uint64_t
 download_count_files(const uint8_t *p, size_t n)
 {
-    struct archive       *ar = archive_read_new();
+    struct archive       *ar;
     struct archive_entry *ent;
     uint64_t              files = 0;
 
+    if (nox__archive_load(NULL) != NOX_OK)
+        return 0;
+    ar = archive_read_new();
     if (ar == NULL)
         return 0;
     if (archive_read_support_filter_gzip(ar) == ARCHIVE_OK &&

@@ -8,9 +8,8 @@
  * and never following them, so the walk cannot leave D.
  */
 #include "cli.h"
+#include "nox_archive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -304,8 +303,11 @@ upload_filter(struct archive *ar, nox_archive_format_t format)
 static nox_err_t
 upload_build(upload_t *u, const nox__cli_args_t *a)
 {
-    nox_err_t e;
+    nox_status_t st;
+    nox_err_t    e = nox__archive_load(&st);
 
+    if (e != NOX_OK)
+        return upload_error(u, e, "%s", st.msg);
     u->ar = archive_write_new();
     if (u->ar == NULL)
         return upload_error(u, NOX_ERESOURCE, "out of memory");

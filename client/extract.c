@@ -5,9 +5,8 @@
  * (realpath) local directory instead of chdir-ing into it, which would
  * change the whole process's working directory under other threads. */
 #include "extract.h"
+#include "nox_archive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -414,7 +413,9 @@ nox__extract_tar(const void *data, size_t len, const char *local_dir,
     nox_err_t   err;
     uint64_t    n = 0;
 
-    err = extract_check_all(data, len, st);
+    err = nox__archive_load(st);
+    if (err == NOX_OK)
+        err = extract_check_all(data, len, st);
     if (err != NOX_OK)
         return err;
     err = extract_mkdirs(local_dir, st);

@@ -449,19 +449,30 @@ nox__tar_corrupt(struct archive *a, nox_status_t *st)
                            msg != NULL ? msg : "unknown error");
 }
 
-/* What each format is called in messages, its libarchive filter code,
- * and how to enable that filter for reading. */
+/* What each format is called in messages, and its libarchive filter
+ * code. */
 static const struct {
     const char *name;
     int         filter;
-    int (*enable)(struct archive *);
 } tar_formats[] = {
-    [NOX_TAR_GZ] = {"gzip tar", ARCHIVE_FILTER_GZIP,
-                    archive_read_support_filter_gzip},
-    [NOX_TAR_PLAIN] = {"tar", ARCHIVE_FILTER_NONE, NULL},
-    [NOX_TAR_ZSTD] = {"zstd tar", ARCHIVE_FILTER_ZSTD,
-                      archive_read_support_filter_zstd},
+    [NOX_TAR_GZ] = {"gzip tar", ARCHIVE_FILTER_GZIP},
+    [NOX_TAR_PLAIN] = {"tar", ARCHIVE_FILTER_NONE},
+    [NOX_TAR_ZSTD] = {"zstd tar", ARCHIVE_FILTER_ZSTD},
 };
+
+/* Enable reading the format's compression (plain tar needs none). */
+static int
+tar_enable_filter(struct archive *a, nox_tar_format_t format)
+{
+    switch (format) {
+    case NOX_TAR_GZ:
+        return archive_read_support_filter_gzip(a);
+    case NOX_TAR_ZSTD:
+        return archive_read_support_filter_zstd(a);
+    default:
+        return ARCHIVE_OK;
+    }
+}
 
 /* Open data/len for reading; only a tar with the format's compression is
  * accepted, so a caller's mislabelled archive is a clear error. */
@@ -483,8 +494,7 @@ nox__tar_open(nox_tar_format_t format, const void *data, size_t len,
     a = archive_read_new();
     if (a == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-    if ((tar_formats[format].enable != NULL &&
-         tar_formats[format].enable(a) != ARCHIVE_OK) ||
+    if (tar_enable_filter(a, format) != ARCHIVE_OK ||
         archive_read_support_format_tar(a) != ARCHIVE_OK) {
         (void)archive_read_free(a); /* nothing read; nothing to report */
         return nox__status_set(st, NOX_EINTERNAL, "libarchive lacks %s", name);

@@ -318,6 +318,9 @@ nox__tar_extract_limited(int dest_fd, const char *dest_rel,
     nox_err_t rv;
 
     nox__status_clear(st);
+    rv = nox__archive_load(st);
+    if (rv != NOX_OK)
+        return rv;
     /* Pass 1 reads the whole archive and writes nothing; only if every
      * entry passes does pass 2 read it again and write. */
     rv = nox__tar_validate(dest_fd, dest_rel, format, data, len, max_bytes, st);

@@ -11,9 +11,7 @@
 #define NOX_TAR_IMPL_H
 
 #include "tar.h"
-
-#include <archive.h>
-#include <archive_entry.h>
+#include "nox_archive.h"
 
 #define NOX_TAR_IO_SIZE (64 * 1024) /* copy buffer, both directions */
 #define NOX_TAR_SHOW_MAX 200 /* bytes of an entry name quoted in a message */

@@ -1525,6 +1525,15 @@ client_suite(void)
 int
 main(void)
 {
+    nox_status_t st;
+
+    /* The extractor is compiled into this file, so its libarchive calls
+     * and the ones building test archives here go through the table of
+     * nox_archive.h: load it once, before any test (they fork from here). */
+    if (nox__archive_load(&st) != NOX_OK) {
+        fprintf(stderr, "%s\n", st.msg);
+        return EXIT_FAILURE;
+    }
     SRunner *sr = srunner_create(client_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
