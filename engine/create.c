@@ -68,6 +68,7 @@ create_meta(const nox_engine_t *e, nox_meta_t *m, const nox_create_req_t *r)
     create_meta_limits(m, r);
     m->namespaces = e->iso.level == NOX_ISOLATION_NAMESPACES;
     m->allow_network = r->allow_network;
+    m->ran = false; /* nothing has run in a new sandbox */
 }
 
 /* Give dir_fd the sandbox layout; existing parts are kept. A namespaced
@@ -144,6 +145,7 @@ create_refresh(nox_engine_t *e, const nox_create_req_t *r,
         return rv == NOX_OK ? NOX_ENOENT : rv;
     case NOX_SB_BROKEN:
         create_meta(e, &sb->meta, r);
+        sb->meta.ran = true; /* its old commands may still run */
         rv = create_layout(sb->sb_fd, sb->meta.namespaces, st);
         break;
     case NOX_SB_LIVE:

@@ -225,14 +225,33 @@ nox__sandbox_lock(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
     return NOX_OK;
 }
 
+/* true when sb's directory is still the one under its name: a delete
+ * renames it away (under the lock, which the caller holds). */
+static bool
+engine_in_place(const nox_engine_t *e, const nox_live_sandbox_t *sb)
+{
+    struct stat now, then;
+
+    return fstatat(e->base_fd, sb->name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+           fstat(sb->sb_fd, &then) == 0 && now.st_ino == then.st_ino &&
+           now.st_dev == then.st_dev;
+}
+
 nox_err_t
-nox__sandbox_open(nox_engine_t *e, const char *sid, bool extend,
+nox__sandbox_open(nox_engine_t *e, const char *sid, unsigned how,
                   nox_live_sandbox_t *sb, nox_status_t *st)
 {
     nox_err_t rv = nox__sandbox_lock(e, sid, sb, st);
 
     if (rv != NOX_OK)
         return rv;
+    /* A delete renames the directory away under this lock; a command must
+     * not start in it afterwards, where that delete's scan for leftovers
+     * (done or skipped) would never see it. */
+    if ((how & NOX_SB_RUN) && !engine_in_place(e, sb)) {
+        nox__sandbox_close(sb);
+        return nox__status_set(st, NOX_ENOENT, "sandbox not found: %s", sid);
+    }
     if (sb->state != NOX_SB_LIVE) {
         /* Expired is gone, whether or not the reaper has run yet. */
         rv = nox__status_set(st, NOX_ENOENT, "sandbox not found: %s%s", sid,
@@ -246,8 +265,16 @@ nox__sandbox_open(nox_engine_t *e, const char *sid, bool extend,
     /* expires_at has whole seconds: within one second the new value is the
      * old one, and skipping the rewrite (a file create, write and rename:
      * 0.3-0.5 ms on ext4) keeps a burst of Execs near the spawn cost. */
-    if (extend && nox__now() + sb->meta.ttl_seconds != sb->meta.expires_at) {
-        sb->meta.expires_at = nox__now() + sb->meta.ttl_seconds;
+    bool extend = (how & NOX_SB_EXTEND) &&
+                  nox__now() + sb->meta.ttl_seconds != sb->meta.expires_at;
+    /* The first command marks the sandbox, under the lock a delete takes,
+     * before it starts: from then on a delete scans for its leftovers. */
+    bool first_run = (how & NOX_SB_RUN) && !sb->meta.ran;
+    if (extend || first_run) {
+        if (extend)
+            sb->meta.expires_at = nox__now() + sb->meta.ttl_seconds;
+        if (first_run)
+            sb->meta.ran = true;
         rv = nox__meta_write(sb->sb_fd, &sb->meta, st);
         if (rv != NOX_OK) {
             nox__sandbox_close(sb);
@@ -265,18 +292,6 @@ nox__sandbox_close(nox_live_sandbox_t *sb)
 {
     nox__close(sb->sb_fd);
     sb->sb_fd = -1;
-}
-
-/* true when sb's directory is still the one under its name: a delete
- * renames it away (under the lock, which the caller holds). */
-static bool
-engine_in_place(const nox_engine_t *e, const nox_live_sandbox_t *sb)
-{
-    struct stat now, then;
-
-    return fstatat(e->base_fd, sb->name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-           fstat(sb->sb_fd, &then) == 0 && now.st_ino == then.st_ino &&
-           now.st_dev == then.st_dev;
 }
 
 void
@@ -371,11 +386,13 @@ nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
      * files while the tree is walked. Processes started before the rename
      * may show either path as their working directory. */
     nox__engine_kill_running(e, sid);
-    nox__iso_kill_sandbox(e, sid, tomb_path);
+    if (sb->state == NOX_SB_BROKEN || sb->meta.namespaces)
+        nox__iso_kill_sandbox(e, sid, tomb_path); /* plain ones have none */
     /* A namespaced sandbox's processes all live in its holders' pid
-     * namespaces, which are gone now; only a plain one (or one whose
-     * metadata cannot say) needs the /proc scan. */
-    if (sb->state == NOX_SB_BROKEN || !sb->meta.namespaces)
+     * namespaces, which are gone now; only a plain one where a command
+     * ran (or one whose metadata cannot say) needs the /proc scan, which
+     * costs a few system calls per process on the host. */
+    if (sb->state == NOX_SB_BROKEN || (!sb->meta.namespaces && sb->meta.ran))
         (void)nox__procs_kill_sandbox(sid, sb->path, tomb_path);
     /* Groups can only go once their members are dead; a group that
      * outlives this is reused by a later sandbox of the same name. */
@@ -415,7 +432,7 @@ nox_engine_touch(nox_engine_t *e, const char *sid, int64_t *expires_at,
                  nox_status_t *st)
 {
     nox_live_sandbox_t sb;
-    nox_err_t          rv = nox__sandbox_open(e, sid, true, &sb, st);
+    nox_err_t          rv = nox__sandbox_open(e, sid, NOX_SB_EXTEND, &sb, st);
 
     if (rv != NOX_OK)
         return rv;

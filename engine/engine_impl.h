@@ -90,13 +90,20 @@ void nox__sandbox_names(const nox_engine_t *e, const char *session_id,
 nox_err_t nox__sandbox_lock(nox_engine_t *e, const char *session_id,
                             nox_live_sandbox_t *sb, nox_status_t *st);
 
-/* Open the live sandbox of session_id for an operation: NOX_EINVAL for a
- * bad id, NOX_ENOENT when missing, expired or without metadata. With
- * extend, its TTL is refreshed (expires_at = now + ttl). The lock is
- * released before returning. The caller releases sb with
+/* What an operation does to the sandbox it opens (nox__sandbox_open). */
+enum {
+    NOX_SB_READ = 0,        /* nothing */
+    NOX_SB_EXTEND = 1 << 0, /* refresh its TTL (expires_at = now + ttl) */
+    NOX_SB_RUN = 1 << 1,    /* also: it is about to start a command */
+};
+
+/* Open the live sandbox of session_id for an operation (how: NOX_SB_
+ * flags): NOX_EINVAL for a bad id, NOX_ENOENT when missing, expired or
+ * without metadata. The metadata is rewritten when the flags change it.
+ * The lock is released before returning. The caller releases sb with
  * nox__sandbox_close(). */
 nox_err_t nox__sandbox_open(nox_engine_t *e, const char *session_id,
-                            bool extend, nox_live_sandbox_t *sb,
+                            unsigned how, nox_live_sandbox_t *sb,
                             nox_status_t *st);
 void      nox__sandbox_close(nox_live_sandbox_t *sb);
 

@@ -390,7 +390,8 @@ nox_engine_exec(nox_engine_t *e, const nox_exec_req_t *r,
 
     if (rv != NOX_OK)
         return rv;
-    rv = nox__sandbox_open(e, r->session_id, true, &sb, st);
+    rv = nox__sandbox_open(e, r->session_id, NOX_SB_EXTEND | NOX_SB_RUN, &sb,
+                           st);
     if (rv != NOX_OK)
         return rv;
     rv = nox__sandbox_workspace(&sb, &ws_fd, st);

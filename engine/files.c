@@ -54,7 +54,7 @@ nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
     uint64_t           n = 0, budget = 0;
     nox_err_t          rv;
 
-    rv = nox__sandbox_open(e, sid, false, &sb, st);
+    rv = nox__sandbox_open(e, sid, NOX_SB_READ, &sb, st);
     if (rv != NOX_OK)
         return rv;
     rv = files_budget(&sb, &budget, st);
@@ -91,7 +91,7 @@ nox_engine_download(nox_engine_t *e, const char *sid, const char *src,
     int                ws_fd = -1, src_fd = -1;
     nox_err_t          rv;
 
-    rv = nox__sandbox_open(e, sid, false, &sb, st);
+    rv = nox__sandbox_open(e, sid, NOX_SB_READ, &sb, st);
     if (rv != NOX_OK)
         return rv;
     rv = nox__sandbox_workspace(&sb, &ws_fd, st);

@@ -50,8 +50,12 @@ rmtree_dir(int dir_fd, const char *name, int depth, nox_status_t *st)
                                  "cannot open '%s' for removal", name);
     }
     /* A directory we may not write into cannot be emptied; give the owner
-     * write and search permission first (files we created, so ours). */
-    (void)fchmod(fd, 0700); /* failure shows up as unlinkat errors below */
+     * write and search permission first (files we created, so ours).
+     * Only when missing: a chmod is a journalled inode update. Failure
+     * shows up as unlinkat errors below. */
+    struct stat sbuf;
+    if (fstat(fd, &sbuf) != 0 || (sbuf.st_mode & 0700) != 0700)
+        (void)fchmod(fd, 0700);
     d = fdopendir(fd);
     if (d == NULL) {
         nox__close(fd);

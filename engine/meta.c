@@ -30,15 +30,16 @@ nox__meta_check_str(const char *field, const char *s, nox_status_t *st)
 static int
 meta_format(const nox_meta_t *m, char *buf, size_t len)
 {
-    return snprintf(
-        buf, len,
-        "version=1\nsession_id=%s\nttl_seconds=%" PRIu32 "\ncreated_at=%" PRId64
-        "\nexpires_at=%" PRId64 "\nimage=%s\ncpu_limit=%s\nmemory_limit=%s\n"
-        "storage_limit=%s\npids_limit=%" PRIu64
-        "\nisolation=%s\nallow_network=%d\n",
-        m->session_id, m->ttl_seconds, m->created_at, m->expires_at, m->image,
-        m->cpu_limit, m->memory_limit, m->storage_limit, m->pids_limit,
-        m->namespaces ? "namespaces" : "none", m->allow_network ? 1 : 0);
+    return snprintf(buf, len,
+                    "version=1\nsession_id=%s\nttl_seconds=%" PRIu32
+                    "\ncreated_at=%" PRId64 "\nexpires_at=%" PRId64
+                    "\nimage=%s\ncpu_limit=%s\nmemory_limit=%s\n"
+                    "storage_limit=%s\npids_limit=%" PRIu64
+                    "\nisolation=%s\nallow_network=%d\nran=%d\n",
+                    m->session_id, m->ttl_seconds, m->created_at, m->expires_at,
+                    m->image, m->cpu_limit, m->memory_limit, m->storage_limit,
+                    m->pids_limit, m->namespaces ? "namespaces" : "none",
+                    m->allow_network ? 1 : 0, m->ran ? 1 : 0);
 }
 
 nox_err_t
@@ -136,6 +137,8 @@ meta_apply(nox_meta_t *m, char *line)
         m->namespaces = strcmp(val, "namespaces") == 0;
     } else if (strcmp(key, "allow_network") == 0) {
         m->allow_network = strcmp(val, "1") == 0;
+    } else if (strcmp(key, "ran") == 0) {
+        m->ran = strcmp(val, "0") != 0;
     }
     return 0;
 }
@@ -184,6 +187,7 @@ nox__meta_read(int sb_fd, nox_meta_t *m, nox_status_t *st)
         return rv;
     memset(m, 0, sizeof(*m));
     m->expires_at = -1;
+    m->ran = true; /* unknown: assume a command ran */
     for (line = strtok_r(buf, "\n", &save); line != NULL;
          line = strtok_r(NULL, "\n", &save)) {
         if (meta_apply(m, line) != 0)

@@ -30,6 +30,10 @@ typedef struct {
     uint64_t pids_limit;    /* 0: none */
     bool     namespaces;    /* isolation level: namespaces, else none */
     bool     allow_network; /* namespaces: keep the host's network */
+    /* A command may have been started here: a delete must look for its
+     * leftovers (procs.h). false only from a create until the first Exec;
+     * metadata without the key (older engines) reads as true. */
+    bool ran;
 } nox_meta_t;
 
 /* NOX_OK when s fits a metadata string: shorter than NOX_META_STR_MAX and

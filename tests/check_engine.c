@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -586,6 +587,79 @@ START_TEST(engine_delete_kills_processes_that_dropped_the_markers)
 }
 END_TEST
 
+/* The metadata of sandbox sid, read as the engine keeps it. */
+static char *
+meta_of(const char *sid)
+{
+    char  dir[PATH_MAX];
+    char *m;
+
+    ck_assert_int_lt(
+        snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_%s", base, sid),
+        (int)sizeof(dir));
+    m = tu_read_file(dir, ".noxrunner.meta", NULL);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+/* A delete looks for leftover processes only where a command ran: the
+ * first Exec marks the sandbox (ran=1) before its command starts. */
+START_TEST(engine_marks_a_sandbox_at_its_first_command)
+{
+    const char       *argv[] = {"true"};
+    nox_exec_result_t res;
+    nox_status_t      st;
+    char             *m;
+
+    create(eng, "first", 60, true);
+    m = meta_of("first");
+    ck_assert_msg(strstr(m, "\nran=0\n") != NULL, "meta: %s", m);
+    free(m);
+    ck_assert_int_eq(run(eng, "first", argv, 1, &res, &st), NOX_OK);
+    nox_exec_result_free(&res);
+    m = meta_of("first");
+    ck_assert_msg(strstr(m, "\nran=1\n") != NULL, "meta: %s", m);
+    free(m);
+}
+END_TEST
+
+/* Metadata written before the mark existed says nothing about commands:
+ * a delete must still find and kill what they left behind. */
+START_TEST(engine_delete_without_the_mark_still_kills_leftovers)
+{
+    const char       *argv[] = {"sh", "-c",
+                                "env -i /bin/sleep 60 >/dev/null 2>&1 & "
+                                      "echo $!"};
+    nox_exec_result_t res;
+    nox_status_t      st;
+    bool              deleted = false;
+    char              dir[PATH_MAX], *m, *ran;
+
+    create(eng, "old", 60, true);
+    ck_assert_int_eq(run(eng, "old", argv, 3, &res, &st), NOX_OK);
+    char *out = out_str(&res);
+    long  pid = strtol(out, NULL, 10);
+    free(out);
+    nox_exec_result_free(&res);
+    ck_assert_int_gt(pid, 0);
+    /* Rewrite the metadata without its ran= line, as an older engine
+     * wrote it. */
+    m = meta_of("old");
+    ran = strstr(m, "ran=1\n");
+    ck_assert_ptr_nonnull(ran);
+    memmove(ran, ran + strlen("ran=1\n"), strlen(ran + strlen("ran=1\n")) + 1);
+    (void)snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_old", base);
+    tu_write_file(dir, ".noxrunner.meta", m, strlen(m));
+    free(m);
+    ck_assert(proc_alive(pid));
+    ck_assert_int_eq(nox_engine_delete(eng, "old", &deleted, &st), NOX_OK);
+    ck_assert(deleted);
+    for (int i = 0; i < 100 && proc_alive(pid); i++)
+        usleep(10 * 1000);
+    ck_assert_msg(!proc_alive(pid), "pid %ld survived the delete", pid);
+}
+END_TEST
+
 START_TEST(engine_reap_due_skips_a_pass_run_recently)
 {
     nox_status_t st;
@@ -682,6 +756,8 @@ engine_suite(void)
     tcase_add_test(del, engine_delete_kills_the_running_command);
     tcase_add_test(del, engine_delete_from_another_engine_kills_the_command);
     tcase_add_test(del, engine_delete_kills_processes_that_dropped_the_markers);
+    tcase_add_test(del, engine_marks_a_sandbox_at_its_first_command);
+    tcase_add_test(del, engine_delete_without_the_mark_still_kills_leftovers);
     suite_add_tcase(s, del);
     return s;
 }
