@@ -19,6 +19,8 @@
 #include "nox_common.h"
 
 #include <limits.h>
+#include <nng/nng.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -314,6 +316,25 @@ nox_err_t bench_exec(nox_client_t *c, const char *sid, const char *const *argv,
                      size_t msglen);
 
 /* ---- groups ---- */
+
+/* ---- the NNG round-trip floor (nng_echo.c) ---- */
+
+typedef struct {
+    nng_socket rep, req;
+    pthread_t  thread; /* echoes on rep */
+    bool       started;
+} bench_echo_t;
+
+/* Listen on url with an echo thread and dial it; 0, or -1 with the reason
+ * in msg (nothing left open). */
+int bench_echo_start(bench_echo_t *e, const char *url, char *msg,
+                     size_t msglen);
+
+/* A bench_case_fn: one 64-byte round trip through e. */
+int bench_echo_case(void *arg, size_t i, char *msg, size_t msglen);
+
+/* Close both sockets and join the thread. Safe when not started. */
+void bench_echo_stop(bench_echo_t *e);
 
 int bench_group_floor(bench_t *b);       /* floor.c */
 int bench_group_exec(bench_t *b);        /* groups_exec.c */

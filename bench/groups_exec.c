@@ -107,16 +107,35 @@ exec_iso_targets(bench_t *b, const bench_stats_t *floor,
     }
 }
 
-/* Measure one command (k: 0 true, 1 echo hello) through every open
- * transport and the floor, interleaved; rows and, for true, targets. */
+/* What an ipc Exec of true costs beyond spawning (its p50 less the
+ * floor's) split into the engine's part, NNG's round trip and the rest
+ * (packing, dispatch, the server's threads). */
 static void
-exec_command(bench_t *b, exec_tp_t *tp, int k)
+exec_split(bench_t *b, const bench_stats_t *floor, const bench_stats_t *engine,
+           const bench_stats_t *ipc, const bench_stats_t *nng)
+{
+    if (floor->n == 0 || engine->n == 0 || ipc->n == 0 || nng->n == 0)
+        return;
+    bench_row_value(b, "exec", "ipc true over floor: engine part",
+                    engine->p50_us - floor->p50_us, "us");
+    bench_row_value(b, "exec", "ipc true over floor: NNG round trip",
+                    nng->p50_us, "us");
+    bench_row_value(b, "exec", "ipc true over floor: the rest",
+                    ipc->p50_us - engine->p50_us - nng->p50_us, "us");
+}
+
+/* Measure one command (k: 0 true, 1 echo hello) through every open
+ * transport and the floor, interleaved; rows and, for true, targets. The
+ * rounds of true also time a bare NNG round trip over ipc (echo). */
+static void
+exec_command(bench_t *b, exec_tp_t *tp, int k, bench_echo_t *echo)
 {
     static const char *const f_argv[2][3] = {{"/bin/true", NULL, NULL},
                                              {"/bin/echo", "hello", NULL}};
     static const char *const argv[2][2] = {{"true", NULL}, {"echo", "hello"}};
-    bench_case_t             cases[1 + EXEC_NT];
-    bench_stats_t            st[1 + EXEC_NT];
+    bench_case_t             cases[2 + EXEC_NT];
+    bench_stats_t            st[2 + EXEC_NT];
+    size_t                   nc = k == 0 ? 2 + EXEC_NT : 1 + EXEC_NT;
     char                     name[72];
 
     memset(cases, 0, sizeof(cases));
@@ -130,11 +149,13 @@ exec_command(bench_t *b, exec_tp_t *tp, int k)
         cases[1 + t].fn = tp[t].c != NULL || tp[t].e != NULL ? exec_case : NULL;
         cases[1 + t].arg = &tp[t];
     }
-    if (bench_cases_init(cases, 1 + EXEC_NT, b->n_lat) != 0) {
+    cases[1 + EXEC_NT] = (bench_case_t){
+        "NNG round trip", echo->started ? bench_echo_case : NULL, echo, {0}, 0};
+    if (bench_cases_init(cases, nc, b->n_lat) != 0) {
         bench_fail(b, "exec", "out of memory");
         return;
     }
-    bench_rounds("exec", cases, 1 + EXEC_NT, b->n_warm, b->n_lat);
+    bench_rounds("exec", cases, nc, b->n_warm, b->n_lat);
     for (size_t t = 0; t < 1 + EXEC_NT; t++) {
         bench_case_stats(&cases[t], &st[t]);
         if (t == 0)
@@ -147,12 +168,18 @@ exec_command(bench_t *b, exec_tp_t *tp, int k)
             bench_row_lat(b, "exec", name, &st[t], cases[t].errors,
                           t > 0 && st[0].n > 0 ? &st[0] : NULL);
     }
+    if (k == 0 && cases[1 + EXEC_NT].fn != NULL) {
+        bench_case_stats(&cases[1 + EXEC_NT], &st[1 + EXEC_NT]);
+        bench_row_lat(b, "exec", "floor NNG ipc round trip, 64 B (interleaved)",
+                      &st[1 + EXEC_NT], cases[1 + EXEC_NT].errors, NULL);
+        exec_split(b, &st[0], &st[1 + EXEC_T_ENGINE], &st[3], &st[1 + EXEC_NT]);
+    }
     if (k == 0) {
         exec_targets(b, &st[0], &st[1], &st[3]);
         exec_iso_targets(b, &st[0], &st[1 + EXEC_T_ENGINE_ISO],
                          &st[1 + EXEC_T_ISO]);
     }
-    bench_cases_free(cases, 1 + EXEC_NT);
+    bench_cases_free(cases, nc);
 }
 
 /* The engine API cases: the server's (plain) engine, and one opened with
@@ -227,17 +254,19 @@ exec_close(bench_t *b, exec_tp_t *tp)
 int
 bench_group_exec(bench_t *b)
 {
-    char        inproc[64], ipc[EXEC_URL_MAX], tcp[EXEC_URL_MAX];
-    const char *listen[3] = {inproc, ipc, "tcp://127.0.0.1:0"};
-    const char *urls[EXEC_NT] = {NULL, inproc, ipc, tcp, NULL, NULL, NULL};
-    exec_tp_t   tp[EXEC_NT] = {{.name = "in-process"},
-                               {.name = "inproc"},
-                               {.name = "ipc"},
-                               {.name = "tcp"},
-                               {.name = "in-process namespaces"},
-                               {.name = "engine API"},
-                               {.name = "engine API namespaces"}};
-    bench_srv_t srv;
+    char         inproc[64], ipc[EXEC_URL_MAX], tcp[EXEC_URL_MAX];
+    char         echo_url[EXEC_URL_MAX], msg[160];
+    bench_echo_t echo;
+    const char  *listen[3] = {inproc, ipc, "tcp://127.0.0.1:0"};
+    const char  *urls[EXEC_NT] = {NULL, inproc, ipc, tcp, NULL, NULL, NULL};
+    exec_tp_t    tp[EXEC_NT] = {{.name = "in-process"},
+                                {.name = "inproc"},
+                                {.name = "ipc"},
+                                {.name = "tcp"},
+                                {.name = "in-process namespaces"},
+                                {.name = "engine API"},
+                                {.name = "engine API namespaces"}};
+    bench_srv_t  srv;
 
     (void)snprintf(inproc, sizeof(inproc), "inproc://nox-bench-%ld",
                    (long)getpid()); /* fits */
@@ -250,8 +279,15 @@ bench_group_exec(bench_t *b)
         return -1;
     }
     exec_open(b, tp, urls, srv.engine);
-    exec_command(b, tp, 0);
-    exec_command(b, tp, 1);
+    memset(&echo, 0, sizeof(echo));
+    /* A failure only loses the NNG rows (bench_ipc_url says why). */
+    if (bench_ipc_url(b, "exec", "echo.sock", echo_url, sizeof(echo_url)) ==
+            0 &&
+        bench_echo_start(&echo, echo_url, msg, sizeof(msg)) != 0)
+        bench_fail(b, "exec", "NNG echo: %s", msg);
+    exec_command(b, tp, 0, &echo);
+    exec_command(b, tp, 1, &echo);
+    bench_echo_stop(&echo);
     exec_close(b, tp);
     bench_srv_stop(&srv);
     return 0;
