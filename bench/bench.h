@@ -320,21 +320,40 @@ nox_err_t bench_exec(nox_client_t *c, const char *sid, const char *const *argv,
 /* ---- the NNG round-trip floor (nng_echo.c) ---- */
 
 typedef struct {
-    nng_socket rep, req;
-    pthread_t  thread; /* echoes on rep */
+    nng_socket req;
+    pid_t      pid; /* the echo process */
     bool       started;
 } bench_echo_t;
 
-/* Listen on url with an echo thread and dial it; 0, or -1 with the reason
- * in msg (nothing left open). */
-int bench_echo_start(bench_echo_t *e, const char *url, char *msg,
+/* The --nng-echo mode: echo every message on url until killed. Returns
+ * the exit status when it cannot listen. */
+int bench_echo_serve(const char *url);
+
+/* Start an echo process on url and dial it; 0, or -1 with the reason in
+ * msg (nothing left running). */
+int bench_echo_start(bench_t *b, bench_echo_t *e, const char *url, char *msg,
                      size_t msglen);
 
 /* A bench_case_fn: one 64-byte round trip through e. */
 int bench_echo_case(void *arg, size_t i, char *msg, size_t msglen);
 
-/* Close both sockets and join the thread. Safe when not started. */
+/* Close the socket and stop the echo process. Safe when not started. */
 void bench_echo_stop(bench_echo_t *e);
+
+/* ---- a noxrunnerd process (daemon.c) ---- */
+
+/* Start noxrunnerd (next to nox-bench) listening on urls[0..n), on its
+ * own base directory under b->work, plain sandboxes. 0, or -1 reported
+ * under group. Stop it with bench_daemon_stop. */
+int bench_daemon_start(bench_t *b, const char *group, const char *const *urls,
+                       size_t n, pid_t *pid);
+
+/* SIGTERM it and check that it exits 0; a failure is reported. */
+void bench_daemon_stop(bench_t *b, const char *group, pid_t pid);
+
+/* "tcp://127.0.0.1:<port>" with a port that was free a moment ago (the
+ * kernel picks it). 0, or -1 with errno. */
+int bench_free_tcp_url(char *buf, size_t len);
 
 int bench_group_floor(bench_t *b);       /* floor.c */
 int bench_group_exec(bench_t *b);        /* groups_exec.c */

@@ -6,6 +6,7 @@
  * (the floor), so all of them see the same machine. */
 #include "bench.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -251,13 +252,38 @@ exec_close(bench_t *b, exec_tp_t *tp)
     }
 }
 
+/* Start what the transports need: a server in this process on inproc://
+ * (its engine is also the engine API case's), and a noxrunnerd process on
+ * ipc:// and tcp://, as clients meet it. 0, or -1 reported. */
+static int
+exec_servers(bench_t *b, bench_srv_t *srv, char *inproc, size_t inproc_len,
+             char *ipc, char *tcp, pid_t *daemon)
+{
+    const char *listen[1] = {inproc};
+    const char *daemon_urls[2] = {ipc, tcp};
+
+    (void)snprintf(inproc, inproc_len, "inproc://nox-bench-%ld",
+                   (long)getpid()); /* fits */
+    if (bench_ipc_url(b, "exec", "exec.sock", ipc, EXEC_URL_MAX) != 0)
+        return -1;
+    if (bench_free_tcp_url(tcp, EXEC_URL_MAX) != 0) {
+        bench_fail(b, "exec", "no free tcp port: %s", strerror(errno));
+        return -1;
+    }
+    if (bench_srv_start(b, "exec", srv, listen, 1) != 0)
+        return -1;
+    if (bench_daemon_start(b, "exec", daemon_urls, 2, daemon) != 0) {
+        bench_srv_stop(srv);
+        return -1;
+    }
+    return 0;
+}
+
 int
 bench_group_exec(bench_t *b)
 {
     char         inproc[64], ipc[EXEC_URL_MAX], tcp[EXEC_URL_MAX];
     char         echo_url[EXEC_URL_MAX], msg[160];
-    bench_echo_t echo;
-    const char  *listen[3] = {inproc, ipc, "tcp://127.0.0.1:0"};
     const char  *urls[EXEC_NT] = {NULL, inproc, ipc, tcp, NULL, NULL, NULL};
     exec_tp_t    tp[EXEC_NT] = {{.name = "in-process"},
                                 {.name = "inproc"},
@@ -267,28 +293,23 @@ bench_group_exec(bench_t *b)
                                 {.name = "engine API"},
                                 {.name = "engine API namespaces"}};
     bench_srv_t  srv;
+    bench_echo_t echo;
+    pid_t        daemon;
 
-    (void)snprintf(inproc, sizeof(inproc), "inproc://nox-bench-%ld",
-                   (long)getpid()); /* fits */
-    if (bench_ipc_url(b, "exec", "exec.sock", ipc, sizeof(ipc)) != 0 ||
-        bench_srv_start(b, "exec", &srv, listen, 3) != 0)
+    if (exec_servers(b, &srv, inproc, sizeof(inproc), ipc, tcp, &daemon) != 0)
         return -1;
-    if (bench_srv_url(&srv, 2, tcp, sizeof(tcp)) != 0) {
-        bench_fail(b, "exec", "cannot learn the tcp port");
-        bench_srv_stop(&srv);
-        return -1;
-    }
     exec_open(b, tp, urls, srv.engine);
     memset(&echo, 0, sizeof(echo));
     /* A failure only loses the NNG rows (bench_ipc_url says why). */
     if (bench_ipc_url(b, "exec", "echo.sock", echo_url, sizeof(echo_url)) ==
             0 &&
-        bench_echo_start(&echo, echo_url, msg, sizeof(msg)) != 0)
+        bench_echo_start(b, &echo, echo_url, msg, sizeof(msg)) != 0)
         bench_fail(b, "exec", "NNG echo: %s", msg);
     exec_command(b, tp, 0, &echo);
     exec_command(b, tp, 1, &echo);
     bench_echo_stop(&echo);
     exec_close(b, tp);
+    bench_daemon_stop(b, "exec", daemon);
     bench_srv_stop(&srv);
     return 0;
 }

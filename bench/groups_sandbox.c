@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #define SANDBOX_URL_MAX 160
-#define SANDBOX_STOP_MS 10000
 
 /* Sandboxes <prefix><i> for i in [from, to); del: delete each right
  * after its create (untimed). */
@@ -411,36 +410,22 @@ scale_run(scale_t *x, const char *url)
 int
 bench_group_scale(bench_t *b)
 {
-    scale_t x = {.b = b,
-                 .rss_idle = -1,
-                 .rss_full = -1,
-                 .rss_before = -1,
-                 .rss_after = -1};
-    char    bin[PATH_MAX], dir[PATH_MAX], url[SANDBOX_URL_MAX];
-    /* Plain sandboxes: with isolation each would keep a holder process
-     * (and its namespaces) alive, which is another measurement. */
-    const char *argv[] = {bin,       "--listen",    url,    "--base-dir", dir,
-                          "--quiet", "--isolation", "none", NULL};
-    int         rv, status;
+    scale_t     x = {.b = b,
+                     .rss_idle = -1,
+                     .rss_full = -1,
+                     .rss_before = -1,
+                     .rss_after = -1};
+    char        url[SANDBOX_URL_MAX];
+    const char *urls[1] = {url};
 
-    if (bench_ipc_url(b, "scale", "scale.sock", url, sizeof(url)) != 0)
+    /* Plain sandboxes (bench_daemon_start): with isolation each would
+     * keep a holder process (and its namespaces) alive, which is another
+     * measurement. */
+    if (bench_ipc_url(b, "scale", "scale.sock", url, sizeof(url)) != 0 ||
+        bench_daemon_start(b, "scale", urls, 1, &x.pid) != 0)
         return -1;
-    if (bench_path(bin, sizeof(bin), b->bin_dir, "noxrunnerd") != 0 ||
-        bench_path(dir, sizeof(dir), b->work, "scale") != 0 ||
-        access(bin, X_OK) != 0) {
-        bench_fail(b, "scale", "no noxrunnerd next to nox-bench (%s)", bin);
-        return -1;
-    }
-    if ((rv = bench_start(argv, &x.pid)) != 0) {
-        bench_fail(b, "scale", "cannot start %s: %s", bin, strerror(rv));
-        return -1;
-    }
     scale_run(&x, url);
-    if ((rv = bench_stop(x.pid, SANDBOX_STOP_MS, &status)) != 0)
-        bench_fail(b, "scale", "stopping noxrunnerd: %s", strerror(rv));
-    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        bench_fail(b, "scale", "noxrunnerd ended with wait status 0x%x",
-                   status);
+    bench_daemon_stop(b, "scale", x.pid);
     scale_report(&x);
     /* The sandboxes go with the work directory at the end. */
     return 0;

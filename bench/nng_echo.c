@@ -1,56 +1,84 @@
 /* nng_echo.c - the transport floor of an ipc call: one NNG req/rep round
- * trip of a small message to an echo thread in this process, where the
- * bench's server runs too. Every call over ipc pays at least this, so it
- * says how much of an ipc Exec is NNG's and how much the service's. */
+ * trip of a small message between two processes, as between a client and
+ * noxrunnerd. The echo side is this program run again with --nng-echo
+ * (NNG is not fork-safe, so it is exec'd, not forked). Every call over
+ * ipc pays at least this, so it says how much of an ipc Exec is NNG's. */
 #include "bench.h"
 
-#include <nng/nng.h>
+#include <errno.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-#define ECHO_BYTES 64 /* about an Exec request of "true" */
+#define ECHO_BYTES 64     /* about an Exec request of "true" */
+#define ECHO_DIAL_MS 5000 /* for the echo process to listen */
+#define ECHO_STOP_MS 5000
 
-static void *
-echo_main(void *arg)
+int
+bench_echo_serve(const char *url)
 {
-    bench_echo_t *e = arg;
-    nng_msg      *m;
+    nng_socket s;
+    nng_msg   *m;
+    int        rv;
 
-    /* Ends when stop closes the socket (recv then fails). */
-    while (nng_recvmsg(e->rep, &m, 0) == 0)
-        if (nng_sendmsg(e->rep, m, 0) != 0)
+    if ((rv = nng_rep0_open(&s)) != 0 || (rv = nng_listen(s, url, NULL, 0))) {
+        (void)fprintf(stderr, "nox-bench --nng-echo %s: %s\n", url,
+                      nng_strerror(rv));
+        return 1;
+    }
+    /* Until the bench's SIGTERM ends the process. */
+    for (;;) {
+        if ((rv = nng_recvmsg(s, &m, 0)) != 0)
+            break;
+        if (nng_sendmsg(s, m, 0) != 0)
             nng_msg_free(m);
-    return NULL;
+    }
+    (void)fprintf(stderr, "nox-bench --nng-echo: %s\n", nng_strerror(rv));
+    return 1;
 }
 
 int
-bench_echo_start(bench_echo_t *e, const char *url, char *msg, size_t msglen)
+bench_echo_start(bench_t *b, bench_echo_t *e, const char *url, char *msg,
+                 size_t msglen)
 {
-    int rv;
+    char        bin[PATH_MAX];
+    const char *argv[] = {bin, "--nng-echo", url, NULL};
+    int64_t     end = bench_now_ns() + (int64_t)ECHO_DIAL_MS * 1000000;
+    int         rv;
 
     memset(e, 0, sizeof(*e));
-    if ((rv = nng_rep0_open(&e->rep)) != 0) {
-        (void)snprintf(msg, msglen, "rep socket: %s", nng_strerror(rv));
+    if (bench_path(bin, sizeof(bin), b->bin_dir, "nox-bench") != 0) {
+        (void)snprintf(msg, msglen, "path of nox-bench too long");
         return -1;
     }
-    if ((rv = nng_listen(e->rep, url, NULL, 0)) != 0 ||
-        (rv = nng_req0_open(&e->req)) != 0) {
-        (void)snprintf(msg, msglen, "listen %s: %s", url, nng_strerror(rv));
-        (void)nng_close(e->rep);
+    if ((rv = bench_start(argv, &e->pid)) != 0) {
+        (void)snprintf(msg, msglen, "cannot start %s: %s", bin, strerror(rv));
         return -1;
     }
-    if ((rv = nng_dial(e->req, url, NULL, 0)) != 0 ||
-        (rv = pthread_create(&e->thread, NULL, echo_main, e)) != 0) {
-        (void)snprintf(msg, msglen, "dial %s: %s", url,
-                       rv > 0 && rv < 1000 ? strerror(rv) : nng_strerror(rv));
+    if ((rv = nng_req0_open(&e->req)) != 0) {
+        (void)snprintf(msg, msglen, "req socket: %s", nng_strerror(rv));
+        goto out_stop;
+    }
+    /* The child may not listen yet: redial until it does. */
+    while ((rv = nng_dial(e->req, url, NULL, 0)) == NNG_ECONNREFUSED ||
+           rv == NNG_ENOENT) {
+        if (bench_now_ns() >= end)
+            break;
+        nng_msleep(5);
+    }
+    if (rv != 0) {
+        (void)snprintf(msg, msglen, "dial %s: %s", url, nng_strerror(rv));
         (void)nng_close(e->req);
-        (void)nng_close(e->rep);
-        return -1;
+        goto out_stop;
     }
     e->started = true;
     return 0;
+out_stop:
+    (void)bench_stop(e->pid, ECHO_STOP_MS, NULL); /* a kill is its end */
+    return -1;
 }
 
 int
@@ -88,7 +116,7 @@ bench_echo_stop(bench_echo_t *e)
     if (!e->started)
         return;
     (void)nng_close(e->req);
-    (void)nng_close(e->rep); /* ends echo_main's recv */
-    (void)pthread_join(e->thread, NULL);
+    /* SIGTERM ends it by default; how it ended is of no interest. */
+    (void)bench_stop(e->pid, ECHO_STOP_MS, NULL);
     e->started = false;
 }
