@@ -426,10 +426,12 @@ dispatch_scrub_utf8(char *s)
 /* Pack the RpcResponse for call into reply: the payload on success, code
  * and message otherwise. */
 static nox_err_t
-dispatch_pack_reply(dispatch_call_t *call, nox_buf_t *reply)
+dispatch_pack_reply(dispatch_call_t *call, nox_dispatch_alloc_fn alloc,
+                    void *arg, size_t *reply_len)
 {
     Noxrunner__V1__RpcResponse resp = NOXRUNNER__V1__RPC_RESPONSE__INIT;
     size_t                     size;
+    uint8_t                   *out;
 
     resp.code = nox_err_to_wire(call->st.code);
     if (call->st.code == NOX_OK) {
@@ -440,9 +442,12 @@ dispatch_pack_reply(dispatch_call_t *call, nox_buf_t *reply)
         resp.message = call->st.msg;
     }
     size = noxrunner__v1__rpc_response__get_packed_size(&resp);
-    if (nox__buf_reserve(reply, size) != NOX_OK)
+    /* An all-default reply (OK, empty payload) packs to nothing: alloc
+     * may return NULL for it, but is still called to take the storage. */
+    out = alloc(arg, size);
+    if (out == NULL && size > 0)
         return NOX_ERESOURCE;
-    reply->len = noxrunner__v1__rpc_response__pack(&resp, reply->data);
+    *reply_len = size > 0 ? noxrunner__v1__rpc_response__pack(&resp, out) : 0;
     return NOX_OK;
 }
 
@@ -503,8 +508,8 @@ dispatch_invoke(dispatch_call_t *call, const Noxrunner__V1__RpcRequest *req)
 }
 
 nox_err_t
-nox__dispatch(const nox_dispatch_ctx_t *ctx, const uint8_t *req, size_t len,
-              nox_buf_t *reply)
+nox__dispatch_to(const nox_dispatch_ctx_t *ctx, const uint8_t *req, size_t len,
+                 nox_dispatch_alloc_fn alloc, void *arg, size_t *reply_len)
 {
     dispatch_call_t            call;
     Noxrunner__V1__RpcRequest *env;
@@ -513,7 +518,7 @@ nox__dispatch(const nox_dispatch_ctx_t *ctx, const uint8_t *req, size_t len,
     memset(&call, 0, sizeof(call));
     call.ctx = ctx;
     nox__status_clear(&call.st);
-    reply->len = 0;
+    *reply_len = 0;
     env = noxrunner__v1__rpc_request__unpack(NULL, len, req);
     if (env == NULL)
         (void)nox__status_set(&call.st, NOX_EINVAL,
@@ -524,7 +529,30 @@ nox__dispatch(const nox_dispatch_ctx_t *ctx, const uint8_t *req, size_t len,
     if (env != NULL && call.st.code == NOX_OK && !call.replied)
         (void)nox__status_set(&call.st, NOX_EINTERNAL,
                               "handler returned no response");
-    rv = dispatch_pack_reply(&call, reply);
+    /* From here on req is not read: alloc may reuse it. */
+    rv = dispatch_pack_reply(&call, alloc, arg, reply_len);
     nox__buf_free(&call.out);
+    return rv;
+}
+
+/* nox__dispatch's allocator: *arg is the nox_buf_t to fill. */
+static uint8_t *
+dispatch_buf_alloc(void *arg, size_t size)
+{
+    nox_buf_t *b = arg;
+
+    b->len = 0;
+    return nox__buf_reserve(b, size) == NOX_OK ? b->data : NULL;
+}
+
+nox_err_t
+nox__dispatch(const nox_dispatch_ctx_t *ctx, const uint8_t *req, size_t len,
+              nox_buf_t *reply)
+{
+    size_t    n = 0;
+    nox_err_t rv =
+        nox__dispatch_to(ctx, req, len, dispatch_buf_alloc, reply, &n);
+
+    reply->len = rv == NOX_OK ? n : 0;
     return rv;
 }

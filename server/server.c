@@ -113,25 +113,35 @@ server_oom_reply(uint8_t *buf, size_t cap)
     return noxrunner__v1__rpc_response__pack(&r, buf);
 }
 
+/* The dispatcher's allocator: the reply replaces the request in its own
+ * message (nox_dispatch_alloc_fn says when that is safe), so a reply is
+ * packed once, straight into what NNG sends. */
+static uint8_t *
+server_reply_alloc(void *arg, size_t size)
+{
+    nng_msg *msg = arg;
+
+    nng_msg_clear(msg);
+    if (nng_msg_realloc(msg, size) != 0)
+        return NULL;
+    return nng_msg_body(msg);
+}
+
 /* Replace msg's body with the reply to it. The header is left alone: rep0
  * routes the reply with it. Returns 0 or an NNG error. */
 static int
 server_build_reply(nox_server_t *s, nng_msg *msg)
 {
-    nox_buf_t reply = NOX_BUF_INIT;
-    uint8_t   oom[64];
-    size_t    n;
-    int       rv;
+    uint8_t oom[64];
+    size_t  n = 0;
 
-    if (nox__dispatch(&s->dctx, nng_msg_body(msg), nng_msg_len(msg), &reply) ==
-        NOX_OK) {
-        nng_msg_clear(msg);
-        rv = nng_msg_append(msg, reply.data, reply.len);
-        nox__buf_free(&reply);
-        if (rv == 0)
-            return 0;
+    if (nox__dispatch_to(&s->dctx, nng_msg_body(msg), nng_msg_len(msg),
+                         server_reply_alloc, msg, &n) == NOX_OK) {
+        /* The packed size is what was asked for; trim anyway. */
+        if (n < nng_msg_len(msg))
+            (void)nng_msg_chop(msg, nng_msg_len(msg) - n); /* n <= len */
+        return 0;
     }
-    nox__buf_free(&reply);
     nng_msg_clear(msg);
     n = server_oom_reply(oom, sizeof(oom));
     if (n == 0)
