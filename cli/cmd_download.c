@@ -54,8 +54,13 @@ download_count_files(const uint8_t *p, size_t n)
     struct archive_entry *ent;
     uint64_t              files = 0;
 
-    if (nox__archive_load(NULL) != NOX_OK)
+    nox_status_t st;
+
+    if (nox__archive_load(&st) != NOX_OK) {
+        /* The archive is saved all the same; only the count is missing. */
+        (void)fprintf(stderr, "noxrc-rpc: not counting files: %s\n", st.msg);
         return 0;
+    }
     ar = archive_read_new();
     if (ar == NULL)
         return 0;

@@ -40,6 +40,7 @@ archive_load_once(void)
         (void)snprintf(archive_why, sizeof(archive_why),                       \
                        "cannot load %s: it has no %s", NOX_LIBARCHIVE_SONAME,  \
                        #f);                                                    \
+        (void)dlclose(h); /* unusable: do not keep it mapped */                \
         return;                                                                \
     }
     NOX_ARCHIVE_FUNCS(NOX_ARCHIVE_SYM)

@@ -380,9 +380,11 @@ nox__tar_pack(int src_fd, const char *file_name, nox_tar_format_t format,
     if (!NOX_TAR_FORMAT_VALID(format))
         return nox__status_set(st, NOX_EINVAL, "unknown archive format %d",
                                (int)format);
+    /* Before anything that needs libarchive, freeing included. */
     rv = nox__archive_load(st);
-    if (rv == NOX_OK)
-        rv = pack_begin(&p, format);
+    if (rv != NOX_OK)
+        return rv;
+    rv = pack_begin(&p, format);
     if (rv == NOX_OK)
         rv = pack_body(&p, src_fd, file_name);
     if (rv == NOX_OK && archive_write_close(p.a) != ARCHIVE_OK)
