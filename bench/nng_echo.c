@@ -16,6 +16,7 @@
 #define ECHO_BYTES 64     /* about an Exec request of "true" */
 #define ECHO_DIAL_MS 5000 /* for the echo process to listen */
 #define ECHO_STOP_MS 5000
+#define ECHO_RECV_MS 5000
 
 int
 bench_echo_serve(const char *url)
@@ -60,6 +61,13 @@ bench_echo_start(bench_t *b, bench_echo_t *e, const char *url, char *msg,
     }
     if ((rv = nng_req0_open(&e->req)) != 0) {
         (void)snprintf(msg, msglen, "req socket: %s", nng_strerror(rv));
+        goto out_stop;
+    }
+    /* A lost echo fails its round instead of stalling the bench. */
+    if ((rv = nng_socket_set_ms(e->req, NNG_OPT_RECVTIMEO, ECHO_RECV_MS)) !=
+        0) {
+        (void)snprintf(msg, msglen, "req socket: %s", nng_strerror(rv));
+        (void)nng_close(e->req);
         goto out_stop;
     }
     /* The child may not listen yet: redial until it does. */

@@ -51,7 +51,9 @@ typedef enum {
 typedef struct {
     /* Per-call time budget in ms for calls other than Exec; 0: 30000.
      * Exec gets its own timeout plus this budget. Sent to the server as
-     * RpcRequest.deadline_ms. */
+     * RpcRequest.deadline_ms. In-process (nox_client_open_local) a call
+     * runs in the calling thread and is not cut off: Exec still ends at
+     * its own timeout, other calls when their filesystem work is done. */
     int64_t timeout_ms;
     /* Largest request payload the client will send; 0: ask the server
      * (Health) the first time a request is larger than 1 MiB. */
