@@ -210,10 +210,10 @@ bench_group_concurrency(bench_t *b)
     size_t              errs[4] = {0}, opened;
     char                url[CONC_URL_MAX], name[72];
     const char         *urls[1] = {url};
-    bench_srv_t         srv;
+    pid_t               daemon;
 
     if (bench_ipc_url(b, "concurrency", "conc.sock", url, sizeof(url)) != 0 ||
-        bench_srv_start(b, "concurrency", &srv, urls, 1) != 0)
+        bench_daemon_start(b, "concurrency", urls, 1, &daemon) != 0)
         return -1;
     for (size_t i = 0; i < 4; i++) {
         by_k[i].n = 0;
@@ -228,7 +228,7 @@ bench_group_concurrency(bench_t *b)
         }
         conc_teardown(b, w, ks[i]);
     }
-    bench_srv_stop(&srv);
+    bench_daemon_stop(b, "concurrency", daemon);
     conc_targets(b, by_k, errs);
     return 0;
 }

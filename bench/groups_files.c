@@ -464,7 +464,7 @@ bench_group_files(bench_t *b)
     bench_stats_t ipc[2][2][FILES_NFORMATS], local[2][FILES_NFORMATS];
     char          big_label[32], many_label[32], url[FILES_URL_MAX];
     const char   *urls[1] = {url};
-    bench_srv_t   srv;
+    pid_t         daemon;
     int           rv = -1;
 
     (void)snprintf(big_label, sizeof(big_label), "%zu MiB", b->big_bytes >> 20);
@@ -478,13 +478,13 @@ bench_group_files(bench_t *b)
     if (files_floors(b, &sets[0]) != 0 || files_floors(b, &sets[1]) != 0)
         goto out_free;
     if (bench_ipc_url(b, "files", "files.sock", url, sizeof(url)) != 0 ||
-        bench_srv_start(b, "files", &srv, urls, 1) != 0)
+        bench_daemon_start(b, "files", urls, 1, &daemon) != 0)
         goto out_free;
     for (int k = 0; k < 2; k++) {
         files_transport(b, &sets[k], "in-proc", NULL, local[0], local[1]);
         files_transport(b, &sets[k], "ipc", url, ipc[k][0], ipc[k][1]);
     }
-    bench_srv_stop(&srv);
+    bench_daemon_stop(b, "files", daemon);
     files_targets(b, sets, ipc);
     rv = 0;
 out_free:

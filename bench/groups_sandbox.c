@@ -175,8 +175,8 @@ bench_group_lifecycle(bench_t *b)
         {"in-process pair", life_pair, &args[2], {0}, 0},
         {"ipc pair", life_pair, &args[3], {0}, 0},
         {"in-process namespaces pair", life_pair, &args[4], {0}, 0}};
-    bench_srv_t srv;
-    int         rv = -1;
+    pid_t daemon;
+    int   rv = -1;
 
     if (bench_path(dir, sizeof(dir), b->work, "fs-floor") != 0 ||
         bench_ipc_url(b, "lifecycle", "life.sock", url, sizeof(url)) != 0)
@@ -185,7 +185,7 @@ bench_group_lifecycle(bench_t *b)
         bench_fail(b, "lifecycle", "mkdir %s: %s", dir, strerror(errno));
         return -1;
     }
-    if (bench_srv_start(b, "lifecycle", &srv, urls, 1) != 0)
+    if (bench_daemon_start(b, "lifecycle", urls, 1, &daemon) != 0)
         return -1;
     if ((args[2].c = bench_client(b, "lifecycle", NULL, 0)) == NULL)
         cases[2].fn = NULL;
@@ -206,7 +206,7 @@ bench_group_lifecycle(bench_t *b)
     nox_client_close(args[2].c);
     nox_client_close(args[3].c);
     nox_client_close(args[4].c);
-    bench_srv_stop(&srv);
+    bench_daemon_stop(b, "lifecycle", daemon);
     return bench_rmtree(dir) == 0 ? rv : -1;
 }
 

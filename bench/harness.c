@@ -1,4 +1,4 @@
-/* harness.c - servers hosted in the bench process, clients, and the
+/* harness.c - servers hosted in the bench process (inproc), clients, and the
  * checked calls every group makes. */
 #include "bench.h"
 #include "server_priv.h"
