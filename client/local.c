@@ -7,11 +7,9 @@
 #include "nox/engine.h"
 #include "nox/server.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
 #define LOCAL_PEER "the in-process engine" /* for messages */
 
@@ -70,19 +68,12 @@ nox__local_call(nox_local_t *l, const ProtobufCMethodDescriptor *md,
 static void *
 local_reaper_main(void *arg)
 {
-    nox_local_t    *l = arg;
-    struct timespec at;
+    nox_local_t *l = arg;
 
     (void)pthread_mutex_lock(&l->mu); /* cannot fail: valid, not owned */
     while (!l->stop) {
-        int64_t ms = nox__mono_ms() + l->reap_every_ms;
-
-        at.tv_sec = (time_t)(ms / 1000);
-        at.tv_nsec = (long)(ms % 1000) * 1000000;
-        /* Spurious wakeups just loop; close sets stop first. */
-        while (!l->stop &&
-               pthread_cond_timedwait(&l->cv, &l->mu, &at) != ETIMEDOUT)
-            ;
+        nox__cond_sleep_until(&l->cv, &l->mu, nox__mono_ms() + l->reap_every_ms,
+                              &l->stop);
         if (l->stop)
             break;
         (void)pthread_mutex_unlock(&l->mu);
@@ -98,24 +89,11 @@ local_reaper_main(void *arg)
 static nox_err_t
 local_start_reaper(nox_local_t *l, nox_status_t *st)
 {
-    pthread_condattr_t ca;
-    int                rv;
+    nox_err_t err = nox__sleep_sync_init(&l->mu, &l->cv, st);
+    int       rv;
 
-    rv = pthread_condattr_init(&ca);
-    if (rv != 0)
-        return nox__status_errno(st, NOX_EINTERNAL, rv, "condattr");
-    /* Monotonic, like nox__mono_ms: clock changes cannot stall us. */
-    rv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (rv == 0)
-        rv = pthread_cond_init(&l->cv, &ca);
-    (void)pthread_condattr_destroy(&ca); /* cannot fail once initialised */
-    if (rv != 0)
-        return nox__status_errno(st, NOX_EINTERNAL, rv, "cond init");
-    rv = pthread_mutex_init(&l->mu, NULL);
-    if (rv != 0) {
-        (void)pthread_cond_destroy(&l->cv);
-        return nox__status_errno(st, NOX_EINTERNAL, rv, "mutex init");
-    }
+    if (err != NOX_OK)
+        return err;
     l->sync_init = true;
     rv = pthread_create(&l->reaper, NULL, local_reaper_main, l);
     if (rv != 0)

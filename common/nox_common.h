@@ -10,6 +10,7 @@
 
 #include "nox/error.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,6 +71,19 @@ uint8_t *nox__buf_steal(nox_buf_t *b, size_t *len);
 /* CLOCK_MONOTONIC in nanoseconds / milliseconds. */
 int64_t nox__mono_ns(void);
 int64_t nox__mono_ms(void);
+
+/* ---- sleeping threads (sleep.c) ---- */
+
+/* Initialise mu, and cv with CLOCK_MONOTONIC (nox__mono_ms's clock) for
+ * nox__cond_sleep_until. NOX_EINTERNAL when either cannot be; nothing is
+ * left initialised then. */
+nox_err_t nox__sleep_sync_init(pthread_mutex_t *mu, pthread_cond_t *cv,
+                               nox_status_t *st);
+
+/* With mu held: wait on cv until nox__mono_ms() reaches at_ms or *stop is
+ * true (set under mu, then cv signalled). Returns with mu held. */
+void nox__cond_sleep_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+                           int64_t at_ms, const bool *stop);
 
 /* Format t (seconds since the epoch) as "2026-01-02T12:34:56Z" into out,
  * which must hold NOX_RFC3339_LEN bytes. Uses gmtime_r. */

@@ -315,21 +315,6 @@ server_watch(nox_server_t *s)
 
 /* ---- housekeeping: reaper and ipc watch ---- */
 
-/* Sleep on cv until the monotonic time at_ms or until stop. Called and
- * returns with mu held. */
-static void
-server_keeper_wait(nox_server_t *s, int64_t at_ms)
-{
-    struct timespec ts;
-
-    ts.tv_sec = (time_t)(at_ms / 1000);
-    ts.tv_nsec = (long)(at_ms % 1000) * 1000000;
-    /* Spurious wakeups just loop; stop sets keeper_stop first. */
-    while (!s->keeper_stop &&
-           pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
-        ;
-}
-
 static void *
 server_keeper_main(void *arg)
 {
@@ -341,7 +326,9 @@ server_keeper_main(void *arg)
 
     (void)pthread_mutex_lock(&s->mu); /* cannot fail: valid, not owned */
     while (!s->keeper_stop) {
-        server_keeper_wait(s, reap_at < watch_at ? reap_at : watch_at);
+        nox__cond_sleep_until(&s->cv, &s->mu,
+                              reap_at < watch_at ? reap_at : watch_at,
+                              &s->keeper_stop);
         if (s->keeper_stop)
             break;
         (void)pthread_mutex_unlock(&s->mu);
@@ -362,26 +349,10 @@ server_keeper_main(void *arg)
 static nox_err_t
 server_sync_init(nox_server_t *s, nox_status_t *st)
 {
-    pthread_condattr_t ca;
-    int                rv;
+    nox_err_t rv = nox__sleep_sync_init(&s->mu, &s->cv, st);
 
-    rv = pthread_condattr_init(&ca);
-    if (rv != 0)
-        return nox__status_errno(st, NOX_EINTERNAL, rv, "condattr");
-    /* Monotonic, like nox__mono_ms: clock changes cannot stall us. */
-    rv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (rv == 0)
-        rv = pthread_cond_init(&s->cv, &ca);
-    (void)pthread_condattr_destroy(&ca); /* cannot fail once initialised */
-    if (rv != 0)
-        return nox__status_errno(st, NOX_EINTERNAL, rv, "cond init");
-    rv = pthread_mutex_init(&s->mu, NULL);
-    if (rv != 0) {
-        (void)pthread_cond_destroy(&s->cv);
-        return nox__status_errno(st, NOX_EINTERNAL, rv, "mutex init");
-    }
-    s->sync_init = true;
-    return NOX_OK;
+    s->sync_init = rv == NOX_OK;
+    return rv;
 }
 
 static nox_err_t

@@ -563,27 +563,45 @@ proc_alive(long pid)
     return state != 'Z' && state != 'X';
 }
 
-START_TEST(engine_delete_kills_processes_that_dropped_the_markers)
+/* Run in sandbox sid a command that leaves behind a sleep with a cleared
+ * environment (so only the /proc scan can find it); its pid. */
+static long
+start_leftover(const char *sid)
 {
     const char       *argv[] = {"sh", "-c",
                                 "env -i /bin/sleep 60 >/dev/null 2>&1 & "
                                       "echo $!"};
     nox_exec_result_t res;
     nox_status_t      st;
-    bool              deleted = false;
 
-    create(eng, "env-i", 60, true);
-    ck_assert_int_eq(run(eng, "env-i", argv, 3, &res, &st), NOX_OK);
+    ck_assert_int_eq(run(eng, sid, argv, 3, &res, &st), NOX_OK);
     char *out = out_str(&res);
     long  pid = strtol(out, NULL, 10);
     free(out);
     nox_exec_result_free(&res);
     ck_assert_int_gt(pid, 0);
     ck_assert(proc_alive(pid));
-    ck_assert_int_eq(nox_engine_delete(eng, "env-i", &deleted, &st), NOX_OK);
+    return pid;
+}
+
+/* Delete sid and expect pid gone within a second. */
+static void
+delete_kills(const char *sid, long pid)
+{
+    nox_status_t st;
+    bool         deleted = false;
+
+    ck_assert_int_eq(nox_engine_delete(eng, sid, &deleted, &st), NOX_OK);
+    ck_assert(deleted);
     for (int i = 0; i < 100 && proc_alive(pid); i++)
         usleep(10 * 1000);
     ck_assert_msg(!proc_alive(pid), "pid %ld survived the delete", pid);
+}
+
+START_TEST(engine_delete_kills_processes_that_dropped_the_markers)
+{
+    create(eng, "env-i", 60, true);
+    delete_kills("env-i", start_leftover("env-i"));
 }
 END_TEST
 
@@ -627,21 +645,11 @@ END_TEST
  * a delete must still find and kill what they left behind. */
 START_TEST(engine_delete_without_the_mark_still_kills_leftovers)
 {
-    const char       *argv[] = {"sh", "-c",
-                                "env -i /bin/sleep 60 >/dev/null 2>&1 & "
-                                      "echo $!"};
-    nox_exec_result_t res;
-    nox_status_t      st;
-    bool              deleted = false;
-    char              dir[PATH_MAX], *m, *ran;
+    char dir[PATH_MAX], *m, *ran;
+    long pid;
 
     create(eng, "old", 60, true);
-    ck_assert_int_eq(run(eng, "old", argv, 3, &res, &st), NOX_OK);
-    char *out = out_str(&res);
-    long  pid = strtol(out, NULL, 10);
-    free(out);
-    nox_exec_result_free(&res);
-    ck_assert_int_gt(pid, 0);
+    pid = start_leftover("old");
     /* Rewrite the metadata without its ran= line, as an older engine
      * wrote it. */
     m = meta_of("old");
@@ -651,12 +659,7 @@ START_TEST(engine_delete_without_the_mark_still_kills_leftovers)
     (void)snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_old", base);
     tu_write_file(dir, ".noxrunner.meta", m, strlen(m));
     free(m);
-    ck_assert(proc_alive(pid));
-    ck_assert_int_eq(nox_engine_delete(eng, "old", &deleted, &st), NOX_OK);
-    ck_assert(deleted);
-    for (int i = 0; i < 100 && proc_alive(pid); i++)
-        usleep(10 * 1000);
-    ck_assert_msg(!proc_alive(pid), "pid %ld survived the delete", pid);
+    delete_kills("old", pid);
 }
 END_TEST
 
