@@ -52,8 +52,10 @@ nox__local_call(nox_local_t *l, const ProtobufCMethodDescriptor *md,
     nox__envelope_fini(&e);
     err = nox__dispatch(&l->dctx, packed, len, &reply);
     free(packed);
-    if (err != NOX_OK)
+    if (err != NOX_OK) {
+        nox__buf_free(&reply);
         return nox__status_set(st, err, "out of memory for the reply");
+    }
     err = nox__envelope_open_reply(LOCAL_PEER, md, reply.data, reply.len, resp,
                                    st);
     nox__buf_free(&reply);

@@ -91,8 +91,9 @@ typedef struct {
 NOX_API nox_err_t nox_client_open(nox_client_t **out, const char *url,
                                   const nox_client_opts_t *opts);
 
-/* Run the engine in-process on base_dir and connect to it. lopts and
- * opts may be NULL. Prints the local-mode warning unless quiet. */
+/* Run the engine in-process on base_dir; calls run in the calling thread
+ * (no server, no socket). lopts and opts may be NULL. Prints the
+ * local-mode warning unless quiet. */
 NOX_API nox_err_t nox_client_open_local(nox_client_t           **out,
                                         const nox_local_opts_t  *lopts,
                                         const nox_client_opts_t *opts);
