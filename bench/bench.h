@@ -219,6 +219,19 @@ int bench_stop(pid_t pid, int timeout_ms, int *status);
 /* VmRSS of pid in KiB, or -1 when it cannot be read. */
 long bench_rss_kib(pid_t pid);
 
+/* The machine's CPU time from /proc/stat, in clock ticks. */
+typedef struct {
+    unsigned long long idle, total;
+} bench_cpu_t;
+
+/* Read it; 0 or -1. */
+int bench_cpu_ticks(bench_cpu_t *c);
+
+/* How many CPUs were busy on average between two readings (0 to the
+ * number online; NAN when it cannot tell). Whatever else the machine
+ * runs counts too. */
+double bench_cpus_busy(const bench_cpu_t *from, const bench_cpu_t *to);
+
 /* Remove path recursively without following symlinks; 0 or -1. */
 int bench_rmtree(const char *path);
 

@@ -155,11 +155,13 @@ conc_start(bench_t *b, conc_worker_t *w, size_t k, conc_gate_t *g,
     return t0;
 }
 
-/* Run k threads; merge their samples into st. 0 or -1 (reported). */
+/* Run k threads; merge their samples into st; *busy: how many CPUs the
+ * machine kept busy meanwhile. 0 or -1 (reported). */
 static int
 conc_run(bench_t *b, conc_worker_t *w, size_t k, bench_stats_t *st,
-         size_t *errors)
+         size_t *errors, double *busy)
 {
+    bench_cpu_t     cpu0, cpu1;
     conc_gate_t     g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
                          false, false};
     pthread_t       tid[CONC_MAX_THREADS];
@@ -171,6 +173,8 @@ conc_run(bench_t *b, conc_worker_t *w, size_t k, bench_stats_t *st,
         bench_fail(b, "concurrency", "out of memory");
         return -1;
     }
+    if (bench_cpu_ticks(&cpu0) != 0)
+        cpu0.total = 0; /* no figure then */
     t0 = conc_start(b, w, k, &g, tid, &started);
     *errors = 0;
     for (size_t i = 0; i < started; i++) {
@@ -182,6 +186,9 @@ conc_run(bench_t *b, conc_worker_t *w, size_t k, bench_stats_t *st,
     }
     if (t0 >= 0)
         bench_stats(&all, end - t0, st);
+    *busy = cpu0.total != 0 && bench_cpu_ticks(&cpu1) == 0
+                ? bench_cpus_busy(&cpu0, &cpu1)
+                : NAN;
     bench_samples_free(&all);
     return t0 >= 0 ? 0 : -1;
 }
@@ -209,6 +216,7 @@ bench_group_concurrency(bench_t *b)
     bench_stats_t       by_k[4];
     size_t              errs[4] = {0}, opened;
     char                url[CONC_URL_MAX], name[72];
+    double              busy;
     const char         *urls[1] = {url};
     pid_t               daemon;
 
@@ -221,10 +229,13 @@ bench_group_concurrency(bench_t *b)
             conc_teardown(b, w, opened);
             continue;
         }
-        if (conc_run(b, w, ks[i], &by_k[i], &errs[i]) == 0) {
+        if (conc_run(b, w, ks[i], &by_k[i], &errs[i], &busy) == 0) {
             (void)snprintf(name, sizeof(name), "ipc true, %zu client%s", ks[i],
                            ks[i] > 1 ? "s" : "");
             bench_row_lat(b, "concurrency", name, &by_k[i], errs[i], NULL);
+            /* What limits scaling on a small machine: the CPUs. */
+            (void)snprintf(name, sizeof(name), "  CPUs busy meanwhile");
+            bench_row_value(b, "concurrency", name, busy, "CPUs");
         }
         conc_teardown(b, w, ks[i]);
     }

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -171,6 +172,37 @@ bench_rss_kib(pid_t pid)
             break;
     (void)fclose(f); /* read-only: nothing to lose */
     return kib;
+}
+
+int
+bench_cpu_ticks(bench_cpu_t *c)
+{
+    unsigned long long v[8] = {0};
+    FILE              *f = fopen("/proc/stat", "re");
+    int                n;
+
+    if (f == NULL)
+        return -1;
+    /* "cpu  user nice system idle iowait irq softirq steal ..." */
+    n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+               &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    (void)fclose(f); /* read-only: nothing to lose */
+    if (n != 8)
+        return -1;
+    c->idle = v[3] + v[4];
+    c->total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+    return 0;
+}
+
+double
+bench_cpus_busy(const bench_cpu_t *from, const bench_cpu_t *to)
+{
+    long   ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    double total = (double)(to->total - from->total);
+
+    if (ncpu <= 0 || total <= 0)
+        return NAN;
+    return (double)ncpu * (total - (double)(to->idle - from->idle)) / total;
 }
 
 int
