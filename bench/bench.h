@@ -207,9 +207,12 @@ void bench_machine(char *kernel, size_t klen, char *cpu, size_t clen,
  * EOF, and wait for it. *status gets the wait status. 0 or an errno. */
 int bench_run(const char *const *argv, int *status);
 
-/* Start argv[0] in the background with stdin from /dev/null and stdout
- * and stderr as ours. 0 and *pid, or an errno. */
-int bench_start(const char *const *argv, pid_t *pid);
+/* Start argv[0] in the background with stdin from /dev/null, stdout as
+ * ours and stderr onto err_fd (-1: ours). The child gets SIGTERM when the
+ * calling thread ends (PR_SET_PDEATHSIG), so a server started for a
+ * group cannot outlive a nox-bench that crashed or was killed. 0 and
+ * *pid, or an errno. */
+int bench_start(const char *const *argv, int err_fd, pid_t *pid);
 
 /* Stop a child: SIGTERM, then SIGKILL if it has not exited within
  * timeout_ms; always reaps it. *status (may be NULL) gets the wait
@@ -336,6 +339,8 @@ typedef struct {
     nng_socket req;
     pid_t      pid; /* the echo process */
     bool       started;
+    bool       broken;   /* a round failed: the rest fail at once */
+    char       why[128]; /* what failed it */
 } bench_echo_t;
 
 /* The --nng-echo mode: echo every message on url until killed. Returns
@@ -355,18 +360,26 @@ void bench_echo_stop(bench_echo_t *e);
 
 /* ---- a noxrunnerd process (daemon.c) ---- */
 
+#define BENCH_DAEMON_MAX_URLS 4
+
+typedef struct {
+    pid_t  pid; /* -1: not running */
+    size_t n;
+    /* What each listen URL is bound to ("tcp://127.0.0.1:0" gets its
+     * port), from noxrunnerd's "listening on" lines. */
+    char urls[BENCH_DAEMON_MAX_URLS][160];
+    char log[PATH_MAX]; /* its stderr */
+} bench_daemon_t;
+
 /* Start noxrunnerd (next to nox-bench) listening on urls[0..n), on its
- * own base directory under b->work, plain sandboxes. 0, or -1 reported
- * under group. Stop it with bench_daemon_stop. */
+ * own base directory under b->work, plain sandboxes, and wait until it
+ * listens. 0, or -1 reported under group (nothing left running). */
 int bench_daemon_start(bench_t *b, const char *group, const char *const *urls,
-                       size_t n, pid_t *pid);
+                       size_t n, bench_daemon_t *d);
 
-/* SIGTERM it and check that it exits 0; a failure is reported. */
-void bench_daemon_stop(bench_t *b, const char *group, pid_t pid);
-
-/* "tcp://127.0.0.1:<port>" with a port that was free a moment ago (the
- * kernel picks it). 0, or -1 with errno. */
-int bench_free_tcp_url(char *buf, size_t len);
+/* SIGTERM it and check that it exits 0 (a failure is reported). A
+ * daemon that is not running is a no-op. */
+void bench_daemon_stop(bench_t *b, const char *group, bench_daemon_t *d);
 
 int bench_group_floor(bench_t *b);       /* floor.c */
 int bench_group_exec(bench_t *b);        /* groups_exec.c */

@@ -1,34 +1,100 @@
 /* daemon.c - noxrunnerd as a separate process, as clients meet it: for
- * the exec group's ipc and tcp rows and the scale group. */
+ * the ipc and tcp rows of the exec, concurrency, lifecycle and files
+ * groups and for the scale group. */
 #include "bench.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DAEMON_MAX_URLS 4
+#define DAEMON_READY_MS 10000
 #define DAEMON_STOP_MS 10000
+#define DAEMON_LOG_MAX 8192
+#define DAEMON_LISTENING "noxrunnerd: listening on "
+
+/* The noxrunnerd log so far, NUL-terminated (empty when unreadable). */
+static void
+daemon_log(const char *path, char *buf, size_t len)
+{
+    int     fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+    buf[n > 0 ? (size_t)n : 0] = '\0';
+    if (fd >= 0)
+        nox__close(fd);
+}
+
+/* Take the bound URLs from the log's "listening on" lines into d->urls;
+ * true once there is one per listen URL. */
+static bool
+daemon_bound(bench_daemon_t *d, const char *log)
+{
+    const char *p = log;
+    size_t      k = 0;
+
+    while (k < d->n && (p = strstr(p, DAEMON_LISTENING)) != NULL) {
+        const char *url = p + strlen(DAEMON_LISTENING);
+        size_t      len = strcspn(url, "\n");
+
+        if (url[len] != '\n' || len >= sizeof(d->urls[k]))
+            return false; /* the line is still being written */
+        memcpy(d->urls[k], url, len);
+        d->urls[k][len] = '\0';
+        k++;
+        p = url + len;
+    }
+    return k == d->n;
+}
+
+/* Wait until d's noxrunnerd listens on every URL (its log says so), it
+ * exits, or DAEMON_READY_MS pass. 0, or -1 reported under group. */
+static int
+daemon_await(bench_t *b, const char *group, bench_daemon_t *d)
+{
+    static char     log[DAEMON_LOG_MAX];
+    int64_t         end = bench_now_ns() + (int64_t)DAEMON_READY_MS * 1000000;
+    struct timespec nap = {0, 5 * 1000000L};
+    int             status;
+
+    for (;;) {
+        daemon_log(d->log, log, sizeof(log));
+        if (daemon_bound(d, log))
+            return 0;
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            d->pid = -1; /* reaped */
+            bench_fail(b, group, "noxrunnerd exited at start-up: %s",
+                       log[0] ? log : "(no output)");
+            return -1;
+        }
+        if (bench_now_ns() >= end) {
+            bench_fail(b, group, "noxrunnerd not listening within %d ms: %s",
+                       DAEMON_READY_MS, log[0] ? log : "(no output)");
+            return -1;
+        }
+        (void)nanosleep(&nap, NULL); /* EINTR only shortens the nap */
+    }
+}
 
 int
 bench_daemon_start(bench_t *b, const char *group, const char *const *urls,
-                   size_t n, pid_t *pid)
+                   size_t n, bench_daemon_t *d)
 {
-    char        bin[PATH_MAX], dir[PATH_MAX];
-    const char *argv[6 + 2 * DAEMON_MAX_URLS + 1];
+    char        bin[PATH_MAX], dir[PATH_MAX], name[64];
+    const char *argv[6 + 2 * BENCH_DAEMON_MAX_URLS + 1];
     size_t      k = 0;
-    int         rv;
+    int         rv, log_fd;
 
-    if (n > DAEMON_MAX_URLS) {
-        bench_fail(b, group, "noxrunnerd: too many URLs");
-        return -1;
-    }
-    if (bench_path(bin, sizeof(bin), b->bin_dir, "noxrunnerd") != 0 ||
+    memset(d, 0, sizeof(*d));
+    d->pid = -1;
+    d->n = n;
+    (void)snprintf(name, sizeof(name), "%s.noxrunnerd.log", group);
+    if (n > BENCH_DAEMON_MAX_URLS ||
+        bench_path(bin, sizeof(bin), b->bin_dir, "noxrunnerd") != 0 ||
         bench_path(dir, sizeof(dir), b->work, group) != 0 ||
+        bench_path(d->log, sizeof(d->log), b->work, name) != 0 ||
         access(bin, X_OK) != 0) {
         bench_fail(b, group, "no noxrunnerd next to nox-bench (%s)", bin);
         return -1;
@@ -45,47 +111,35 @@ bench_daemon_start(bench_t *b, const char *group, const char *const *urls,
     argv[k++] = "--isolation";
     argv[k++] = "none";
     argv[k] = NULL;
-    if ((rv = bench_start(argv, pid)) != 0) {
+    log_fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log_fd < 0) {
+        bench_fail(b, group, "%s: %s", d->log, strerror(errno));
+        return -1;
+    }
+    rv = bench_start(argv, log_fd, &d->pid);
+    nox__close(log_fd); /* the child has its own copy */
+    if (rv != 0) {
+        d->pid = -1;
         bench_fail(b, group, "cannot start %s: %s", bin, strerror(rv));
+        return -1;
+    }
+    if (daemon_await(b, group, d) != 0) {
+        bench_daemon_stop(b, group, d);
         return -1;
     }
     return 0;
 }
 
 void
-bench_daemon_stop(bench_t *b, const char *group, pid_t pid)
+bench_daemon_stop(bench_t *b, const char *group, bench_daemon_t *d)
 {
     int rv, status;
 
-    if ((rv = bench_stop(pid, DAEMON_STOP_MS, &status)) != 0)
+    if (d->pid <= 0)
+        return;
+    if ((rv = bench_stop(d->pid, DAEMON_STOP_MS, &status)) != 0)
         bench_fail(b, group, "stopping noxrunnerd: %s", strerror(rv));
     else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         bench_fail(b, group, "noxrunnerd ended with wait status 0x%x", status);
-}
-
-int
-bench_free_tcp_url(char *buf, size_t len)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t          sl = sizeof(sin);
-    int                fd, n, err;
-
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sin, &sl) != 0) {
-        err = errno;
-        (void)close(fd);
-        errno = err;
-        return -1;
-    }
-    (void)close(fd); /* never connected: nothing to lose */
-    n = snprintf(buf, len, "tcp://127.0.0.1:%u", (unsigned)ntohs(sin.sin_port));
-    if (n < 0 || (size_t)n >= len) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    return 0;
+    d->pid = -1;
 }

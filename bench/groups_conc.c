@@ -218,7 +218,7 @@ bench_group_concurrency(bench_t *b)
     char                url[CONC_URL_MAX], name[72];
     double              busy;
     const char         *urls[1] = {url};
-    pid_t               daemon;
+    bench_daemon_t      daemon;
 
     if (bench_ipc_url(b, "concurrency", "conc.sock", url, sizeof(url)) != 0 ||
         bench_daemon_start(b, "concurrency", urls, 1, &daemon) != 0)
@@ -239,7 +239,7 @@ bench_group_concurrency(bench_t *b)
         }
         conc_teardown(b, w, ks[i]);
     }
-    bench_daemon_stop(b, "concurrency", daemon);
+    bench_daemon_stop(b, "concurrency", &daemon);
     conc_targets(b, by_k, errs);
     return 0;
 }

@@ -6,7 +6,6 @@
  * (the floor), so all of them see the same machine. */
 #include "bench.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -260,44 +259,42 @@ exec_close(bench_t *b, exec_tp_t *tp)
  * ipc:// and tcp://, as clients meet it. 0, or -1 reported. */
 static int
 exec_servers(bench_t *b, bench_srv_t *srv, char *inproc, size_t inproc_len,
-             char *ipc, char *tcp, pid_t *daemon)
+             char *ipc, char *tcp, bench_daemon_t *daemon)
 {
     const char *listen[1] = {inproc};
-    const char *daemon_urls[2] = {ipc, tcp};
+    const char *daemon_urls[2] = {ipc, "tcp://127.0.0.1:0"};
 
     (void)snprintf(inproc, inproc_len, "inproc://nox-bench-%ld",
                    (long)getpid()); /* fits */
     if (bench_ipc_url(b, "exec", "exec.sock", ipc, EXEC_URL_MAX) != 0)
         return -1;
-    if (bench_free_tcp_url(tcp, EXEC_URL_MAX) != 0) {
-        bench_fail(b, "exec", "no free tcp port: %s", strerror(errno));
-        return -1;
-    }
     if (bench_srv_start(b, "exec", srv, listen, 1) != 0)
         return -1;
     if (bench_daemon_start(b, "exec", daemon_urls, 2, daemon) != 0) {
         bench_srv_stop(srv);
         return -1;
     }
+    /* The port the kernel picked. */
+    (void)snprintf(tcp, EXEC_URL_MAX, "%s", daemon->urls[1]); /* fits */
     return 0;
 }
 
 int
 bench_group_exec(bench_t *b)
 {
-    char         inproc[64], ipc[EXEC_URL_MAX], tcp[EXEC_URL_MAX];
-    char         echo_url[EXEC_URL_MAX], msg[160];
-    const char  *urls[EXEC_NT] = {NULL, inproc, ipc, tcp, NULL, NULL, NULL};
-    exec_tp_t    tp[EXEC_NT] = {{.name = "in-process"},
-                                {.name = "inproc"},
-                                {.name = "ipc"},
-                                {.name = "tcp"},
-                                {.name = "in-process namespaces"},
-                                {.name = "engine API"},
-                                {.name = "engine API namespaces"}};
-    bench_srv_t  srv;
-    bench_echo_t echo;
-    pid_t        daemon;
+    char           inproc[64], ipc[EXEC_URL_MAX], tcp[EXEC_URL_MAX];
+    char           echo_url[EXEC_URL_MAX], msg[160];
+    const char    *urls[EXEC_NT] = {NULL, inproc, ipc, tcp, NULL, NULL, NULL};
+    exec_tp_t      tp[EXEC_NT] = {{.name = "in-process"},
+                                  {.name = "inproc"},
+                                  {.name = "ipc"},
+                                  {.name = "tcp"},
+                                  {.name = "in-process namespaces"},
+                                  {.name = "engine API"},
+                                  {.name = "engine API namespaces"}};
+    bench_srv_t    srv;
+    bench_echo_t   echo;
+    bench_daemon_t daemon;
 
     if (exec_servers(b, &srv, inproc, sizeof(inproc), ipc, tcp, &daemon) != 0)
         return -1;
@@ -312,7 +309,7 @@ bench_group_exec(bench_t *b)
     exec_command(b, tp, 1, &echo);
     bench_echo_stop(&echo);
     exec_close(b, tp);
-    bench_daemon_stop(b, "exec", daemon);
+    bench_daemon_stop(b, "exec", &daemon);
     bench_srv_stop(&srv);
     return 0;
 }

@@ -460,12 +460,12 @@ files_set_init(files_set_t *set, const char *label, size_t n, size_t size)
 int
 bench_group_files(bench_t *b)
 {
-    files_set_t   sets[2];
-    bench_stats_t ipc[2][2][FILES_NFORMATS], local[2][FILES_NFORMATS];
-    char          big_label[32], many_label[32], url[FILES_URL_MAX];
-    const char   *urls[1] = {url};
-    pid_t         daemon;
-    int           rv = -1;
+    files_set_t    sets[2];
+    bench_stats_t  ipc[2][2][FILES_NFORMATS], local[2][FILES_NFORMATS];
+    char           big_label[32], many_label[32], url[FILES_URL_MAX];
+    const char    *urls[1] = {url};
+    bench_daemon_t daemon;
+    int            rv = -1;
 
     (void)snprintf(big_label, sizeof(big_label), "%zu MiB", b->big_bytes >> 20);
     (void)snprintf(many_label, sizeof(many_label), "%zux1KiB", b->n_small);
@@ -484,7 +484,7 @@ bench_group_files(bench_t *b)
         files_transport(b, &sets[k], "in-proc", NULL, local[0], local[1]);
         files_transport(b, &sets[k], "ipc", url, ipc[k][0], ipc[k][1]);
     }
-    bench_daemon_stop(b, "files", daemon);
+    bench_daemon_stop(b, "files", &daemon);
     files_targets(b, sets, ipc);
     rv = 0;
 out_free:

@@ -175,8 +175,8 @@ bench_group_lifecycle(bench_t *b)
         {"in-process pair", life_pair, &args[2], {0}, 0},
         {"ipc pair", life_pair, &args[3], {0}, 0},
         {"in-process namespaces pair", life_pair, &args[4], {0}, 0}};
-    pid_t daemon;
-    int   rv = -1;
+    bench_daemon_t daemon;
+    int            rv = -1;
 
     if (bench_path(dir, sizeof(dir), b->work, "fs-floor") != 0 ||
         bench_ipc_url(b, "lifecycle", "life.sock", url, sizeof(url)) != 0)
@@ -206,7 +206,7 @@ bench_group_lifecycle(bench_t *b)
     nox_client_close(args[2].c);
     nox_client_close(args[3].c);
     nox_client_close(args[4].c);
-    bench_daemon_stop(b, "lifecycle", daemon);
+    bench_daemon_stop(b, "lifecycle", &daemon);
     return bench_rmtree(dir) == 0 ? rv : -1;
 }
 
@@ -410,22 +410,24 @@ scale_run(scale_t *x, const char *url)
 int
 bench_group_scale(bench_t *b)
 {
-    scale_t     x = {.b = b,
-                     .rss_idle = -1,
-                     .rss_full = -1,
-                     .rss_before = -1,
-                     .rss_after = -1};
-    char        url[SANDBOX_URL_MAX];
-    const char *urls[1] = {url};
+    scale_t        x = {.b = b,
+                        .rss_idle = -1,
+                        .rss_full = -1,
+                        .rss_before = -1,
+                        .rss_after = -1};
+    bench_daemon_t daemon;
+    char           url[SANDBOX_URL_MAX];
+    const char    *urls[1] = {url};
 
     /* Plain sandboxes (bench_daemon_start): with isolation each would
      * keep a holder process (and its namespaces) alive, which is another
      * measurement. */
     if (bench_ipc_url(b, "scale", "scale.sock", url, sizeof(url)) != 0 ||
-        bench_daemon_start(b, "scale", urls, 1, &x.pid) != 0)
+        bench_daemon_start(b, "scale", urls, 1, &daemon) != 0)
         return -1;
+    x.pid = daemon.pid; /* for its RSS */
     scale_run(&x, url);
-    bench_daemon_stop(b, "scale", x.pid);
+    bench_daemon_stop(b, "scale", &daemon);
     scale_report(&x);
     /* The sandboxes go with the work directory at the end. */
     return 0;

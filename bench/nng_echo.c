@@ -16,7 +16,7 @@
 #define ECHO_BYTES 64     /* about an Exec request of "true" */
 #define ECHO_DIAL_MS 5000 /* for the echo process to listen */
 #define ECHO_STOP_MS 5000
-#define ECHO_RECV_MS 5000
+#define ECHO_IO_MS 5000
 
 int
 bench_echo_serve(const char *url)
@@ -24,6 +24,8 @@ bench_echo_serve(const char *url)
     nng_socket s;
     nng_msg   *m;
     int        rv;
+
+    /* Started by bench_start: SIGTERM comes when nox-bench goes. */
 
     if ((rv = nng_rep0_open(&s)) != 0 || (rv = nng_listen(s, url, NULL, 0))) {
         (void)fprintf(stderr, "nox-bench --nng-echo %s: %s\n", url,
@@ -55,7 +57,7 @@ bench_echo_start(bench_t *b, bench_echo_t *e, const char *url, char *msg,
         (void)snprintf(msg, msglen, "path of nox-bench too long");
         return -1;
     }
-    if ((rv = bench_start(argv, &e->pid)) != 0) {
+    if ((rv = bench_start(argv, -1, &e->pid)) != 0) {
         (void)snprintf(msg, msglen, "cannot start %s: %s", bin, strerror(rv));
         return -1;
     }
@@ -63,9 +65,10 @@ bench_echo_start(bench_t *b, bench_echo_t *e, const char *url, char *msg,
         (void)snprintf(msg, msglen, "req socket: %s", nng_strerror(rv));
         goto out_stop;
     }
-    /* A lost echo fails its round instead of stalling the bench. */
-    if ((rv = nng_socket_set_ms(e->req, NNG_OPT_RECVTIMEO, ECHO_RECV_MS)) !=
-        0) {
+    /* A lost echo fails its round instead of stalling the bench (a req0
+     * send with no peer waits for one for ever). */
+    if ((rv = nng_socket_set_ms(e->req, NNG_OPT_RECVTIMEO, ECHO_IO_MS)) != 0 ||
+        (rv = nng_socket_set_ms(e->req, NNG_OPT_SENDTIMEO, ECHO_IO_MS)) != 0) {
         (void)snprintf(msg, msglen, "req socket: %s", nng_strerror(rv));
         (void)nng_close(e->req);
         goto out_stop;
@@ -89,14 +92,13 @@ out_stop:
     return -1;
 }
 
-int
-bench_echo_case(void *arg, size_t i, char *msg, size_t msglen)
+/* One round trip; 0, or -1 with the reason in msg. */
+static int
+echo_round(bench_echo_t *e, char *msg, size_t msglen)
 {
-    bench_echo_t *e = arg;
-    nng_msg      *m;
-    int           rv;
+    nng_msg *m;
+    int      rv;
 
-    (void)i; /* every round sends the same message */
     if ((rv = nng_msg_alloc(&m, ECHO_BYTES)) != 0) {
         (void)snprintf(msg, msglen, "alloc: %s", nng_strerror(rv));
         return -1;
@@ -116,6 +118,24 @@ bench_echo_case(void *arg, size_t i, char *msg, size_t msglen)
         (void)snprintf(msg, msglen, "echo of %zu bytes", nng_msg_len(m));
     nng_msg_free(m);
     return rv;
+}
+
+int
+bench_echo_case(void *arg, size_t i, char *msg, size_t msglen)
+{
+    bench_echo_t *e = arg;
+
+    (void)i; /* every round sends the same message */
+    /* One failure ends the case: each round would wait ECHO_IO_MS. */
+    if (e->broken) {
+        (void)snprintf(msg, msglen, "the echo failed earlier: %s", e->why);
+        return -1;
+    }
+    if (echo_round(e, msg, msglen) == 0)
+        return 0;
+    e->broken = true;
+    (void)snprintf(e->why, sizeof(e->why), "%s", msg);
+    return -1;
 }
 
 void

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,9 +122,29 @@ out_close_out:
 }
 
 int
-bench_start(const char *const *argv, pid_t *pid)
+bench_start(const char *const *argv, int err_fd, pid_t *pid)
 {
-    return proc_spawn(argv, -1, -1, pid);
+    pid_t parent = getpid(), p;
+    int   null_fd, e;
+
+    null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0)
+        return errno;
+    /* fork, not posix_spawn, for the prctl; the child makes only
+     * async-signal-safe calls until execve (NNG is not fork-safe). */
+    p = fork();
+    if (p == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent ||
+            dup2(null_fd, 0) < 0 || (err_fd >= 0 && dup2(err_fd, 2) < 0))
+            _exit(127);
+        (void)execve(argv[0], (char *const *)argv, environ);
+        _exit(127);
+    }
+    e = p < 0 ? errno : 0;
+    nox__close(null_fd);
+    if (e == 0)
+        *pid = p;
+    return e;
 }
 
 int

@@ -93,8 +93,10 @@ nox__client_call(nox_client_t *c, unsigned m, const ProtobufCMessage *req,
         return nox__local_call(c->local, &sd->methods[m], req, budget_ms, resp,
                                &c->last);
     /* Reaching the server takes the ordinary budget, whatever the call's
-     * own (an Exec's is longer). */
-    err = nox__transport_await(&c->t, c->timeout_ms, &c->last);
+     * own (an Exec's is longer), or the call's when it is shorter
+     * (wait_ready's). */
+    err = nox__transport_await(
+        &c->t, budget_ms < c->timeout_ms ? budget_ms : c->timeout_ms, &c->last);
     if (err != NOX_OK)
         return err;
     return nox__transport_call(&c->t, &sd->methods[m], req, budget_ms, resp,

@@ -377,13 +377,17 @@ nox__tar_pack(int src_fd, const char *file_name, nox_tar_format_t format,
     nox_err_t rv;
 
     nox__status_clear(st);
-    if (!NOX_TAR_FORMAT_VALID(format))
+    if (!NOX_TAR_FORMAT_VALID(format)) {
+        nox__buf_free(out); /* as on every failure */
         return nox__status_set(st, NOX_EINVAL, "unknown archive format %d",
                                (int)format);
+    }
     /* Before anything that needs libarchive, freeing included. */
     rv = nox__archive_load(st);
-    if (rv != NOX_OK)
+    if (rv != NOX_OK) {
+        nox__buf_free(out);
         return rv;
+    }
     rv = pack_begin(&p, format);
     if (rv == NOX_OK)
         rv = pack_body(&p, src_fd, file_name);

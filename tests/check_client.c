@@ -1212,6 +1212,28 @@ START_TEST(client_open_succeeds_before_the_server_starts)
 }
 END_TEST
 
+/* wait_ready keeps to its own timeout even when the client's per-call
+ * budget is longer (the default 30 s here). */
+START_TEST(client_wait_ready_keeps_to_its_timeout)
+{
+    char         *dir = tu_mkdtemp();
+    char          url[PATH_MAX];
+    nox_client_t *c = NULL;
+    int64_t       t0;
+
+    snprintf(url, sizeof(url), "ipc://%s/nobody.sock", dir);
+    ck_assert_int_eq(nox_client_open(&c, url, NULL), NOX_OK);
+    t0 = now_ms();
+    ck_assert_int_eq(nox_client_wait_ready(c, 300), NOX_ETIMEDOUT);
+    ck_assert_int_lt(now_ms() - t0, 2000);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "not ready within 300 ms") !=
+                      NULL,
+                  "errmsg: %s", nox_client_errmsg(c));
+    nox_client_close(c);
+    tu_rmtree_free(dir);
+}
+END_TEST
+
 START_TEST(client_unreachable_server_is_unavailable_quickly)
 {
     char             *dir = tu_mkdtemp();
@@ -1506,6 +1528,7 @@ client_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, client_server_mode_matches_local_mode);
     tcase_add_test(tc, client_wait_ready_on_a_live_server_is_ok);
+    tcase_add_test(tc, client_wait_ready_keeps_to_its_timeout);
     tcase_add_test(tc, client_server_mode_reports_isolation_limits_and_cause);
     tcase_add_test(tc, client_open_succeeds_before_the_server_starts);
     tcase_add_test(tc, client_unreachable_server_is_unavailable_quickly);
