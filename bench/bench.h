@@ -355,6 +355,12 @@ int bench_echo_start(bench_t *b, bench_echo_t *e, const char *url, char *msg,
 /* A bench_case_fn: one 64-byte round trip through e. */
 int bench_echo_case(void *arg, size_t i, char *msg, size_t msglen);
 
+/* Send len bytes (copied into a new message, as a client packs one)
+ * and wait for the echo's acknowledgement: a transfer one way. 0, or -1
+ * with the reason in msg. */
+int bench_echo_send(bench_echo_t *e, const void *data, size_t len, char *msg,
+                    size_t msglen);
+
 /* Close the socket and stop the echo process. Safe when not started. */
 void bench_echo_stop(bench_echo_t *e);
 

@@ -457,6 +457,50 @@ files_set_init(files_set_t *set, const char *label, size_t n, size_t size)
     return 0;
 }
 
+/* The transport floor of a large ipc upload: the 10 MiB tar.gz sent one
+ * way as a bare NNG message to an echo process. */
+typedef struct {
+    bench_echo_t    *echo;
+    const nox_buf_t *tar;
+} files_nng_t;
+
+static int
+files_nng_case(void *arg, size_t i, char *msg, size_t msglen)
+{
+    files_nng_t *x = arg;
+
+    (void)i; /* every round sends the same archive */
+    return bench_echo_send(x->echo, x->tar->data, x->tar->len, msg, msglen);
+}
+
+static void
+files_nng_floor(bench_t *b, const files_set_t *big)
+{
+    bench_echo_t  echo;
+    files_nng_t   x = {&echo, &big->tar[0]};
+    bench_case_t  c = {"NNG transfer", files_nng_case, &x, {0}, 0};
+    bench_stats_t st;
+    char          url[FILES_URL_MAX], msg[160], name[72];
+
+    if (bench_ipc_url(b, "files", "echo.sock", url, sizeof(url)) != 0)
+        return;
+    if (bench_echo_start(b, &echo, url, msg, sizeof(msg)) != 0) {
+        bench_fail(b, "files", "NNG echo: %s", msg);
+        return;
+    }
+    if (bench_cases_init(&c, 1, b->n_file_reps) == 0) {
+        bench_rounds("files", &c, 1, 1, b->n_file_reps);
+        bench_case_stats(&c, &st);
+        (void)snprintf(name, sizeof(name), "floor NNG ipc send %s %s",
+                       big->label, files_formats[0].name);
+        files_row(b, big, name, &st, c.errors, NULL);
+        bench_cases_free(&c, 1);
+    } else {
+        bench_fail(b, "files", "out of memory");
+    }
+    bench_echo_stop(&echo);
+}
+
 int
 bench_group_files(bench_t *b)
 {
@@ -485,6 +529,7 @@ bench_group_files(bench_t *b)
         files_transport(b, &sets[k], "ipc", url, ipc[k][0], ipc[k][1]);
     }
     bench_daemon_stop(b, "files", &daemon);
+    files_nng_floor(b, &sets[0]);
     files_targets(b, sets, ipc);
     rv = 0;
 out_free:

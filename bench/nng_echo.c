@@ -17,6 +17,9 @@
 #define ECHO_DIAL_MS 5000 /* for the echo process to listen */
 #define ECHO_STOP_MS 5000
 #define ECHO_IO_MS 5000
+/* Larger messages are acknowledged with an empty reply, so a transfer is
+ * timed one way, as an upload travels. */
+#define ECHO_ACK_OVER (64 * 1024)
 
 int
 bench_echo_serve(const char *url)
@@ -27,7 +30,10 @@ bench_echo_serve(const char *url)
 
     /* Started by bench_start: SIGTERM comes when nox-bench goes. */
 
-    if ((rv = nng_rep0_open(&s)) != 0 || (rv = nng_listen(s, url, NULL, 0))) {
+    /* No size limit: the files group sends whole archives. */
+    if ((rv = nng_rep0_open(&s)) != 0 ||
+        (rv = nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 0)) != 0 ||
+        (rv = nng_listen(s, url, NULL, 0)) != 0) {
         (void)fprintf(stderr, "nox-bench --nng-echo %s: %s\n", url,
                       nng_strerror(rv));
         return 1;
@@ -36,6 +42,8 @@ bench_echo_serve(const char *url)
     for (;;) {
         if ((rv = nng_recvmsg(s, &m, 0)) != 0)
             break;
+        if (nng_msg_len(m) > ECHO_ACK_OVER)
+            nng_msg_clear(m);
         if (nng_sendmsg(s, m, 0) != 0)
             nng_msg_free(m);
     }
@@ -136,6 +144,34 @@ bench_echo_case(void *arg, size_t i, char *msg, size_t msglen)
     e->broken = true;
     (void)snprintf(e->why, sizeof(e->why), "%s", msg);
     return -1;
+}
+
+int
+bench_echo_send(bench_echo_t *e, const void *data, size_t len, char *msg,
+                size_t msglen)
+{
+    nng_msg *m;
+    int      rv;
+
+    if ((rv = nng_msg_alloc(&m, len)) != 0) {
+        (void)snprintf(msg, msglen, "alloc: %s", nng_strerror(rv));
+        return -1;
+    }
+    memcpy(nng_msg_body(m), data, len); /* as a client packs a request */
+    if ((rv = nng_sendmsg(e->req, m, 0)) != 0) {
+        nng_msg_free(m);
+        (void)snprintf(msg, msglen, "send: %s", nng_strerror(rv));
+        return -1;
+    }
+    if ((rv = nng_recvmsg(e->req, &m, 0)) != 0) {
+        (void)snprintf(msg, msglen, "recv: %s", nng_strerror(rv));
+        return -1;
+    }
+    rv = len <= ECHO_ACK_OVER || nng_msg_len(m) == 0 ? 0 : -1;
+    if (rv != 0)
+        (void)snprintf(msg, msglen, "ack of %zu bytes", nng_msg_len(m));
+    nng_msg_free(m);
+    return rv;
 }
 
 void
