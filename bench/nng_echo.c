@@ -100,38 +100,11 @@ out_stop:
     return -1;
 }
 
-/* One round trip; 0, or -1 with the reason in msg. */
-static int
-echo_round(bench_echo_t *e, char *msg, size_t msglen)
-{
-    nng_msg *m;
-    int      rv;
-
-    if ((rv = nng_msg_alloc(&m, ECHO_BYTES)) != 0) {
-        (void)snprintf(msg, msglen, "alloc: %s", nng_strerror(rv));
-        return -1;
-    }
-    memset(nng_msg_body(m), 'x', ECHO_BYTES);
-    if ((rv = nng_sendmsg(e->req, m, 0)) != 0) {
-        nng_msg_free(m);
-        (void)snprintf(msg, msglen, "send: %s", nng_strerror(rv));
-        return -1;
-    }
-    if ((rv = nng_recvmsg(e->req, &m, 0)) != 0) {
-        (void)snprintf(msg, msglen, "recv: %s", nng_strerror(rv));
-        return -1;
-    }
-    rv = nng_msg_len(m) == ECHO_BYTES ? 0 : -1;
-    if (rv != 0)
-        (void)snprintf(msg, msglen, "echo of %zu bytes", nng_msg_len(m));
-    nng_msg_free(m);
-    return rv;
-}
-
 int
 bench_echo_case(void *arg, size_t i, char *msg, size_t msglen)
 {
-    bench_echo_t *e = arg;
+    static const uint8_t x[ECHO_BYTES]; /* zeros; what counts is the size */
+    bench_echo_t        *e = arg;
 
     (void)i; /* every round sends the same message */
     /* One failure ends the case: each round would wait ECHO_IO_MS. */
@@ -139,7 +112,7 @@ bench_echo_case(void *arg, size_t i, char *msg, size_t msglen)
         (void)snprintf(msg, msglen, "the echo failed earlier: %s", e->why);
         return -1;
     }
-    if (echo_round(e, msg, msglen) == 0)
+    if (bench_echo_send(e, x, sizeof(x), msg, msglen) == 0)
         return 0;
     e->broken = true;
     (void)snprintf(e->why, sizeof(e->why), "%s", msg);
@@ -167,9 +140,11 @@ bench_echo_send(bench_echo_t *e, const void *data, size_t len, char *msg,
         (void)snprintf(msg, msglen, "recv: %s", nng_strerror(rv));
         return -1;
     }
-    rv = len <= ECHO_ACK_OVER || nng_msg_len(m) == 0 ? 0 : -1;
+    /* Small messages come back whole, large ones as an empty ack. */
+    rv = nng_msg_len(m) == (len > ECHO_ACK_OVER ? 0 : len) ? 0 : -1;
     if (rv != 0)
-        (void)snprintf(msg, msglen, "ack of %zu bytes", nng_msg_len(m));
+        (void)snprintf(msg, msglen, "reply of %zu bytes to %zu", nng_msg_len(m),
+                       len);
     nng_msg_free(m);
     return rv;
 }
