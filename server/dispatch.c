@@ -423,8 +423,8 @@ dispatch_scrub_utf8(char *s)
     }
 }
 
-/* Pack the RpcResponse for call into reply: the payload on success, code
- * and message otherwise. */
+/* Pack the RpcResponse for call where alloc says (*reply_len: its size):
+ * the payload on success, code and message otherwise. */
 static nox_err_t
 dispatch_pack_reply(dispatch_call_t *call, nox_dispatch_alloc_fn alloc,
                     void *arg, size_t *reply_len)

@@ -135,13 +135,11 @@ server_build_reply(nox_server_t *s, nng_msg *msg)
     uint8_t oom[64];
     size_t  n = 0;
 
+    /* On success the reply fills msg exactly (n is the size asked of
+     * server_reply_alloc). */
     if (nox__dispatch_to(&s->dctx, nng_msg_body(msg), nng_msg_len(msg),
-                         server_reply_alloc, msg, &n) == NOX_OK) {
-        /* The packed size is what was asked for; trim anyway. */
-        if (n < nng_msg_len(msg))
-            (void)nng_msg_chop(msg, nng_msg_len(msg) - n); /* n <= len */
+                         server_reply_alloc, msg, &n) == NOX_OK)
         return 0;
-    }
     nng_msg_clear(msg);
     n = server_oom_reply(oom, sizeof(oom));
     if (n == 0)
