@@ -508,12 +508,22 @@ nox__policy_check_argv(const char *const *argv, size_t argc, nox_status_t *st)
     return policy_check_from(argv, n, 0, st);
 }
 
+/* A name is any non-empty run of bytes without '=' (execve's separator)
+ * and without control characters: a newline in a name makes one variable
+ * read as two to whatever parses the environment line by line
+ * (/proc/<pid>/environ dumps, `env` output, sh's export lists). */
 nox_err_t
 nox__policy_check_env_name(const char *name, nox_status_t *st)
 {
-    if (name == NULL || name[0] == '\0' || strchr(name, '=') != NULL)
+    const unsigned char *p = (const unsigned char *)name;
+
+    if (name == NULL || name[0] == '\0')
         return nox__status_set(st, NOX_EINVAL,
-                               "invalid environment variable name: '%s'",
-                               name != NULL ? name : "");
+                               "invalid environment variable name: ''");
+    for (; *p != '\0'; p++)
+        if (*p == '=' || *p < 0x20 || *p == 0x7f)
+            return nox__status_set(st, NOX_EINVAL,
+                                   "invalid environment variable name: '%s'",
+                                   name);
     return NOX_OK;
 }

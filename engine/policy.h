@@ -24,7 +24,8 @@ nox_err_t nox__policy_check_argv(const char *const *argv, size_t argc,
                                  nox_status_t *st);
 
 /* NOX_OK when name is a valid environment variable name for a command:
- * non-empty, no '='. Otherwise NOX_EINVAL naming it. */
+ * non-empty, no '=', no control character (newline, tab, ...). Otherwise
+ * NOX_EINVAL naming it. */
 nox_err_t nox__policy_check_env_name(const char *name, nox_status_t *st);
 
 #endif /* NOX_POLICY_H */

@@ -297,6 +297,28 @@ START_TEST(client_exec_passes_env_workdir_and_stdin)
 }
 END_TEST
 
+START_TEST(client_exec_refuses_env_names_with_a_newline_or_control_character)
+{
+    /* A C caller cannot pass a NUL, but a name with a newline it can: the
+     * command must not run with "A\nB" split across two lines. */
+    const char *const env[] = {"OK=1", "A\nB=1"};
+    const char *const env_tab[] = {"T\tAB=1"};
+    const char *const argv[] = {"true"};
+    nox_exec_opts_t   o = {.env = env, .env_len = 2};
+    nox_exec_t        r;
+
+    create_ok(cl, "envnl");
+    ck_assert_int_eq(nox_client_exec(cl, "envnl", argv, 1, &o, &r), NOX_EINVAL);
+    ck_assert_str_eq(nox_client_errmsg(cl),
+                     "invalid environment variable name: 'A?B'");
+    o.env = env_tab;
+    o.env_len = 1;
+    ck_assert_int_eq(nox_client_exec(cl, "envnl", argv, 1, &o, &r), NOX_EINVAL);
+    ck_assert_str_eq(nox_client_errmsg(cl),
+                     "invalid environment variable name: 'T?AB'");
+}
+END_TEST
+
 START_TEST(client_exec_reports_exit_codes_and_stderr)
 {
     nox_exec_t r;
@@ -1469,6 +1491,8 @@ client_suite(void)
     tcase_add_test(tc, client_exec_shell_runs_pipes_and_expands_variables);
     tcase_add_test(tc, client_exec_does_not_use_a_shell_for_argv);
     tcase_add_test(tc, client_exec_passes_env_workdir_and_stdin);
+    tcase_add_test(
+        tc, client_exec_refuses_env_names_with_a_newline_or_control_character);
     tcase_add_test(tc, client_exec_reports_exit_codes_and_stderr);
     tcase_add_test(tc, client_exec_timeout_returns_124);
     tcase_add_test(tc, client_health_reports_serving);

@@ -312,6 +312,25 @@ START_TEST(policy_rejects_empty_env_names_and_names_with_equals)
 }
 END_TEST
 
+START_TEST(policy_rejects_env_names_with_a_newline_or_control_character)
+{
+    static const char *const bad[] = {"A\nB",   "A\rB",  "A\tB",
+                                      "\nPATH", "X\x7f", "\x1b[0m"};
+    nox_status_t             st;
+    char                     want[64];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(nox__policy_check_env_name(bad[i], &st), NOX_EINVAL);
+        snprintf(want, sizeof(want), "invalid environment variable name: '%s'",
+                 bad[i]);
+        ck_assert_str_eq(st.msg, want);
+    }
+    /* Anything else is a name, as execve sees it. */
+    ck_assert_int_eq(nox__policy_check_env_name("a.b-c d\xc3\xa9", &st),
+                     NOX_OK);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* suite                                                               */
 /* ------------------------------------------------------------------ */
@@ -350,6 +369,8 @@ policy_suite(void)
     tc = tcase_create("env names");
     tcase_add_test(tc, policy_accepts_valid_env_names);
     tcase_add_test(tc, policy_rejects_empty_env_names_and_names_with_equals);
+    tcase_add_test(
+        tc, policy_rejects_env_names_with_a_newline_or_control_character);
     suite_add_tcase(s, tc);
     return s;
 }
