@@ -10,6 +10,7 @@
  */
 #include "dispatch.h"
 #include "nox/server.h"
+#include "wire_strings.h"
 
 #include "noxrunner/v1/sandbox.pb-c.h"
 
@@ -501,6 +502,13 @@ dispatch_invoke(dispatch_call_t *call, const Noxrunner__V1__RpcRequest *req)
                               m->input->short_name);
         return;
     }
+    /* The handlers see C strings: one cut at a NUL would name another
+     * sandbox, path or command than the caller sent. */
+    if (nox__wire_check_strings(m->input, req->payload.data, req->payload.len,
+                                &call->st) != NOX_OK) {
+        protobuf_c_message_free_unpacked(input, NULL);
+        return;
+    }
     call->deadline_ms = req->deadline_ms;
     svc.base.invoke(&svc.base, (unsigned)(m - sd->methods), input,
                     dispatch_closure, call);
@@ -523,8 +531,9 @@ nox__dispatch_to(const nox_dispatch_ctx_t *ctx, const uint8_t *req, size_t len,
     if (env == NULL)
         (void)nox__status_set(&call.st, NOX_EINVAL,
                               "malformed request envelope");
-    else
-        dispatch_invoke(&call, env);
+    else if (nox__wire_check_strings(&noxrunner__v1__rpc_request__descriptor,
+                                     req, len, &call.st) == NOX_OK)
+        dispatch_invoke(&call, env); /* a method cut at a NUL is refused */
     noxrunner__v1__rpc_request__free_unpacked(env, NULL);
     if (env != NULL && call.st.code == NOX_OK && !call.replied)
         (void)nox__status_set(&call.st, NOX_EINTERNAL,

@@ -347,6 +347,30 @@ START_TEST(server_answers_bad_requests_and_keeps_serving)
 }
 END_TEST
 
+START_TEST(server_refuses_a_session_id_holding_a_nul_and_creates_nothing)
+{
+    Noxrunner__V1__CreateSandboxRequest c =
+        NOXRUNNER__V1__CREATE_SANDBOX_REQUEST__INIT;
+    nng_socket s = cli_open(tcp_url, 5000);
+    uint8_t    p[32], *req;
+    size_t     plen, len;
+
+    /* "zz\0evil!" is a valid proto3 string; cut, it would name "zz". */
+    c.session_id = (char *)"zz#evil!";
+    plen = noxrunner__v1__create_sandbox_request__get_packed_size(&c);
+    ck_assert_uint_le(plen, sizeof(p));
+    ck_assert_uint_eq(noxrunner__v1__create_sandbox_request__pack(&c, p), plen);
+    tu_put_nul(p, plen, "zz#evil!");
+    req = tu_envelope(SANDBOX "CreateSandbox", p, plen, 0, &len);
+    expect_error(cli_raw(s, req, len, NULL), 3,
+                 "session_id contains a NUL byte");
+    ck_assert(!tu_exists(base, "noxrunner_sandbox_zz"));
+    health_ok(s);
+    free(req);
+    cli_close(s);
+}
+END_TEST
+
 START_TEST(server_rejects_an_oversized_request)
 {
     nng_socket s = cli_open(tcp_url, 10000);
@@ -1001,6 +1025,8 @@ server_suite(void)
     tcase_add_test(tc,
                    server_serves_health_and_other_sessions_during_a_long_exec);
     tcase_add_test(tc, server_answers_bad_requests_and_keeps_serving);
+    tcase_add_test(
+        tc, server_refuses_a_session_id_holding_a_nul_and_creates_nothing);
     tcase_add_test(tc, server_rejects_an_oversized_request);
     tcase_add_test(tc, server_drops_a_message_beyond_the_envelope_slack);
     tcase_add_test(tc, server_clamps_an_exec_to_the_callers_deadline);

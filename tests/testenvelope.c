@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 uint8_t *
 tu_envelope(const char *method, const void *payload, size_t plen,
@@ -22,4 +23,21 @@ tu_envelope(const char *method, const void *payload, size_t plen,
     ck_assert_ptr_nonnull(buf);
     ck_assert_uint_eq(noxrunner__v1__rpc_request__pack(&req, buf), *len);
     return buf;
+}
+
+void
+tu_put_nul(uint8_t *buf, size_t len, const char *marker)
+{
+    size_t   mlen = strlen(marker);
+    char    *hash = strchr(marker, '#');
+    uint8_t *at;
+
+    ck_assert_ptr_nonnull(hash);
+    ck_assert_ptr_null(strchr(hash + 1, '#'));
+    at = memmem(buf, len, marker, mlen);
+    ck_assert_msg(at != NULL, "marker '%s' not in the message", marker);
+    ck_assert_msg(memmem(at + 1, len - (size_t)(at + 1 - buf), marker, mlen) ==
+                      NULL,
+                  "marker '%s' occurs twice", marker);
+    at[hash - marker] = 0x00;
 }

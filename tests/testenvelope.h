@@ -13,4 +13,10 @@
 uint8_t *tu_envelope(const char *method, const void *payload, size_t plen,
                      int64_t deadline_ms, size_t *len);
 
+/* protobuf-c packs strings with strlen, so a string holding NUL cannot be
+ * built through its structs: pack a stand-in instead, then turn it into
+ * the real bytes. marker holds exactly one '#'; it must occur exactly
+ * once in buf/len, and its '#' becomes 0x00. Aborts the test otherwise. */
+void tu_put_nul(uint8_t *buf, size_t len, const char *marker);
+
 #endif /* NOX_TESTENVELOPE_H */
