@@ -147,7 +147,8 @@ mode_of(const char *dir, const char *name)
     char        path[PATH_MAX];
     struct stat sb;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", dir, name),
+                     (int)sizeof(path));
     ck_assert_int_eq(lstat(path, &sb), 0);
     return sb.st_mode;
 }
@@ -168,7 +169,8 @@ assert_link(const char *dir, const char *name, const char *want)
     char    path[PATH_MAX], buf[PATH_MAX];
     ssize_t n;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", dir, name),
+                     (int)sizeof(path));
     n = readlink(path, buf, sizeof(buf) - 1);
     ck_assert_int_gt(n, 0);
     buf[n] = '\0';
@@ -585,7 +587,8 @@ mkdir_in(const char *dir, const char *name)
 {
     char path[PATH_MAX];
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", dir, name),
+                     (int)sizeof(path));
     ck_assert_int_eq(mkdir(path, 0755), 0);
 }
 
@@ -594,7 +597,8 @@ chmod_in(const char *dir, const char *name, mode_t mode)
 {
     char path[PATH_MAX];
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", dir, name),
+                     (int)sizeof(path));
     ck_assert_int_eq(chmod(path, mode), 0);
 }
 
@@ -604,7 +608,8 @@ open_in(const char *dir, const char *name)
     char path[PATH_MAX];
     int  fd;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", dir, name),
+                     (int)sizeof(path));
     fd = open(path, O_RDONLY | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
     return fd;
