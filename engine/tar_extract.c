@@ -300,19 +300,18 @@ out_io:
 }
 
 nox_err_t
-nox__tar_extract(int dest_fd, const char *dest_rel, nox_tar_format_t format,
+nox__tar_extract(int root_fd, int dest_fd, nox_tar_format_t format,
                  const void *data, size_t len, uint64_t *files_written,
                  nox_status_t *st)
 {
-    return nox__tar_extract_limited(dest_fd, dest_rel, format, data, len, 0,
+    return nox__tar_extract_limited(root_fd, dest_fd, format, data, len, 0,
                                     files_written, st);
 }
 
 nox_err_t
-nox__tar_extract_limited(int dest_fd, const char *dest_rel,
-                         nox_tar_format_t format, const void *data, size_t len,
-                         uint64_t max_bytes, uint64_t *files_written,
-                         nox_status_t *st)
+nox__tar_extract_limited(int root_fd, int dest_fd, nox_tar_format_t format,
+                         const void *data, size_t len, uint64_t max_bytes,
+                         uint64_t *files_written, nox_status_t *st)
 {
     uint64_t  files = 0;
     nox_err_t rv;
@@ -323,7 +322,7 @@ nox__tar_extract_limited(int dest_fd, const char *dest_rel,
         return rv;
     /* Pass 1 reads the whole archive and writes nothing; only if every
      * entry passes does pass 2 read it again and write. */
-    rv = nox__tar_validate(dest_fd, dest_rel, format, data, len, max_bytes, st);
+    rv = nox__tar_validate(root_fd, dest_fd, format, data, len, max_bytes, st);
     if (rv != NOX_OK)
         return rv;
     rv = tar_write(dest_fd, format, data, len, &files, st);

@@ -51,12 +51,13 @@ nox_err_t nox__tar_next(struct archive *a, struct archive_entry **e,
 
 /* ---- pass 1 (tar_check.c) ---- */
 
-/* Check dest_rel and every entry of data/len against the rules in tar.h and
- * against what is already under dest_fd; writes nothing. Errors as for
- * nox__tar_extract_limited (max_bytes 0: no budget), except that I/O
- * errors are only those of inspecting the destination. */
-nox_err_t nox__tar_validate(int dest_fd, const char *dest_rel,
-                            nox_tar_format_t format, const void *data,
-                            size_t len, uint64_t max_bytes, nox_status_t *st);
+/* Check where dest_fd is below root_fd and every entry of data/len against
+ * the rules in tar.h and against what is already under dest_fd; writes
+ * nothing. Errors as for nox__tar_extract_limited (max_bytes 0: no
+ * budget), except that I/O errors are only those of inspecting the
+ * destination. */
+nox_err_t nox__tar_validate(int root_fd, int dest_fd, nox_tar_format_t format,
+                            const void *data, size_t len, uint64_t max_bytes,
+                            nox_status_t *st);
 
 #endif /* NOX_TAR_IMPL_H */
