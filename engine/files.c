@@ -75,6 +75,8 @@ nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
         (void)nox__fs_as_sandbox_user(true, false);
     if (rv == NOX_OK && files_written != NULL)
         *files_written = n;
+    /* A full disk: what this call wrote is undone (tar.h). */
+    rv = nox__fs_no_space(e->base_dir, rv, st);
 out:
     nox__close(dest_fd);
     nox__close(ws_fd);

@@ -35,7 +35,12 @@
  * Errors: NOX_EINVAL for a corrupt, truncated or non-gzip-tar archive, a
  * rejected entry (the message names it), or a dest_fd not below root_fd;
  * nothing is written then. NOX_ERESOURCE past NOX_TAR_MAX_ENTRIES or
- * NOX_TAR_MAX_BYTES. NOX_EINTERNAL for I/O errors while writing. */
+ * NOX_TAR_MAX_BYTES, or when the device is full (st->no_space set).
+ * NOX_EINTERNAL for other I/O errors while writing. A failure while
+ * writing undoes the call: what it created is removed and what it replaced
+ * is put back (replaced entries wait under a temporary name until the end,
+ * so the device needs room for both meanwhile); only the modes of
+ * directories that already existed stay changed. */
 nox_err_t nox__tar_extract(int root_fd, int dest_fd, nox_tar_format_t format,
                            const void *data, size_t len,
                            uint64_t *files_written, nox_status_t *st);

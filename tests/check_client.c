@@ -877,7 +877,7 @@ expect_refused(const tar_ent_t *ents, size_t n, const char *needle)
     char         out[PATH_MAX];
     size_t       len;
     void        *tgz = make_tar_gz(&len, ents, n);
-    nox_status_t st = {NOX_OK, ""};
+    nox_status_t st = {.code = NOX_OK, .msg = ""};
     uint64_t     files = 99;
 
     join(out, dir, "out");
