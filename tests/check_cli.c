@@ -9,6 +9,7 @@
  * Nothing asserts while a child is still running, so a failed assertion
  * never leaves a process behind.
  */
+#include "sandbox_scan.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -823,6 +824,7 @@ START_TEST(cli_upload_and_download_round_trip_two_files)
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.out, "uploaded 2 files to s:/workspace\n");
     run_free(&r);
+    ck_assert_uint_eq(nox_test_escaping_links(base, NULL, 0), 0);
     cli(&r, "download", "s", "--extract", dst, (char *)NULL);
     ck_assert_int_eq(r.status, 0);
     run_free(&r);
@@ -866,6 +868,7 @@ START_TEST(cli_upload_dir_keeps_relative_paths_and_links)
     cli(&r, "exec", "s", "readlink", "in/link", (char *)NULL);
     ck_assert_str_eq(r.out, "sub/c.txt\n");
     run_free(&r);
+    ck_assert_uint_eq(nox_test_escaping_links(base, NULL, 0), 0);
     free(src);
 }
 END_TEST
