@@ -5,7 +5,9 @@
  * libarchive and sent in one UploadFiles call. FILE arguments go in by their
  * basename (following a symlink named on the command line, as cp does); --dir
  * sends D's contents with their paths relative to D, storing symlinks as links
- * and never following them, so the walk cannot leave D.
+ * and never following them, so the walk cannot leave D. Anything else (a
+ * FIFO, device or socket) is refused before anything is sent: opening a
+ * FIFO would block, and a device could be read for ever.
  */
 #include "cli.h"
 #include "nox_archive.h"
@@ -111,24 +113,84 @@ upload_entry(upload_t *u, const char *name, const struct stat *st, int fd,
     return e;
 }
 
+/* What a file of type mode is called in messages when an upload cannot
+ * take it; NULL for a regular file, directory or symlink. */
+static const char *
+upload_odd_type(mode_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG:
+    case S_IFDIR:
+    case S_IFLNK:
+        return NULL;
+    case S_IFIFO:
+        return "a FIFO";
+    case S_IFCHR:
+        return "a character device";
+    case S_IFBLK:
+        return "a block device";
+    case S_IFSOCK:
+        return "a socket";
+    default:
+        return "a file of unknown type";
+    }
+}
+
+static nox_err_t
+upload_refuse_type(upload_t *u, const char *path, const char *what)
+{
+    return upload_error(u, NOX_EINVAL,
+                        "%s: %s cannot be uploaded (only regular files, "
+                        "directories and symlinks)",
+                        path, what);
+}
+
 /* A regular file opened as fd (closed here) stored as name. */
 static nox_err_t
 upload_file_fd(upload_t *u, int fd, const char *path, const char *name)
 {
     struct stat st;
+    const char *odd;
     nox_err_t   e;
 
     if (fstat(fd, &st) != 0)
         e = upload_error(u, nox__cli_errno_err(errno), "%s: %s", path,
                          strerror(errno));
+    else if ((odd = upload_odd_type(st.st_mode)) != NULL)
+        e = upload_refuse_type(u, path, odd);
     else if (!S_ISREG(st.st_mode))
         e = upload_error(u, NOX_EINVAL, "%s: not a regular file%s", path,
                          S_ISDIR(st.st_mode) ? " (use --dir for directories)"
                                              : "");
-    else
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+        e = upload_error(u, nox__cli_errno_err(errno), "%s: %s", path,
+                         strerror(errno));
+    else /* blocking again: some filesystems honour it on files */
         e = upload_entry(u, name, &st, fd, NULL);
     (void)close(fd); /* read-only: nothing to lose on close */
     return e;
+}
+
+/* Open a FILE argument (following a symlink, as cp does) without ever
+ * blocking: O_NONBLOCK makes opening a FIFO return at once, so that
+ * upload_file_fd can refuse it; a regular file's reads ignore the flag. A
+ * socket cannot be opened at all, so say what it is. */
+static int
+upload_open_arg(upload_t *u, const char *path)
+{
+    struct stat st;
+    const char *odd;
+    int         fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+    if (fd >= 0)
+        return fd;
+    int err = errno;
+    if (stat(path, &st) == 0 && (odd = upload_odd_type(st.st_mode)) != NULL)
+        (void)upload_refuse_type(u, path, odd);
+    else
+        (void)upload_error(u, nox__cli_errno_err(err), "%s: %s", path,
+                           strerror(err));
+    return -1;
 }
 
 /* The name a FILE argument is stored under: its last component. */
@@ -156,10 +218,9 @@ upload_files(upload_t *u, const char *const *files, size_t n)
                                     "%s and %s would both be uploaded as %s",
                                     files[j], files[i], name);
         }
-        int fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        int fd = upload_open_arg(u, files[i]);
         if (fd < 0)
-            return upload_error(u, nox__cli_errno_err(errno), "%s: %s",
-                                files[i], strerror(errno));
+            return u->code;
         if (upload_file_fd(u, fd, files[i], name) != NOX_OK)
             return u->code;
     }
@@ -198,19 +259,17 @@ upload_walk_entry(upload_t *u, int dfd, const char *name, char *rel,
                             strerror(errno));
     if (S_ISLNK(st.st_mode))
         return upload_symlink(u, dfd, name, rel, &st);
+    if (upload_odd_type(st.st_mode) != NULL)
+        return upload_refuse_type(u, rel, upload_odd_type(st.st_mode));
     if (S_ISREG(st.st_mode)) {
-        int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        /* O_NONBLOCK: if a FIFO took its place meanwhile, the open
+         * returns and upload_file_fd refuses it. */
+        int fd =
+            openat(dfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
             return upload_error(u, nox__cli_errno_err(errno), "%s: %s", rel,
                                 strerror(errno));
         return upload_file_fd(u, fd, rel, rel);
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        (void)fprintf(stderr,
-                      NOX_CLI_NAME ": skipping %s: not a regular "
-                                   "file, directory or symlink\n",
-                      rel);
-        return NOX_OK;
     }
     if (upload_entry(u, rel, &st, -1, NULL) != NOX_OK)
         return u->code;

@@ -25,6 +25,9 @@
 typedef struct {
     nox_err_t code;
     char      msg[NOX_MSG_MAX]; /* NUL-terminated; "" when code is NOX_OK */
+    /* The error is a full device (ENOSPC or EDQUOT): set only by
+     * nox__status_errno, so the engine can name the device in msg. */
+    bool no_space;
 } nox_status_t;
 
 /* Reset st to NOX_OK with an empty message. st may be NULL. */
@@ -36,7 +39,9 @@ void nox__status_clear(nox_status_t *st);
 nox_err_t nox__status_set(nox_status_t *st, nox_err_t code, const char *fmt,
                           ...) NOX_PRINTF(3, 4);
 
-/* Like nox__status_set, then appends ": <strerror(errnum)>". */
+/* Like nox__status_set, then appends ": <strerror(errnum)>". A full device
+ * (errnum ENOSPC or EDQUOT) is NOX_ERESOURCE whatever code says, with
+ * st->no_space set; that is also what is returned when st is NULL. */
 nox_err_t nox__status_errno(nox_status_t *st, nox_err_t code, int errnum,
                             const char *fmt, ...) NOX_PRINTF(4, 5);
 

@@ -217,14 +217,17 @@ nox_engine_create(nox_engine_t *e, const nox_create_req_t *r,
     nox_err_t          rv = create_check(r, st);
 
     for (int round = 0; rv == NOX_OK && round < CREATE_ROUNDS; round++) {
-        rv = create_refresh(e, r, &sb, st);
+        /* Both are filesystem work under base_dir (create_done, which
+         * may start a namespace holder, is not). */
+        rv = nox__fs_no_space(e->base_dir, create_refresh(e, r, &sb, st), st);
         if (rv == NOX_OK)
             return create_done(e, &sb, r, false, info, created, rep, st);
         if (rv != NOX_ENOENT)
             return rv;
         nox__status_clear(st);
         create_meta(e, &sb.meta, r);
-        rv = create_build(e, &sb.meta, sb.name, st);
+        rv = nox__fs_no_space(e->base_dir,
+                              create_build(e, &sb.meta, sb.name, st), st);
         if (rv == NOX_OK)
             return create_done(e, &sb, r, true, info, created, rep, st);
         if (rv == NOX_EEXIST)

@@ -275,7 +275,8 @@ nox__sandbox_open(nox_engine_t *e, const char *sid, unsigned how,
             sb->meta.expires_at = nox__now() + sb->meta.ttl_seconds;
         if (first_run)
             sb->meta.ran = true;
-        rv = nox__meta_write(sb->sb_fd, &sb->meta, st);
+        rv = nox__fs_no_space(e->base_dir,
+                              nox__meta_write(sb->sb_fd, &sb->meta, st), st);
         if (rv != NOX_OK) {
             nox__sandbox_close(sb);
             return rv;

@@ -49,7 +49,6 @@ nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
                   uint64_t *files_written, nox_status_t *st)
 {
     nox_live_sandbox_t sb;
-    char               rel[PATH_MAX];
     int                ws_fd = -1, dest_fd = -1;
     uint64_t           n = 0, budget = 0;
     nox_err_t          rv;
@@ -65,15 +64,19 @@ nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
     /* What the engine writes for a namespaced sandbox's commands belongs
      * to their user (fsutil.h); path checks hold either way. */
     bool as = nox__fs_as_sandbox_user(sb.meta.namespaces, true);
+    /* Where dest_fd really is, not the path that reached it, is what
+     * extraction judges symlink targets by: hence the workspace fd. */
     rv = nox__path_open(ws_fd, dest, NOX_PATH_DIR | NOX_PATH_CREATE, &dest_fd,
-                        rel, sizeof(rel), NULL, st);
+                        NULL, 0, NULL, st);
     if (rv == NOX_OK)
-        rv = nox__tar_extract_limited(dest_fd, rel, format, data, len, budget,
+        rv = nox__tar_extract_limited(ws_fd, dest_fd, format, data, len, budget,
                                       &n, st);
     if (as)
         (void)nox__fs_as_sandbox_user(true, false);
     if (rv == NOX_OK && files_written != NULL)
         *files_written = n;
+    /* A full disk: what this call wrote is undone (tar.h). */
+    rv = nox__fs_no_space(e->base_dir, rv, st);
 out:
     nox__close(dest_fd);
     nox__close(ws_fd);

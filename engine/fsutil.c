@@ -1,4 +1,5 @@
-/* fsutil.c - recursive removal that never follows a symlink. */
+/* fsutil.c - recursive removal and disk use that never follow a symlink,
+ * and the full-device message. */
 #include "fsutil.h"
 
 #include "holder.h"
@@ -146,4 +147,15 @@ int
 nox__du_at(int dir_fd, const char *name, uint64_t *bytes)
 {
     return du_dir(dir_fd, name, 0, bytes);
+}
+
+nox_err_t
+nox__fs_no_space(const char *base_dir, nox_err_t rv, nox_status_t *st)
+{
+    if (rv == NOX_OK || st == NULL || !st->no_space)
+        return rv;
+    (void)nox__status_set(st, NOX_ERESOURCE,
+                          "no space left on the device holding %s", base_dir);
+    st->no_space = true; /* still what it was; _set cleared it */
+    return NOX_ERESOURCE;
 }

@@ -28,4 +28,12 @@ int nox__du_at(int dir_fd, const char *name, uint64_t *bytes);
  * false. Returns whether it switched (pass that back when switching off). */
 bool nox__fs_as_sandbox_user(bool namespaces, bool on);
 
+/* When rv failed because a device was full (st->no_space: ENOSPC or
+ * EDQUOT, see nox__status_errno), st becomes NOX_ERESOURCE "no space left
+ * on the device holding <base_dir>" and that is returned; otherwise rv and
+ * st are passed through. Only for results of filesystem work under
+ * base_dir: ENOSPC from clone() means a namespace limit, not a disk. */
+nox_err_t nox__fs_no_space(const char *base_dir, nox_err_t rv,
+                           nox_status_t *st);
+
 #endif /* NOX_FSUTIL_H */

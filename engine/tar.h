@@ -3,12 +3,13 @@
  *
  * Extraction checks every entry before writing any: an entry with an
  * absolute name or a ".." component, a hard link, a device node, FIFO or
- * socket, a symlink whose target would leave the workspace, or an entry
- * that would be written through a symlink (in the archive or already on
- * disk) rejects the whole archive. Writing then goes through directory fds
- * with O_NOFOLLOW, and each file is written under a temporary name and
- * renamed into place, so neither a symlink nor a hard link a command
- * planted is ever written through.
+ * socket, a symlink whose target would leave the workspace (judged from
+ * where its directory really is, however the destination was reached) or
+ * has a ".." after a name, or an entry that would be written through a
+ * symlink (in the archive or already on disk) rejects the whole archive.
+ * Writing then goes through directory fds with O_NOFOLLOW, and each file is
+ * written under a temporary name and renamed into place, so neither a symlink
+ * nor a hard link a command planted is ever written through.
  *
  * Thread safety: no global state; concurrent calls are independent.
  */
@@ -26,24 +27,28 @@
 #define NOX_TAR_MAX_DEPTH 256          /* directory nesting that packs */
 
 /* Extract the tar archive in data/len (compressed as format says) into
- * dest_fd, a directory inside the
- * workspace at relative path dest_rel ("" for the root; used to judge
- * where relative symlink targets lead). Modes are kept minus setuid,
- * setgid and sticky bits. On success *files_written (may be NULL) is the
- * number of regular files written.
- * Errors: NOX_EINVAL for a corrupt, truncated or non-gzip-tar archive, or
- * a rejected entry (the message names it); nothing is written then.
- * NOX_ERESOURCE past NOX_TAR_MAX_ENTRIES or NOX_TAR_MAX_BYTES.
- * NOX_EINTERNAL for I/O errors while writing. */
-nox_err_t nox__tar_extract(int dest_fd, const char *dest_rel,
-                           nox_tar_format_t format, const void *data,
-                           size_t len, uint64_t *files_written,
-                           nox_status_t *st);
+ * dest_fd, a directory at or below root_fd, the workspace. Symlink targets
+ * are judged from dest_fd's real place below root_fd (found by climbing
+ * ".." from dest_fd), never from the path the caller used to reach it.
+ * Modes are kept minus setuid, setgid and sticky bits. On success
+ * *files_written (may be NULL) is the number of regular files written.
+ * Errors: NOX_EINVAL for a corrupt, truncated or non-gzip-tar archive, a
+ * rejected entry (the message names it), or a dest_fd not below root_fd;
+ * nothing is written then. NOX_ERESOURCE past NOX_TAR_MAX_ENTRIES or
+ * NOX_TAR_MAX_BYTES, or when the device is full (st->no_space set).
+ * NOX_EINTERNAL for other I/O errors while writing. A failure while
+ * writing undoes the call: what it created is removed and what it replaced
+ * is put back (replaced entries wait under a temporary name until the end,
+ * so the device needs room for both meanwhile); only the modes of
+ * directories that already existed stay changed. */
+nox_err_t nox__tar_extract(int root_fd, int dest_fd, nox_tar_format_t format,
+                           const void *data, size_t len,
+                           uint64_t *files_written, nox_status_t *st);
 
 /* nox__tar_extract, refusing (NOX_ERESOURCE, nothing written) an archive
  * whose regular files declare more than max_bytes in all (0: only the
  * NOX_TAR_MAX_BYTES cap). For the storage budget of a sandbox. */
-nox_err_t nox__tar_extract_limited(int dest_fd, const char *dest_rel,
+nox_err_t nox__tar_extract_limited(int root_fd, int dest_fd,
                                    nox_tar_format_t format, const void *data,
                                    size_t len, uint64_t max_bytes,
                                    uint64_t *files_written, nox_status_t *st);

@@ -90,23 +90,55 @@ nox__tar_normalize(const char *name, char *out)
     return NULL;
 }
 
-/* Apply the components of path to *depth (directories below the workspace
- * root) lexically; false when ".." climbs above the root. */
-static bool
-tar_walk_depth(const char *path, long *depth)
+/* How many directories dest_fd lies below root_fd, found by climbing ".."
+ * from dest_fd until root_fd's directory: the real depth, whatever path
+ * (through "d -> ." links, say) reached dest_fd. A command renaming
+ * directories meanwhile can change it, but a command can plant any link
+ * itself; what matters is that an upload never plants one leading out. */
+static nox_err_t
+tar_real_depth(int root_fd, int dest_fd, long *depth, nox_status_t *st)
 {
-    while (*path != '\0') {
-        size_t n = strcspn(path, "/");
-        if (n == 2 && path[0] == '.' && path[1] == '.') {
-            if (--*depth < 0)
-                return false;
-        } else if (n > 0 && !(n == 1 && path[0] == '.')) {
-            ++*depth;
+    struct stat root, here, up;
+    int         fd, nfd, err = 0;
+
+    if (fstat(root_fd, &root) != 0)
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot inspect the workspace");
+    fd = openat(dest_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot open the destination");
+    /* A path of n directories takes at least 2n bytes. */
+    for (long n = 0; n <= PATH_MAX / 2; n++) {
+        if (fstat(fd, &here) != 0) {
+            err = errno;
+            break;
         }
-        path += n;
-        path += *path == '/';
+        if (here.st_dev == root.st_dev && here.st_ino == root.st_ino) {
+            nox__close(fd);
+            *depth = n;
+            return NOX_OK;
+        }
+        nfd = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (nfd < 0) {
+            err = errno;
+            break;
+        }
+        nox__close(fd);
+        fd = nfd;
+        if (fstat(fd, &up) != 0) {
+            err = errno;
+            break;
+        }
+        if (up.st_dev == here.st_dev && up.st_ino == here.st_ino)
+            break; /* the filesystem's root, and root_fd was not met */
     }
-    return true;
+    nox__close(fd);
+    if (err != 0)
+        return nox__status_errno(st, NOX_EINTERNAL, err,
+                                 "cannot find where the destination is");
+    return nox__status_set(st, NOX_EINVAL,
+                           "destination is outside the workspace");
 }
 
 /* ======================== pass 1: the path tree ========================
@@ -235,7 +267,7 @@ tree_add(tree_t *t, uint32_t parent, const char *name, size_t len, uint8_t kind,
 
 typedef struct {
     int           dest_fd;
-    long          base_depth; /* components in dest_rel */
+    long          base_depth; /* the destination's real depth */
     tree_t        tree;
     uint64_t      entries;
     uint64_t      bytes;     /* declared sizes of regular files */
@@ -362,13 +394,19 @@ check_path(tar_check_t *c, char *norm, uint8_t kind)
     return check_leaf(c, cur, norm, start, kind);
 }
 
-/* A symlink's target, resolved lexically from the entry's directory, must
- * stay inside the workspace. */
+/* A symlink's target may climb with leading ".." components, from the
+ * real depth of the entry's directory (a real directory: entries never go
+ * through links, and the destination's depth is its real one), but not
+ * above the workspace root, and then only descend by names. A ".." after
+ * a name is refused: if that name is a link (in this archive, on disk, or
+ * made later) "d/.." is not where it reads, e.g. with "d -> ." the
+ * target "d/d/../.." climbs two levels above its directory. */
 static nox_err_t
 check_link(tar_check_t *c, struct archive_entry *e, const char *norm)
 {
-    const char *target = nox__tar_entry_target(e);
+    const char *target = nox__tar_entry_target(e), *p;
     long        depth = c->base_depth;
+    bool        named = false;
 
     if (target == NULL || target[0] == '\0')
         return nox__tar_reject(c->st, c->raw, "symlink without a target");
@@ -376,11 +414,23 @@ check_link(tar_check_t *c, struct archive_entry *e, const char *norm)
         return nox__tar_reject(c->st, c->raw, "symlink target is absolute");
     if (strlen(target) >= PATH_MAX)
         return nox__tar_reject(c->st, c->raw, "symlink target too long");
-    for (const char *p = norm; *p != '\0'; p++)
+    for (p = norm; *p != '\0'; p++)
         depth += *p == '/';
-    if (!tar_walk_depth(target, &depth))
-        return nox__tar_reject(c->st, c->raw,
-                               "symlink target leaves the workspace");
+    for (p = target; *p != '\0';) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            if (named)
+                return nox__tar_reject(c->st, c->raw,
+                                       "symlink target has '..' after a name");
+            if (--depth < 0)
+                return nox__tar_reject(c->st, c->raw,
+                                       "symlink target leaves the workspace");
+        } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+            named = true;
+        }
+        p += n;
+        p += *p == '/';
+    }
     return NOX_OK;
 }
 
@@ -534,7 +584,7 @@ nox__tar_next(struct archive *a, struct archive_entry **e, nox_status_t *st)
 /* ======================== pass 1 ======================== */
 
 nox_err_t
-nox__tar_validate(int dest_fd, const char *dest_rel, nox_tar_format_t format,
+nox__tar_validate(int root_fd, int dest_fd, nox_tar_format_t format,
                   const void *data, size_t len, uint64_t max_bytes,
                   nox_status_t *st)
 {
@@ -544,13 +594,11 @@ nox__tar_validate(int dest_fd, const char *dest_rel, nox_tar_format_t format,
     char                  norm[PATH_MAX];
     nox_err_t             rv;
 
-    /* Symlink targets are judged by their depth below the workspace root,
-     * so the destination's own depth is the starting point. */
-    if (dest_rel == NULL)
-        dest_rel = "";
-    if (dest_rel[0] == '/' || !tar_walk_depth(dest_rel, &c.base_depth))
-        return nox__status_set(st, NOX_EINVAL,
-                               "destination is outside the workspace");
+    /* Symlink targets are judged by their real depth below the workspace
+     * root, so the destination's own real depth is the starting point. */
+    rv = tar_real_depth(root_fd, dest_fd, &c.base_depth, st);
+    if (rv != NOX_OK)
+        return rv;
     rv = nox__tar_open(format, data, len, &a, st);
     if (rv != NOX_OK)
         return rv;

@@ -1,6 +1,7 @@
 /* tar_extract.c - extraction pass 2: once tar_check.c has accepted every
  * entry, write them through directory fds that never follow a symlink, each
- * file under a temporary name renamed into place. */
+ * file under a temporary name renamed into place. Every step is recorded
+ * (tar_undo.c), so a failure part-way (a full disk) undoes them all. */
 #include "tar_impl.h"
 
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TAR_TMP_LEN 32
 #define TAR_TMP_TRIES 16
 
 /* ======================== pass 2: writing ======================== */
@@ -27,6 +27,8 @@ typedef struct {
     uint8_t        *io;                 /* copy buffer */
     uint64_t        files;
     const char     *raw;
+    const char     *parent; /* the entry's directory below the destination */
+    nox_tar_undo_t  undo;   /* what to undo if a later entry fails */
     nox_status_t   *st;
 } tar_write_t;
 
@@ -45,12 +47,18 @@ write_errno(tar_write_t *w, int err, const char *what)
                              what, show);
 }
 
+static nox_err_t
+write_no_memory(tar_write_t *w)
+{
+    return nox__status_set(w->st, NOX_ERESOURCE, "out of memory");
+}
+
 /* Open (creating as needed) the directory at path below the destination,
  * one component at a time, never following a symlink. */
 static nox_err_t
 write_walk(tar_write_t *w, char *path, int *out)
 {
-    int   fd, nfd;
+    int   fd, nfd = -1, err;
     char *comp = path, *slash;
 
     fd = openat(w->dest_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -60,18 +68,26 @@ write_walk(tar_write_t *w, char *path, int *out)
         slash = strchr(comp, '/');
         if (slash != NULL)
             *slash = '\0';
-        if (mkdirat(fd, comp, 0755) != 0 && errno != EEXIST) {
-            nfd = -errno;
-        } else {
+        /* path now ends at comp: the directory's name below dest. */
+        err = nox__tar_undo_push(&w->undo, NOX_TAR_UNDO_MKDIR, "", path, NULL)
+                  ? ENOMEM
+                  : 0;
+        if (err == 0 && mkdirat(fd, comp, 0755) != 0) {
+            err = errno == EEXIST ? 0 : errno;
+            nox__tar_undo_pop(&w->undo); /* not made by us: nothing to undo */
+        }
+        if (err == 0) {
             nfd =
                 openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            nfd = nfd < 0 ? -errno : nfd;
+            err = nfd < 0 ? errno : 0;
         }
         if (slash != NULL)
             *slash = '/';
         nox__close(fd);
-        if (nfd < 0)
-            return write_errno(w, -nfd, "create a directory");
+        if (err == ENOMEM)
+            return write_no_memory(w);
+        if (err != 0)
+            return write_errno(w, err, "create a directory");
         fd = nfd;
         comp = slash != NULL ? slash + 1 : comp + strlen(comp);
     }
@@ -103,7 +119,7 @@ write_parent(tar_write_t *w, char *parent, int *fd)
 /* Create a fresh temporary name in dir_fd: a file (target NULL; returns
  * its fd) or a symlink to target (returns 0). -1 with errno on failure. */
 static int
-write_tmp(int dir_fd, const char *target, char tmp[TAR_TMP_LEN])
+write_tmp(int dir_fd, const char *target, char tmp[NOX_TAR_TMP_LEN])
 {
     uint64_t r;
     int      fd;
@@ -111,7 +127,7 @@ write_tmp(int dir_fd, const char *target, char tmp[TAR_TMP_LEN])
     for (int i = 0; i < TAR_TMP_TRIES; i++) {
         if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
             return -1;
-        (void)snprintf(tmp, TAR_TMP_LEN, ".nox-tmp-%016" PRIx64, r);
+        (void)snprintf(tmp, NOX_TAR_TMP_LEN, ".nox-tmp-%016" PRIx64, r);
         if (target != NULL)
             fd = symlinkat(target, dir_fd, tmp);
         else
@@ -124,10 +140,52 @@ write_tmp(int dir_fd, const char *target, char tmp[TAR_TMP_LEN])
     return -1; /* errno is EEXIST */
 }
 
-/* Rename tmp over name; a directory there is refused. */
+/* tmp stands where name was, and name is now what tmp was: a directory
+ * there is never replaced, so swap it back. */
+static nox_err_t
+write_unswap_dir(tar_write_t *w, int dir_fd, const char *tmp, const char *name)
+{
+    struct stat sb;
+
+    if (fstatat(dir_fd, tmp, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+        !S_ISDIR(sb.st_mode))
+        return NOX_OK;
+    /* If this fails the step stays recorded, so the rollback retries. */
+    if (renameat2(dir_fd, tmp, dir_fd, name, RENAME_EXCHANGE) == 0)
+        nox__tar_undo_pop(&w->undo);
+    return nox__tar_reject(w->st, w->raw, "a directory exists at that name");
+}
+
+/* Move tmp to name in dir_fd (w->parent below the destination). Where
+ * something already is, the two are swapped, so the old entry waits
+ * under tmp until the extraction ends (then it is removed, or swapped
+ * back if the extraction failed); a directory there is refused. On a
+ * filesystem without these renames, a plain rename replaces for good. */
 static nox_err_t
 write_commit(tar_write_t *w, int dir_fd, const char *tmp, const char *name)
 {
+    const char     *parent = w->parent;
+    nox_tar_undo_t *u = &w->undo;
+    int             err;
+
+    if (nox__tar_undo_push(u, NOX_TAR_UNDO_CREATED, parent, name, NULL) !=
+        NOX_OK)
+        return write_no_memory(w);
+    if (renameat2(dir_fd, tmp, dir_fd, name, RENAME_NOREPLACE) == 0)
+        return NOX_OK;
+    err = errno;
+    nox__tar_undo_pop(u);
+    if (err == EEXIST) {
+        if (nox__tar_undo_push(u, NOX_TAR_UNDO_REPLACED, parent, name, tmp) !=
+            NOX_OK)
+            return write_no_memory(w);
+        if (renameat2(dir_fd, tmp, dir_fd, name, RENAME_EXCHANGE) == 0)
+            return write_unswap_dir(w, dir_fd, tmp, name);
+        err = errno;
+        nox__tar_undo_pop(u);
+    }
+    if (err != EINVAL) /* EINVAL: this filesystem lacks the flag */
+        return write_errno(w, err, "rename into place");
     if (renameat(dir_fd, tmp, dir_fd, name) == 0)
         return NOX_OK;
     if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST)
@@ -160,7 +218,7 @@ static nox_err_t
 write_file(tar_write_t *w, int dir_fd, const char *name,
            struct archive_entry *e)
 {
-    char      tmp[TAR_TMP_LEN];
+    char      tmp[NOX_TAR_TMP_LEN];
     int       fd;
     nox_err_t rv;
 
@@ -202,7 +260,7 @@ write_link(tar_write_t *w, int dir_fd, const char *name,
            struct archive_entry *e)
 {
     const char *target = nox__tar_entry_target(e);
-    char        tmp[TAR_TMP_LEN];
+    char        tmp[NOX_TAR_TMP_LEN];
     nox_err_t   rv;
 
     if (target == NULL) /* pass 1 saw one */
@@ -222,8 +280,16 @@ write_dir(tar_write_t *w, int dir_fd, const char *name, struct archive_entry *e)
 {
     int fd, err = 0;
 
-    if (mkdirat(dir_fd, name, 0700) != 0 && errno != EEXIST)
-        return write_errno(w, errno, "create a directory");
+    if (nox__tar_undo_push(&w->undo, NOX_TAR_UNDO_MKDIR, w->parent, name,
+                           NULL) != NOX_OK)
+        return write_no_memory(w);
+    if (mkdirat(dir_fd, name, 0700) != 0) {
+        err = errno;
+        nox__tar_undo_pop(&w->undo); /* not ours: nothing to undo */
+        if (err != EEXIST)
+            return write_errno(w, err, "create a directory");
+        err = 0;
+    }
     fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return write_errno(w, errno, "open a directory");
@@ -256,6 +322,7 @@ write_entry(tar_write_t *w, struct archive_entry *e, char *norm)
     rv = write_parent(w, parent, &dir_fd);
     if (rv != NOX_OK)
         return rv;
+    w->parent = parent;
     switch (archive_entry_filetype(e)) {
     case AE_IFREG:
         return write_file(w, dir_fd, name, e);
@@ -293,6 +360,13 @@ tar_write(int dest_fd, nox_tar_format_t format, const void *data, size_t len,
     }
     *files = w.files;
     nox__close(w.dir_fd);
+    /* All or nothing: a failure part-way (most likely a full disk) takes
+     * back every entry written so far; success drops what was replaced. */
+    if (rv != NOX_OK)
+        nox__tar_undo_rollback(&w.undo, dest_fd);
+    else
+        nox__tar_undo_commit(&w.undo, dest_fd);
+    nox__tar_undo_free(&w.undo);
     (void)archive_read_free(w.a); /* reading memory: nothing to flush */
 out_io:
     free(w.io);
@@ -300,19 +374,18 @@ out_io:
 }
 
 nox_err_t
-nox__tar_extract(int dest_fd, const char *dest_rel, nox_tar_format_t format,
+nox__tar_extract(int root_fd, int dest_fd, nox_tar_format_t format,
                  const void *data, size_t len, uint64_t *files_written,
                  nox_status_t *st)
 {
-    return nox__tar_extract_limited(dest_fd, dest_rel, format, data, len, 0,
+    return nox__tar_extract_limited(root_fd, dest_fd, format, data, len, 0,
                                     files_written, st);
 }
 
 nox_err_t
-nox__tar_extract_limited(int dest_fd, const char *dest_rel,
-                         nox_tar_format_t format, const void *data, size_t len,
-                         uint64_t max_bytes, uint64_t *files_written,
-                         nox_status_t *st)
+nox__tar_extract_limited(int root_fd, int dest_fd, nox_tar_format_t format,
+                         const void *data, size_t len, uint64_t max_bytes,
+                         uint64_t *files_written, nox_status_t *st)
 {
     uint64_t  files = 0;
     nox_err_t rv;
@@ -323,7 +396,7 @@ nox__tar_extract_limited(int dest_fd, const char *dest_rel,
         return rv;
     /* Pass 1 reads the whole archive and writes nothing; only if every
      * entry passes does pass 2 read it again and write. */
-    rv = nox__tar_validate(dest_fd, dest_rel, format, data, len, max_bytes, st);
+    rv = nox__tar_validate(root_fd, dest_fd, format, data, len, max_bytes, st);
     if (rv != NOX_OK)
         return rv;
     rv = tar_write(dest_fd, format, data, len, &files, st);

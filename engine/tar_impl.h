@@ -14,6 +14,7 @@
 #include "nox_archive.h"
 
 #define NOX_TAR_IO_SIZE (64 * 1024) /* copy buffer, both directions */
+#define NOX_TAR_TMP_LEN 32          /* ".nox-tmp-<16 hex digits>" */
 #define NOX_TAR_SHOW_MAX 200 /* bytes of an entry name quoted in a message */
 
 /* ---- entry names (tar_check.c) ---- */
@@ -51,12 +52,51 @@ nox_err_t nox__tar_next(struct archive *a, struct archive_entry **e,
 
 /* ---- pass 1 (tar_check.c) ---- */
 
-/* Check dest_rel and every entry of data/len against the rules in tar.h and
- * against what is already under dest_fd; writes nothing. Errors as for
- * nox__tar_extract_limited (max_bytes 0: no budget), except that I/O
- * errors are only those of inspecting the destination. */
-nox_err_t nox__tar_validate(int dest_fd, const char *dest_rel,
-                            nox_tar_format_t format, const void *data,
-                            size_t len, uint64_t max_bytes, nox_status_t *st);
+/* Check where dest_fd is below root_fd and every entry of data/len against
+ * the rules in tar.h and against what is already under dest_fd; writes
+ * nothing. Errors as for nox__tar_extract_limited (max_bytes 0: no
+ * budget), except that I/O errors are only those of inspecting the
+ * destination. */
+nox_err_t nox__tar_validate(int root_fd, int dest_fd, nox_tar_format_t format,
+                            const void *data, size_t len, uint64_t max_bytes,
+                            nox_status_t *st);
+
+/* ---- undoing pass 2 (tar_undo.c) ---- */
+
+/* What a step did below the destination. */
+enum {
+    NOX_TAR_UNDO_CREATED = 1, /* a file or symlink where nothing was */
+    NOX_TAR_UNDO_MKDIR,       /* a directory where nothing was */
+    NOX_TAR_UNDO_REPLACED,    /* a file or symlink over an entry, which now
+                                 waits under the step's backup name */
+};
+
+typedef struct nox_tar_undo_step nox_tar_undo_step_t;
+
+/* The steps of one extraction, in order. Zero-initialise; release with
+ * nox__tar_undo_free. */
+typedef struct {
+    nox_tar_undo_step_t *steps;
+    size_t               n, cap;
+} nox_tar_undo_t;
+
+/* Record a step on parent/name (parent "" for the destination itself;
+ * backup only for NOX_TAR_UNDO_REPLACED). Push before doing the step and
+ * pop if it then fails, so a step done is always recorded. NOX_ERESOURCE
+ * when memory runs out (nothing recorded). */
+nox_err_t nox__tar_undo_push(nox_tar_undo_t *u, uint8_t kind,
+                             const char *parent, const char *name,
+                             const char *backup);
+
+/* Forget the last step pushed. */
+void nox__tar_undo_pop(nox_tar_undo_t *u);
+
+/* The extraction failed: undo every step, newest first (best effort). */
+void nox__tar_undo_rollback(nox_tar_undo_t *u, int dest_fd);
+
+/* The extraction succeeded: remove the replaced entries' backups. */
+void nox__tar_undo_commit(nox_tar_undo_t *u, int dest_fd);
+
+void nox__tar_undo_free(nox_tar_undo_t *u);
 
 #endif /* NOX_TAR_IMPL_H */

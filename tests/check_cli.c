@@ -9,6 +9,7 @@
  * Nothing asserts while a child is still running, so a failed assertion
  * never leaves a process behind.
  */
+#include "sandbox_scan.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -823,6 +824,7 @@ START_TEST(cli_upload_and_download_round_trip_two_files)
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.out, "uploaded 2 files to s:/workspace\n");
     run_free(&r);
+    ck_assert_uint_eq(nox_test_escaping_links(base, NULL, 0), 0);
     cli(&r, "download", "s", "--extract", dst, (char *)NULL);
     ck_assert_int_eq(r.status, 0);
     run_free(&r);
@@ -865,6 +867,57 @@ START_TEST(cli_upload_dir_keeps_relative_paths_and_links)
     run_free(&r);
     cli(&r, "exec", "s", "readlink", "in/link", (char *)NULL);
     ck_assert_str_eq(r.out, "sub/c.txt\n");
+    run_free(&r);
+    ck_assert_uint_eq(nox_test_escaping_links(base, NULL, 0), 0);
+    free(src);
+}
+END_TEST
+
+/* A FIFO would block the open (and a device would be read for ever), so
+ * anything but a regular file, directory or symlink is refused before
+ * anything is read or sent: named, reached through a link, or met in
+ * --dir's walk. */
+START_TEST(cli_upload_refuses_fifos_and_devices_without_hanging)
+{
+    char *src = make_dir("odd");
+    char  fifo[PATH_MAX], link[PATH_MAX], want[PATH_MAX + 128];
+    run_t r;
+
+    snprintf(fifo, sizeof(fifo), "%s/pipe", src);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    snprintf(link, sizeof(link), "%s/to-pipe", base);
+    ck_assert_int_eq(symlink(fifo, link), 0);
+    cli_ok("create", "s", NULL, NULL);
+    const char *named[] = {fifo, link};
+    for (size_t i = 0; i < 2; i++) {
+        cli(&r, "upload", "s", named[i], (char *)NULL);
+        snprintf(want, sizeof(want),
+                 "noxrc-rpc: %s: a FIFO cannot be uploaded (only regular "
+                 "files, directories and symlinks)\n",
+                 named[i]);
+        ck_assert_msg(r.status == 65 && strcmp(r.err, want) == 0 && r.secs < 10,
+                      "%s: exit %d after %.1f s: %s", named[i], r.status,
+                      r.secs, r.err);
+        run_free(&r);
+    }
+    cli(&r, "upload", "s", "/dev/null", (char *)NULL);
+    ck_assert_int_eq(r.status, 65);
+    ck_assert_str_eq(r.err, "noxrc-rpc: /dev/null: a character device cannot "
+                            "be uploaded (only regular files, directories "
+                            "and symlinks)\n");
+    run_free(&r);
+    tu_write_file(src, "fine.txt", "fine\n", 5);
+    cli(&r, "upload", "s", "--dir", src, (char *)NULL);
+    ck_assert_int_eq(r.status, 65);
+    ck_assert_str_eq(r.err, "noxrc-rpc: pipe: a FIFO cannot be uploaded "
+                            "(only regular files, directories and "
+                            "symlinks)\n");
+    ck_assert(r.secs < 10);
+    run_free(&r);
+    /* Nothing was sent: the workspace is still empty. */
+    cli(&r, "exec", "s", "ls", "-A", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "");
     run_free(&r);
     free(src);
 }
@@ -1194,6 +1247,7 @@ cli_suite(void)
     tcase_set_timeout(files, 60);
     tcase_add_test(files, cli_upload_and_download_round_trip_two_files);
     tcase_add_test(files, cli_upload_dir_keeps_relative_paths_and_links);
+    tcase_add_test(files, cli_upload_refuses_fifos_and_devices_without_hanging);
     tcase_add_test(files, cli_download_output_writes_a_gzip_file);
     tcase_add_test(files, cli_format_tar_round_trips_uncompressed);
     tcase_add_test(files, cli_format_zstd_round_trips_zstd);

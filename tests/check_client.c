@@ -3,6 +3,7 @@
  * reports (bad URL, unreachable or silent server, oversized request). */
 #include "nox/client.h"
 #include "nox/server.h"
+#include "sandbox_scan.h"
 #include "testutil.h"
 /* White-box: the extractor is internal to libnoxrunner, so its source is
  * compiled in here to feed it archives no real server sends. */
@@ -736,6 +737,7 @@ START_TEST(client_upload_then_download_workspace_round_trips)
     ck_assert_int_eq(nox_client_upload(cl, "files", NULL, tgz, len, &n),
                      NOX_OK);
     ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(nox_test_escaping_links(base, NULL, 0), 0);
     /* The target and its parent do not exist yet: both are created. */
     join(out, dst, "new/out");
     n = 0;
@@ -897,7 +899,7 @@ expect_refused(const tar_ent_t *ents, size_t n, const char *needle)
     char         out[PATH_MAX];
     size_t       len;
     void        *tgz = make_tar_gz(&len, ents, n);
-    nox_status_t st = {NOX_OK, ""};
+    nox_status_t st = {.code = NOX_OK, .msg = ""};
     uint64_t     files = 99;
 
     join(out, dir, "out");

@@ -2,6 +2,7 @@
  * codes and messages out, against a real engine in a fresh base dir. */
 #include "dispatch.h"
 #include "nox/server.h"
+#include "sandbox_scan.h"
 #include "testenvelope.h"
 #include "testutil.h"
 
@@ -518,6 +519,7 @@ START_TEST(dispatch_uploads_and_downloads_files)
                           &noxrunner__v1__upload_files_response__descriptor);
     ck_assert_uint_eq(u->files_written, 1);
     noxrunner__v1__upload_files_response__free_unpacked(u, NULL);
+    ck_assert_uint_eq(nox_test_escaping_links(base, NULL, 0), 0);
     noxrunner__v1__download_files_response__free_unpacked(dl, NULL);
 
     x = exec_ok(exec_dl("s2", cat, 0));

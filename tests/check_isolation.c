@@ -17,6 +17,7 @@
 
 #include "holder.h"    /* NOX_SANDBOX_UID */
 #include "isolation.h" /* NOX_HOLDER_FILE_PREFIX */
+#include "sandbox_scan.h"
 #include "testutil.h"
 
 #include <archive.h>
@@ -548,6 +549,28 @@ iso_tar_one(const char *name, const char *data, char *out, size_t cap,
     ck_assert_int_eq(archive_write_free(a), ARCHIVE_OK);
 }
 
+/* A plain tar of one symlink entry name -> target. */
+static void
+iso_tar_link(const char *name, const char *target, char *out, size_t cap,
+             size_t *len)
+{
+    struct archive       *a = archive_write_new();
+    struct archive_entry *e = archive_entry_new();
+
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_open_memory(a, out, cap, len), ARCHIVE_OK);
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFLNK);
+    archive_entry_set_perm(e, 0777);
+    archive_entry_set_symlink(e, target);
+    ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+    archive_entry_free(e);
+    ck_assert_int_eq(archive_write_close(a), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_free(a), ARCHIVE_OK);
+}
+
 static void
 iso_upload_one(const char *sid, const char *dest, const char *name,
                const char *data, nox_err_t want, nox_status_t *st)
@@ -1066,7 +1089,69 @@ START_TEST(iso_uploads_never_write_through_a_planted_symlink)
     ck_assert_int_eq(lstat(ws, &sb), 0);
     ck_assert(S_ISREG(sb.st_mode));
     iso_assert_host_untouched(host);
+    /* The command's own droplink is the one link leading out. */
+    ck_assert_uint_eq(nox_test_escaping_links(info.path, NULL, 0), 1);
     tu_rmtree_free(host);
+}
+END_TEST
+
+/* No link in the sandbox at path leads out of it. */
+static void
+iso_assert_no_escaping_link(const char *path)
+{
+    char first[2 * PATH_MAX];
+
+    ck_assert_msg(nox_test_escaping_links(path, first, sizeof(first)) == 0,
+                  "a link leads out of the sandbox: %s", first);
+}
+
+/* The isolation levels the dot-link case runs at. */
+static const nox_isolation_t iso_levels[] = {NOX_ISOLATION_NAMESPACES,
+                                             NOX_ISOLATION_NONE};
+
+/* A command makes d -> . in the workspace, so the destination
+ * d/d/d/d/d/d/d/d/d/d/x is really /workspace/x, one level down: a link
+ * there climbing ten levels would lead to the host's /etc, and is refused
+ * (at both isolation levels), and nothing in the sandbox leads out. */
+START_TEST(iso_upload_through_a_dot_link_cannot_plant_a_link_out)
+{
+    nox_engine_opts_t  o = {.quiet = 1, .isolation = iso_levels[_i]};
+    nox_create_req_t   r = {.session_id = "dot", .ttl_seconds = 600};
+    nox_engine_t      *e = eng;
+    nox_sandbox_info_t info;
+    nox_exec_result_t  res = NOX_EXEC_RESULT_INIT;
+    nox_status_t       st;
+    bool               created = false;
+    char              *b = NULL, x[PATH_MAX];
+    const char        *ln[] = {"ln", "-s", ".", "d"};
+    nox_exec_req_t     er = {.session_id = "dot", .argv = ln, .argc = 4};
+    static char        tar[16384];
+    size_t             len = 0;
+
+    if (iso_levels[_i] == NOX_ISOLATION_NONE) {
+        b = iso_mkdtemp();
+        o.base_dir = b;
+        ck_assert_int_eq(nox_engine_open(&e, &o, &st), NOX_OK);
+    }
+    ck_assert_msg(nox_engine_create(e, &r, &info, &created, NULL, &st) ==
+                      NOX_OK,
+                  "create: %s", st.msg);
+    ck_assert_int_eq(nox_engine_exec(e, &er, &res, &st), NOX_OK);
+    iso_expect("ln -s . d", &res, 0, "", "");
+    nox_exec_result_free(&res);
+    iso_tar_link("l", "../../../../../../../../../../etc", tar, sizeof(tar),
+                 &len);
+    ck_assert_int_eq(nox_engine_upload(e, "dot", "d/d/d/d/d/d/d/d/d/d/x",
+                                       NOX_TAR_PLAIN, tar, len, NULL, &st),
+                     NOX_EINVAL);
+    ck_assert_str_eq(st.msg, "archive entry 'l' rejected: symlink target "
+                             "leaves the workspace");
+    (void)snprintf(x, sizeof(x), "%s/workspace/x", info.path);
+    ck_assert_int_eq(iso_dir_count(x), 0);
+    iso_assert_no_escaping_link(info.path);
+    if (e != eng)
+        nox_engine_close(e);
+    tu_rmtree_free(b);
 }
 END_TEST
 
@@ -1417,6 +1502,7 @@ START_TEST(iso_python_script_runs_as_in_a_pod)
     iso_expect("python3 script.py", &res, 0, "",
                "hello from /workspace/script.py\n");
     nox_exec_result_free(&res);
+    iso_assert_no_escaping_link(info.path);
 }
 END_TEST
 
@@ -1918,6 +2004,9 @@ iso_tcase(const char *name, void (*setup)(void))
     tcase_add_test(tc, iso_proc_1_cmdline_shows_nothing_of_the_engine);
     tcase_add_test(tc, iso_planted_symlink_shows_nothing_of_the_host);
     tcase_add_test(tc, iso_uploads_never_write_through_a_planted_symlink);
+    tcase_add_loop_test(tc,
+                        iso_upload_through_a_dot_link_cannot_plant_a_link_out,
+                        0, N_OF(iso_levels));
     tcase_add_test(tc, iso_download_keeps_a_planted_symlink_a_link);
     tcase_add_test(tc, iso_fork_bomb_stops_at_the_pids_limit);
     tcase_add_test(tc, iso_memory_hog_is_oom_killed);

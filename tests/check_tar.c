@@ -1,5 +1,6 @@
 /* check_tar.c - tar.gz extraction (checks, containment, replacement)
  * and packing (names, links, limits). */
+#include "sandbox_scan.h"
 #include "tar.h"
 #include "testutil.h"
 
@@ -19,9 +20,10 @@
 
 /* ---- fixture: a fresh workspace and a directory "outside" it ---- */
 
-static char *ws;      /* the workspace (destination root) */
-static char *outside; /* a sibling directory extraction must never touch */
-static int   ws_fd = -1;
+static char  *ws;      /* the workspace (destination root) */
+static char  *outside; /* a sibling directory extraction must never touch */
+static int    ws_fd = -1;
+static size_t planted; /* links leading out of ws that a test made itself */
 
 static void
 ws_setup(void)
@@ -30,11 +32,18 @@ ws_setup(void)
     outside = tu_mkdtemp();
     ws_fd = open(ws, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ck_assert_int_ge(ws_fd, 0);
+    planted = 0;
 }
 
+/* Whatever a test did, no link in the workspace leads out of it, except
+ * those the test planted there itself. */
 static void
 ws_teardown(void)
 {
+    char first[2 * PATH_MAX];
+
+    ck_assert_msg(nox_test_escaping_links(ws, first, sizeof(first)) == planted,
+                  "a link leads out of the workspace: %s", first);
     close(ws_fd);
     tu_rmtree_free(ws);
     tu_rmtree_free(outside);
@@ -210,7 +219,8 @@ assert_rejected(const tent_t *t, size_t n, nox_err_t code, const char *entry)
     char           quoted[PATH_MAX];
 
     ck_assert_int_eq(
-        nox__tar_extract(ws_fd, "", NOX_TAR_GZ, tgz, len, &files, &st), code);
+        nox__tar_extract(ws_fd, ws_fd, NOX_TAR_GZ, tgz, len, &files, &st),
+        code);
     ck_assert_int_eq(st.code, code);
     snprintf(quoted, sizeof(quoted), "'%s'", entry);
     ck_assert_msg(strstr(st.msg, quoted) != NULL, "message '%s' lacks %s",
@@ -221,13 +231,14 @@ assert_rejected(const tent_t *t, size_t n, nox_err_t code, const char *entry)
     free(tgz);
 }
 
+/* Extract t into fd, a directory at or below the workspace. */
 static nox_err_t
-extract_into(int fd, const char *rel, const tent_t *t, size_t n,
-             uint64_t *files, nox_status_t *st)
+extract_into(int fd, const tent_t *t, size_t n, uint64_t *files,
+             nox_status_t *st)
 {
     size_t         len;
     unsigned char *tgz = tar_make(t, n, 0, &len);
-    nox_err_t rv = nox__tar_extract(fd, rel, NOX_TAR_GZ, tgz, len, files, st);
+    nox_err_t rv = nox__tar_extract(ws_fd, fd, NOX_TAR_GZ, tgz, len, files, st);
 
     free(tgz);
     return rv;
@@ -327,6 +338,7 @@ START_TEST(extract_rejects_path_through_planted_symlink)
 
     snprintf(path, sizeof(path), "%s/planted", ws);
     ck_assert_int_eq(symlink(outside, path), 0);
+    planted++;
     tent_t t[] = {OK_FIRST, {"planted/x", AE_IFREG, 0, "evil", NULL, NULL}};
     assert_rejected(t, 2, NOX_EINVAL, "planted/x");
     ck_assert_int_eq(dir_count(outside), 0);
@@ -369,7 +381,7 @@ assert_bad_input(const void *data, size_t len, const char *prefix)
     nox_status_t st;
 
     ck_assert_int_eq(
-        nox__tar_extract(ws_fd, "", NOX_TAR_GZ, data, len, NULL, &st),
+        nox__tar_extract(ws_fd, ws_fd, NOX_TAR_GZ, data, len, NULL, &st),
         NOX_EINVAL);
     ck_assert_msg(strncmp(st.msg, prefix, strlen(prefix)) == 0,
                   "message '%s' does not start with '%s'", st.msg, prefix);
@@ -438,7 +450,7 @@ START_TEST(extract_replaces_planted_symlink_at_file_name)
     snprintf(path, sizeof(path), "%s/f", ws);
     ck_assert_int_eq(symlink(target, path), 0);
     tent_t t[] = {{"f", AE_IFREG, 0, "NEW", NULL, NULL}};
-    ck_assert_int_eq(extract_into(ws_fd, "", t, 1, &files, NULL), NOX_OK);
+    ck_assert_int_eq(extract_into(ws_fd, t, 1, &files, NULL), NOX_OK);
     ck_assert(S_ISREG(mode_of(ws, "f")));
     assert_file(ws, "f", "NEW");
     assert_file(outside, "target.txt", "ORIGINAL");
@@ -456,7 +468,7 @@ START_TEST(extract_replaces_planted_hard_link_at_file_name)
     snprintf(path, sizeof(path), "%s/h", ws);
     ck_assert_int_eq(link(target, path), 0);
     tent_t t[] = {{"h", AE_IFREG, 0, "NEW", NULL, NULL}};
-    ck_assert_int_eq(extract_into(ws_fd, "", t, 1, NULL, NULL), NOX_OK);
+    ck_assert_int_eq(extract_into(ws_fd, t, 1, NULL, NULL), NOX_OK);
     assert_file(ws, "h", "NEW");
     assert_file(outside, "t.txt", "ORIGINAL");
     ck_assert_int_eq(stat(target, &sb), 0);
@@ -473,7 +485,7 @@ START_TEST(extract_counts_only_regular_files)
                         {"l", AE_IFLNK, 0777, NULL, "d/f", NULL},
                         {"e/g", AE_IFREG, 0, NULL, NULL, NULL}};
 
-    ck_assert_int_eq(extract_into(ws_fd, "", t, 4, &files, &st), NOX_OK);
+    ck_assert_int_eq(extract_into(ws_fd, t, 4, &files, &st), NOX_OK);
     ck_assert_int_eq(st.code, NOX_OK);
     ck_assert_int_eq(files, 2);
     assert_file(ws, "d/f", "1");
@@ -491,7 +503,7 @@ START_TEST(extract_strips_dot_slash_and_skips_the_root_entry)
                     {"./a/b", AE_IFREG, 0, "ab", NULL, NULL},
                     {"./a/./c", AE_IFREG, 0, "ac", NULL, NULL}};
 
-    ck_assert_int_eq(extract_into(ws_fd, "", t, 4, &files, NULL), NOX_OK);
+    ck_assert_int_eq(extract_into(ws_fd, t, 4, &files, NULL), NOX_OK);
     ck_assert_int_eq(files, 2);
     assert_file(ws, "a/b", "ab");
     assert_file(ws, "a/c", "ac");
@@ -504,7 +516,7 @@ START_TEST(extract_strips_setuid_setgid_and_sticky)
                   {"d/s", AE_IFREG, 06755, "x", NULL, NULL},
                   {"ro", AE_IFREG, 0400, "r", NULL, NULL}};
 
-    ck_assert_int_eq(extract_into(ws_fd, "", t, 3, NULL, NULL), NOX_OK);
+    ck_assert_int_eq(extract_into(ws_fd, t, 3, NULL, NULL), NOX_OK);
     ck_assert_int_eq(mode_of(ws, "d/s") & 07777, 0755);
     ck_assert_int_eq(mode_of(ws, "d") & 07777, 0755); /* 0555 | owner rwx */
     ck_assert_int_eq(mode_of(ws, "ro") & 07777, 0400);
@@ -522,13 +534,79 @@ START_TEST(extract_into_subdirectory_accepts_link_staying_inside)
     fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
     tent_t t[] = {{"l", AE_IFLNK, 0777, NULL, "../x", NULL}};
-    ck_assert_int_eq(extract_into(fd, "sub", t, 1, NULL, &st), NOX_OK);
+    ck_assert_int_eq(extract_into(fd, t, 1, NULL, &st), NOX_OK);
     assert_link(path, "l", "../x");
     /* The same link one level deeper in the archive leaves it. */
     tent_t deep[] = {{"d/l", AE_IFLNK, 0777, NULL, "../../../x", NULL}};
-    ck_assert_int_eq(extract_into(fd, "sub", deep, 1, NULL, &st), NOX_EINVAL);
+    ck_assert_int_eq(extract_into(fd, deep, 1, NULL, &st), NOX_EINVAL);
     ck_assert_ptr_nonnull(strstr(st.msg, "'d/l'"));
     ck_assert_int_eq(tu_exists(path, "d"), 0);
+    close(fd);
+}
+END_TEST
+
+/* A link reached through "d -> ." makes the destination d/d/d/x look four
+ * levels deep while it is one: links are judged where it really is. */
+START_TEST(extract_judges_links_where_the_destination_really_is)
+{
+    char         path[PATH_MAX];
+    nox_status_t st;
+
+    ck_assert_int_eq(symlinkat(".", ws_fd, "d"), 0);
+    ck_assert_int_eq(mkdirat(ws_fd, "x", 0755), 0);
+    snprintf(path, sizeof(path), "%s/d/d/d/x", ws);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    tent_t t[] = {{"l", AE_IFLNK, 0777, NULL, "../../../etc", NULL}};
+    ck_assert_int_eq(extract_into(fd, t, 1, NULL, &st), NOX_EINVAL);
+    ck_assert_str_eq(st.msg, "archive entry 'l' rejected: symlink target "
+                             "leaves the workspace");
+    snprintf(path, sizeof(path), "%s/x", ws);
+    ck_assert_int_eq(dir_count(path), 0);
+    /* Climbing the one real level is fine. */
+    tent_t up[] = {{"l", AE_IFLNK, 0777, NULL, "../d", NULL}};
+    ck_assert_int_eq(extract_into(fd, up, 1, NULL, &st), NOX_OK);
+    assert_link(path, "l", "../d");
+    close(fd);
+}
+END_TEST
+
+/* "d/d/../.." reads as the workspace itself, but with d -> . the kernel
+ * climbs two levels above it: a ".." after a name is judged by what that
+ * name is when the link is followed, which an upload cannot know. */
+START_TEST(extract_rejects_link_climbing_after_a_name_in_the_archive)
+{
+    tent_t t[] = {{"d", AE_IFLNK, 0777, NULL, ".", NULL},
+                  {"l", AE_IFLNK, 0777, NULL, "d/d/../..", NULL}};
+    assert_rejected(t, 2, NOX_EINVAL, "l");
+}
+END_TEST
+
+START_TEST(extract_rejects_link_climbing_after_a_name_on_disk)
+{
+    nox_status_t st;
+
+    ck_assert_int_eq(symlinkat(".", ws_fd, "d"), 0);
+    tent_t t[] = {{"sub/l", AE_IFLNK, 0777, NULL, "../d/d/../..", NULL}};
+    ck_assert_int_eq(extract_into(ws_fd, t, 1, NULL, &st), NOX_EINVAL);
+    ck_assert_str_eq(st.msg, "archive entry 'sub/l' rejected: symlink target "
+                             "has '..' after a name");
+    ck_assert_int_eq(tu_exists(ws, "sub"), 0);
+}
+END_TEST
+
+/* A destination that is not below the workspace at all is refused before
+ * anything is read. */
+START_TEST(extract_rejects_a_destination_outside_the_workspace)
+{
+    nox_status_t st;
+    int          fd = open(outside, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    tent_t       t[] = {OK_FIRST};
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(extract_into(fd, t, 1, NULL, &st), NOX_EINVAL);
+    ck_assert_str_eq(st.msg, "destination is outside the workspace");
+    ck_assert_int_eq(dir_count(outside), 0);
     close(fd);
 }
 END_TEST
@@ -548,7 +626,7 @@ START_TEST(extract_rejects_more_entries_than_the_cap)
         t[i] = (tent_t){"d/", AE_IFDIR, 0, NULL, NULL, NULL};
     tgz = tar_make(t, n, 0, &len);
     ck_assert_int_eq(
-        nox__tar_extract(ws_fd, "", NOX_TAR_GZ, tgz, len, NULL, &st),
+        nox__tar_extract(ws_fd, ws_fd, NOX_TAR_GZ, tgz, len, NULL, &st),
         NOX_ERESOURCE);
     ck_assert_int_eq(dir_count(ws), 0);
     free(tgz);
@@ -572,7 +650,7 @@ START_TEST(extract_rejects_declared_size_past_the_byte_cap)
     snprintf((char *)tar + 148, 8, "%06o", sum);
     unsigned char *gz = gzip_raw(tar, len, &gzlen);
     ck_assert_int_eq(
-        nox__tar_extract(ws_fd, "", NOX_TAR_GZ, gz, gzlen, NULL, &st),
+        nox__tar_extract(ws_fd, ws_fd, NOX_TAR_GZ, gz, gzlen, NULL, &st),
         NOX_ERESOURCE);
     ck_assert_int_eq(dir_count(ws), 0);
     free(gz);
@@ -649,7 +727,7 @@ START_TEST(pack_then_extract_round_trips_a_tree)
 
     fd = open_in(ws, "dst");
     ck_assert_int_eq(
-        nox__tar_extract(fd, "dst", NOX_TAR_GZ, out.data, out.len, &files, &st),
+        nox__tar_extract(ws_fd, fd, NOX_TAR_GZ, out.data, out.len, &files, &st),
         NOX_OK);
     close(fd);
     ck_assert_int_eq(files, 6);
@@ -687,7 +765,7 @@ round_trip_format(nox_tar_format_t format, const uint8_t *magic,
     for (int other = NOX_TAR_GZ; other <= NOX_TAR_ZSTD; other++) {
         if (other == (int)format)
             continue;
-        ck_assert_int_eq(nox__tar_extract(fd, "", (nox_tar_format_t)other,
+        ck_assert_int_eq(nox__tar_extract(fd, fd, (nox_tar_format_t)other,
                                           out.data, out.len, NULL, &st),
                          NOX_EINVAL);
         snprintf(want, sizeof(want), "not a %s archive: ", names[other]);
@@ -696,7 +774,7 @@ round_trip_format(nox_tar_format_t format, const uint8_t *magic,
         ck_assert(!tu_exists(outside, "a.txt"));
     }
     ck_assert_int_eq(
-        nox__tar_extract(fd, "", format, out.data, out.len, &files, &st),
+        nox__tar_extract(fd, fd, format, out.data, out.len, &files, &st),
         NOX_OK);
     close(fd);
     ck_assert_uint_eq(files, 1);
@@ -735,7 +813,7 @@ START_TEST(unknown_formats_are_invalid)
                      NOX_EINVAL);
     ck_assert_str_eq(st.msg, "unknown archive format 3");
     ck_assert_int_eq(
-        nox__tar_extract(fd, "", (nox_tar_format_t)9, "x", 1, NULL, &st),
+        nox__tar_extract(fd, fd, (nox_tar_format_t)9, "x", 1, NULL, &st),
         NOX_EINVAL);
     ck_assert_str_eq(st.msg, "unknown archive format 9");
     close(fd);
@@ -757,7 +835,7 @@ START_TEST(pack_of_a_file_is_one_entry_named_file_name)
 
     fd = open_in(outside, ".");
     ck_assert_int_eq(
-        nox__tar_extract(fd, "", NOX_TAR_GZ, out.data, out.len, NULL, NULL),
+        nox__tar_extract(fd, fd, NOX_TAR_GZ, out.data, out.len, NULL, NULL),
         NOX_OK);
     close(fd);
     assert_file(outside, "x.bin", "content");
@@ -777,6 +855,7 @@ START_TEST(pack_stores_symlinks_as_links_never_followed)
     snprintf(target, sizeof(target), "%s/secret", outside);
     snprintf(path, sizeof(path), "%s/link", ws);
     ck_assert_int_eq(symlink(target, path), 0);
+    planted++;
     ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", NOX_TAR_GZ, 0, &out, NULL),
                      NOX_OK);
 
@@ -846,8 +925,8 @@ START_TEST(pack_of_an_empty_directory_extracts_to_nothing)
     ck_assert_int_eq(nox__tar_pack(ws_fd, "ws", NOX_TAR_GZ, 0, &out, NULL),
                      NOX_OK);
     ck_assert_uint_gt(out.len, 0);
-    ck_assert_int_eq(nox__tar_extract(ws_fd, "", NOX_TAR_GZ, out.data, out.len,
-                                      &files, NULL),
+    ck_assert_int_eq(nox__tar_extract(ws_fd, ws_fd, NOX_TAR_GZ, out.data,
+                                      out.len, &files, NULL),
                      NOX_OK);
     ck_assert_int_eq(files, 0);
     nox__buf_free(&out);
@@ -894,7 +973,7 @@ START_TEST(pack_then_extract_keeps_non_ascii_names)
     ck_assert_str_eq(names, "h\xc3\xa9llo \xe2\x9c\x93.txt raw\xff");
     int fd = open_in(outside, ".");
     ck_assert_int_eq(
-        nox__tar_extract(fd, "", NOX_TAR_GZ, out.data, out.len, NULL, NULL),
+        nox__tar_extract(fd, fd, NOX_TAR_GZ, out.data, out.len, NULL, NULL),
         NOX_OK);
     close(fd);
     assert_file(outside, "h\xc3\xa9llo \xe2\x9c\x93.txt", "utf8");
@@ -950,6 +1029,11 @@ tar_suite(void)
     tcase_add_test(tc, extract_strips_dot_slash_and_skips_the_root_entry);
     tcase_add_test(tc, extract_strips_setuid_setgid_and_sticky);
     tcase_add_test(tc, extract_into_subdirectory_accepts_link_staying_inside);
+    tcase_add_test(tc, extract_judges_links_where_the_destination_really_is);
+    tcase_add_test(tc,
+                   extract_rejects_link_climbing_after_a_name_in_the_archive);
+    tcase_add_test(tc, extract_rejects_link_climbing_after_a_name_on_disk);
+    tcase_add_test(tc, extract_rejects_a_destination_outside_the_workspace);
     suite_add_tcase(s, tc);
 
     tc = tar_tcase("limits");
