@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,19 @@
 #define RACE_CYCLES 80
 #define RACE_SID "same"
 
+/* How often each documented outcome came up, summed over the children
+ * (shared memory): printed, so a run shows the races were hit. */
+enum {
+    RACE_CREATED,
+    RACE_EXISTED,
+    RACE_EXEC_RAN,
+    RACE_EXEC_NOT_FOUND,
+    RACE_DELETED,
+    RACE_NOTHING_DELETED,
+    RACE_COUNTERS
+};
+static unsigned long *counts;
+
 static char *base; /* the engines' base directory */
 static char *logs; /* where the children write what went wrong */
 
@@ -28,11 +42,15 @@ setup(void)
 {
     base = tu_mkdtemp();
     logs = tu_mkdtemp();
+    counts = mmap(NULL, RACE_COUNTERS * sizeof(*counts), PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(counts, MAP_FAILED);
 }
 
 static void
 teardown(void)
 {
+    (void)munmap(counts, RACE_COUNTERS * sizeof(*counts));
     tu_rmtree_free(base);
     tu_rmtree_free(logs);
 }
@@ -62,6 +80,12 @@ race_check(int log_fd, const char *op, nox_err_t rv, bool ok_enoent,
     return 1;
 }
 
+static void
+race_count(int which)
+{
+    (void)__atomic_fetch_add(&counts[which], 1, __ATOMIC_RELAXED);
+}
+
 static int
 race_cycle(nox_engine_t *e, int log_fd)
 {
@@ -77,11 +101,16 @@ race_cycle(nox_engine_t *e, int log_fd)
     bool               flag;
     int                bad = 0;
 
-    bad += race_check(log_fd, "create",
-                      nox_engine_create(e, &cr, &info, &flag, NULL, &st), false,
-                      &st);
-    bad += race_check(log_fd, "exec", nox_engine_exec(e, &xr, &res, &st), true,
-                      &st);
+    nox_err_t rv;
+
+    rv = nox_engine_create(e, &cr, &info, &flag, NULL, &st);
+    if (rv == NOX_OK)
+        race_count(flag ? RACE_CREATED : RACE_EXISTED);
+    bad += race_check(log_fd, "create", rv, false, &st);
+    rv = nox_engine_exec(e, &xr, &res, &st);
+    if (rv == NOX_OK || rv == NOX_ENOENT)
+        race_count(rv == NOX_OK ? RACE_EXEC_RAN : RACE_EXEC_NOT_FOUND);
+    bad += race_check(log_fd, "exec", rv, true, &st);
     nox_exec_result_free(&res);
     bad += race_check(log_fd, "touch", nox_engine_touch(e, RACE_SID, &exp, &st),
                       true, &st);
@@ -93,8 +122,10 @@ race_cycle(nox_engine_t *e, int log_fd)
     bad += race_check(log_fd, "list", nox_engine_list(e, &list, &n, &st), false,
                       &st);
     free(list);
-    bad += race_check(log_fd, "delete",
-                      nox_engine_delete(e, RACE_SID, &flag, &st), false, &st);
+    rv = nox_engine_delete(e, RACE_SID, &flag, &st);
+    if (rv == NOX_OK)
+        race_count(flag ? RACE_DELETED : RACE_NOTHING_DELETED);
+    bad += race_check(log_fd, "delete", rv, false, &st);
     bad +=
         race_check(log_fd, "reap", nox_engine_reap(e, NULL, &st), false, &st);
     return bad;
@@ -206,6 +237,12 @@ race_run(nox_isolation_t level)
            nox_isolation_name(level), RACE_PROCS, RACE_CYCLES,
            (double)(t1.tv_sec - t0.tv_sec) +
                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    printf("check_race: %s: create %lu created, %lu existed; exec %lu ran, "
+           "%lu not found; delete %lu deleted, %lu nothing deleted\n",
+           nox_isolation_name(level), counts[RACE_CREATED],
+           counts[RACE_EXISTED], counts[RACE_EXEC_RAN],
+           counts[RACE_EXEC_NOT_FOUND], counts[RACE_DELETED],
+           counts[RACE_NOTHING_DELETED]);
     char *all = race_logs();
     ck_assert_msg(failed == 0 && all[0] == '\0',
                   "%d processes saw undocumented outcomes:\n%.3000s", failed,
