@@ -1,10 +1,12 @@
-/* check_race.c - many processes cycling create, exec, touch, download,
- * delete, list and reap on one session id: every call must end in one of
- * the outcomes engine.h documents for a race, never in an internal error,
+/* check_race.c - many processes cycling create, exec, upload, touch,
+ * download, delete, list and reap on one session id: every call must end in one
+ * of the outcomes engine.h documents for a race, never in an internal error,
  * and no tombstone may outlive the next reap. */
 #include "nox/engine.h"
 #include "testutil.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -86,8 +88,47 @@ race_count(int which)
     (void)__atomic_fetch_add(&counts[which], 1, __ATOMIC_RELAXED);
 }
 
+/* A plain tar of a directory with a few files, in buf (malloc'd); what
+ * each upload writes, so a delete meets files appearing under it. NULL
+ * on failure (the child reports it). */
+#define RACE_TAR_MAX (64 * 1024)
+static void *
+race_tar(size_t *len)
+{
+    struct archive *a = archive_write_new();
+    void           *buf = malloc(RACE_TAR_MAX);
+    bool            ok =
+        a != NULL && buf != NULL &&
+        archive_write_set_format_pax_restricted(a) == ARCHIVE_OK &&
+        archive_write_open_memory(a, buf, RACE_TAR_MAX, len) == ARCHIVE_OK;
+
+    for (int i = 0; ok && i < 6; i++) {
+        struct archive_entry *ent = archive_entry_new();
+        char                  name[16];
+        (void)snprintf(name, sizeof(name), i == 0 ? "d" : "d/f%d", i);
+        ok = ent != NULL;
+        if (ok) {
+            archive_entry_set_pathname(ent, name);
+            archive_entry_set_filetype(ent, i == 0 ? AE_IFDIR : AE_IFREG);
+            archive_entry_set_perm(ent, i == 0 ? 0755 : 0644);
+            archive_entry_set_size(ent, i == 0 ? 0 : 3);
+            ok = archive_write_header(a, ent) == ARCHIVE_OK &&
+                 (i == 0 || archive_write_data(a, "abc", 3) == 3);
+        }
+        archive_entry_free(ent);
+    }
+    ok = ok && archive_write_close(a) == ARCHIVE_OK;
+    if (a != NULL)
+        (void)archive_write_free(a);
+    if (!ok) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 static int
-race_cycle(nox_engine_t *e, int log_fd)
+race_cycle(nox_engine_t *e, int log_fd, const void *tar_in, size_t tar_len)
 {
     nox_create_req_t   cr = {.session_id = RACE_SID, .ttl_seconds = 60};
     const char        *argv[] = {"true"};
@@ -112,6 +153,10 @@ race_cycle(nox_engine_t *e, int log_fd)
         race_count(rv == NOX_OK ? RACE_EXEC_RAN : RACE_EXEC_NOT_FOUND);
     bad += race_check(log_fd, "exec", rv, true, &st);
     nox_exec_result_free(&res);
+    bad += race_check(log_fd, "upload",
+                      nox_engine_upload(e, RACE_SID, NULL, NOX_TAR_PLAIN,
+                                        tar_in, tar_len, NULL, &st),
+                      true, &st);
     bad += race_check(log_fd, "touch", nox_engine_touch(e, RACE_SID, &exp, &st),
                       true, &st);
     bad += race_check(
@@ -145,7 +190,10 @@ race_child(nox_isolation_t level, int idx)
     (void)snprintf(name, sizeof(name), "child%d", idx);
     log_fd =
         openat(dir_fd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (dir_fd < 0 || log_fd < 0)
+    size_t tar_len = 0;
+    void  *tar_in = race_tar(&tar_len);
+
+    if (dir_fd < 0 || log_fd < 0 || tar_in == NULL)
         _exit(2);
     for (int i = 0; i < RACE_CYCLES; i++) {
         /* Reopen now and then: engines start and stop mid-race too. */
@@ -153,7 +201,7 @@ race_child(nox_isolation_t level, int idx)
             race_report(log_fd, "open", NOX_EINTERNAL, &st);
             _exit(1);
         }
-        bad += race_cycle(e, log_fd);
+        bad += race_cycle(e, log_fd, tar_in, tar_len);
         if (i % 8 == 7) {
             nox_engine_close(e);
             e = NULL;
@@ -276,7 +324,7 @@ race_suite(void)
     TCase *same = tcase_create("same id");
 
     tcase_add_checked_fixture(same, setup, teardown);
-    tcase_set_timeout(same, 120);
+    tcase_set_timeout(same, 140);
     tcase_add_test(same, race_same_id_cycles_end_documented_at_level_none);
     tcase_add_test(same,
                    race_same_id_cycles_end_documented_at_level_namespaces);
