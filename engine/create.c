@@ -12,12 +12,15 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 /* Create rounds before giving up: losing a race to a concurrent create
- * costs one round, a concurrent delete another. */
-#define CREATE_ROUNDS 3
+ * costs one round, a concurrent delete another; each round lost is
+ * another process's progress, so only an endless churn on one id gets
+ * near this. */
+#define CREATE_ROUNDS 1000
 
 static nox_err_t
 create_check(const nox_create_req_t *r, nox_status_t *st)
@@ -93,18 +96,19 @@ create_layout(int dir_fd, bool namespaces, nox_status_t *st)
 }
 
 /* Build the sandbox under a temporary name and rename it into place.
- * NOX_EEXIST when another creator won the race. */
+ * NOX_EEXIST when another creator won the race. On success sb->sb_fd is
+ * the new sandbox, locked since before the rename, so no delete can come
+ * between its creation and create_finish. */
 static nox_err_t
-create_build(nox_engine_t *e, const nox_meta_t *m, const char *name,
-             nox_status_t *st)
+create_build(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
 {
     char      tmp[sizeof(NOX_CREATING_PREFIX) + NOX_SESSION_ID_MAX + 64];
     char      uniq[NOX_UNIQUE_LEN];
     nox_err_t rv;
     int       fd;
 
-    (void)snprintf(tmp, sizeof(tmp), NOX_CREATING_PREFIX "%s.%s", m->session_id,
-                   nox__engine_unique(e, uniq));
+    (void)snprintf(tmp, sizeof(tmp), NOX_CREATING_PREFIX "%s.%s",
+                   sb->meta.session_id, nox__engine_unique(e, uniq));
     if (mkdirat(e->base_fd, tmp, 0700) != 0)
         return nox__status_errno(st, NOX_EINTERNAL, errno,
                                  "cannot create sandbox directory");
@@ -113,24 +117,31 @@ create_build(nox_engine_t *e, const nox_meta_t *m, const char *name,
     if (fd < 0)
         rv = nox__status_errno(st, NOX_EINTERNAL, errno,
                                "cannot create sandbox directory");
+    else if (flock(fd, LOCK_EX) != 0) /* new: nobody else can hold it */
+        rv = nox__status_errno(st, NOX_EINTERNAL, errno, "cannot lock sandbox");
     else
-        rv = create_layout(fd, m->namespaces, st);
+        rv = create_layout(fd, sb->meta.namespaces, st);
     if (rv == NOX_OK)
-        rv = nox__meta_write(fd, m, st);
+        rv = nox__meta_write(fd, &sb->meta, st);
     if (rv == NOX_OK &&
-        renameat2(e->base_fd, tmp, e->base_fd, name, RENAME_NOREPLACE) != 0)
+        renameat2(e->base_fd, tmp, e->base_fd, sb->name, RENAME_NOREPLACE) != 0)
         rv = errno == EEXIST ? NOX_EEXIST
                              : nox__status_errno(st, NOX_EINTERNAL, errno,
                                                  "cannot create sandbox");
+    if (rv == NOX_OK) {
+        sb->sb_fd = fd;
+        sb->state = NOX_SB_LIVE;
+        return NOX_OK;
+    }
+    (void)nox__rmtree_at(e->base_fd, tmp, NULL); /* else the reaper */
     nox__close(fd);
-    if (rv != NOX_OK)
-        (void)nox__rmtree_at(e->base_fd, tmp, NULL); /* else the reaper */
     return rv;
 }
 
 /* Refresh an existing live sandbox's TTL, or repair one whose metadata is
- * missing or damaged (its files are kept). NOX_ENOENT when there is none;
- * an expired one is destroyed first. */
+ * damaged (its files are kept). NOX_ENOENT when there is none; an expired
+ * one is destroyed first; NOX_EPRECOND when a directory we did not make
+ * has the name. On success sb stays locked for create_finish. */
 static nox_err_t
 create_refresh(nox_engine_t *e, const nox_create_req_t *r,
                nox_live_sandbox_t *sb, nox_status_t *st)
@@ -140,6 +151,8 @@ create_refresh(nox_engine_t *e, const nox_create_req_t *r,
     if (rv != NOX_OK)
         return rv;
     switch (sb->state) {
+    case NOX_SB_FOREIGN:
+        return nox__sandbox_foreign(sb, st);
     case NOX_SB_EXPIRED:
         rv = nox__sandbox_destroy(e, sb, st);
         return rv == NOX_OK ? NOX_ENOENT : rv;
@@ -158,20 +171,22 @@ create_refresh(nox_engine_t *e, const nox_create_req_t *r,
     }
     if (rv == NOX_OK)
         rv = nox__meta_write(sb->sb_fd, &sb->meta, st);
-    nox__sandbox_close(sb);
+    if (rv != NOX_OK)
+        nox__sandbox_close(sb);
     return rv;
 }
 
-/* The sandbox stands: apply its limits, start its holder (so the first
- * Exec pays nothing extra and a failure shows here), fill the report. */
+/* The sandbox stands, locked: apply its limits, start its holder (so the
+ * first Exec pays nothing extra and a failure shows here), fill the
+ * report. */
 static nox_err_t
 create_finish(nox_engine_t *e, nox_live_sandbox_t *sb,
               const nox_create_req_t *r, nox_create_report_t *rep,
               nox_status_t *st)
 {
     nox_create_report_t scratch;
-    nox_err_t           rv = NOX_OK;
-    int                 fd, pidfd = -1;
+    nox_err_t           rv;
+    int                 pidfd = -1;
 
     if (rep == NULL)
         rep = &scratch;
@@ -181,19 +196,14 @@ create_finish(nox_engine_t *e, nox_live_sandbox_t *sb,
     nox__limits_apply(e, &sb->meta, rep);
     if (!sb->meta.namespaces)
         return NOX_OK;
-    fd = openat(e->base_fd, sb->name,
-                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return nox__status_errno(st, NOX_EINTERNAL, errno,
-                                 "cannot open sandbox %s", r->session_id);
-    rv = nox__iso_holder_pidfd(e, r->session_id, fd, sb->path,
+    rv = nox__iso_holder_pidfd(e, r->session_id, sb->sb_fd, sb->path,
                                sb->meta.allow_network, &pidfd, st);
     nox__close(pidfd);
-    nox__close(fd);
     return rv;
 }
 
-/* The sandbox stands (made now when is_new): finish it and answer. */
+/* The sandbox stands (made now when is_new), locked: finish it, release
+ * it and answer. */
 static nox_err_t
 create_done(nox_engine_t *e, nox_live_sandbox_t *sb, const nox_create_req_t *r,
             bool is_new, nox_sandbox_info_t *info, bool *created,
@@ -201,6 +211,7 @@ create_done(nox_engine_t *e, nox_live_sandbox_t *sb, const nox_create_req_t *r,
 {
     nox_err_t rv = create_finish(e, sb, r, rep, st);
 
+    nox__sandbox_close(sb);
     if (rv != NOX_OK)
         return rv;
     nox__sandbox_info(sb, info);
@@ -226,8 +237,7 @@ nox_engine_create(nox_engine_t *e, const nox_create_req_t *r,
             return rv;
         nox__status_clear(st);
         create_meta(e, &sb.meta, r);
-        rv = nox__fs_no_space(e->base_dir,
-                              create_build(e, &sb.meta, sb.name, st), st);
+        rv = nox__fs_no_space(e->base_dir, create_build(e, &sb, st), st);
         if (rv == NOX_OK)
             return create_done(e, &sb, r, true, info, created, rep, st);
         if (rv == NOX_EEXIST)

@@ -183,46 +183,28 @@ engine_flock(int fd, int op, nox_status_t *st)
     return NOX_OK;
 }
 
-/* Read the metadata and say what state the sandbox is in. A missing or
- * damaged metadata file (a command can write there: it is one directory
- * up from the workspace) makes it BROKEN, which create repairs and delete
- * and the reaper remove, instead of an error that nothing could clear. */
+/* Read the metadata and say what state the sandbox is in. A damaged
+ * metadata file (a command can write there: it is one directory up from
+ * the workspace) makes it BROKEN, which create repairs and delete and the
+ * reaper remove, instead of an error that nothing could clear. No
+ * metadata file at all means we did not make the directory: every one
+ * of ours has it from before its rename into place until its rename away
+ * to a tombstone. Our subdirectories prove nothing: NoxRunner's Python
+ * local mode makes the same names with a workspace/ too. */
 static void
 engine_classify(nox_live_sandbox_t *sb)
 {
-    if (nox__meta_read(sb->sb_fd, &sb->meta, NULL) != NOX_OK)
+    struct stat m;
+
+    if (fstatat(sb->sb_fd, NOX_META_FILE, &m, AT_SYMLINK_NOFOLLOW) != 0)
+        sb->state =
+            errno == ENOENT || errno == EACCES ? NOX_SB_FOREIGN : NOX_SB_BROKEN;
+    else if (nox__meta_read(sb->sb_fd, &sb->meta, NULL) != NOX_OK)
         sb->state = NOX_SB_BROKEN;
     else if (nox__now() >= sb->meta.expires_at)
         sb->state = NOX_SB_EXPIRED;
     else
         sb->state = NOX_SB_LIVE;
-}
-
-nox_err_t
-nox__sandbox_lock(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
-                  nox_status_t *st)
-{
-    nox_err_t rv = nox__session_id_check(sid, st);
-
-    if (rv != NOX_OK)
-        return rv;
-    nox__sandbox_names(e, sid, sb);
-    sb->sb_fd = openat(e->base_fd, sb->name,
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sb->sb_fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
-            return nox__status_set(st, NOX_ENOENT, "sandbox not found: %s",
-                                   sid);
-        return nox__status_errno(st, NOX_EINTERNAL, errno,
-                                 "cannot open sandbox %s", sid);
-    }
-    rv = engine_flock(sb->sb_fd, LOCK_EX, st);
-    if (rv != NOX_OK) {
-        nox__sandbox_close(sb);
-        return rv;
-    }
-    engine_classify(sb);
-    return NOX_OK;
 }
 
 /* true when sb's directory is still the one under its name: a delete
@@ -237,6 +219,65 @@ engine_in_place(const nox_engine_t *e, const nox_live_sandbox_t *sb)
            now.st_dev == then.st_dev;
 }
 
+/* Lookups before giving up on a name whose directory is replaced again
+ * and again while we wait for its lock; each round lost is a delete done
+ * by someone else, so this is never reached outside a pathological
+ * churn. */
+#define ENGINE_LOCK_ROUNDS 1000
+
+nox_err_t
+nox__sandbox_lock(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
+                  nox_status_t *st)
+{
+    nox_err_t rv = nox__session_id_check(sid, st);
+
+    if (rv != NOX_OK)
+        return rv;
+    nox__sandbox_names(e, sid, sb);
+    for (int round = 0; round < ENGINE_LOCK_ROUNDS; round++) {
+        sb->sb_fd = openat(e->base_fd, sb->name,
+                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sb->sb_fd < 0) {
+            if (errno == ENOENT)
+                return nox__status_set(st, NOX_ENOENT, "sandbox not found: %s",
+                                       sid);
+            /* A file, a symlink or another user's directory: ours are
+             * directories we can read. */
+            if (errno == ENOTDIR || errno == ELOOP || errno == EACCES)
+                return nox__sandbox_foreign(sb, st);
+            return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                     "cannot open sandbox %s", sid);
+        }
+        rv = engine_flock(sb->sb_fd, LOCK_EX, st);
+        if (rv != NOX_OK) {
+            nox__sandbox_close(sb);
+            return rv;
+        }
+        /* A delete holding the lock renamed the directory to a tombstone
+         * and is emptying it: classifying that one would see a sandbox
+         * losing its files, and writing there would race the removal. */
+        if (engine_in_place(e, sb)) {
+            engine_classify(sb);
+            return NOX_OK;
+        }
+        nox__sandbox_close(sb);
+    }
+    return nox__status_set(st, NOX_ENOENT,
+                           "sandbox not found: %s (deleted and created "
+                           "again without pause)",
+                           sid);
+}
+
+nox_err_t
+nox__sandbox_foreign(nox_live_sandbox_t *sb, nox_status_t *st)
+{
+    nox__sandbox_close(sb);
+    return nox__status_set(st, NOX_EPRECOND,
+                           "a directory not made by noxrunner is in the "
+                           "way: %s",
+                           sb->path);
+}
+
 nox_err_t
 nox__sandbox_open(nox_engine_t *e, const char *sid, unsigned how,
                   nox_live_sandbox_t *sb, nox_status_t *st)
@@ -245,13 +286,11 @@ nox__sandbox_open(nox_engine_t *e, const char *sid, unsigned how,
 
     if (rv != NOX_OK)
         return rv;
-    /* A delete renames the directory away under this lock; a command must
-     * not start in it afterwards, where that delete's scan for leftovers
-     * (done or skipped) would never see it. */
-    if ((how & NOX_SB_RUN) && !engine_in_place(e, sb)) {
-        nox__sandbox_close(sb);
-        return nox__status_set(st, NOX_ENOENT, "sandbox not found: %s", sid);
-    }
+    /* The lock is on the directory under the name (nox__sandbox_lock): a
+     * delete renames it away only under this lock, so a command started
+     * from here is in a sandbox that delete's scan for leftovers sees. */
+    if (sb->state == NOX_SB_FOREIGN)
+        return nox__sandbox_foreign(sb, st);
     if (sb->state != NOX_SB_LIVE) {
         /* Expired is gone, whether or not the reaper has run yet. */
         rv = nox__status_set(st, NOX_ENOENT, "sandbox not found: %s%s", sid,
@@ -295,6 +334,22 @@ nox__sandbox_close(nox_live_sandbox_t *sb)
     sb->sb_fd = -1;
 }
 
+nox_err_t
+nox__sandbox_finish(nox_engine_t *e, nox_live_sandbox_t *sb, nox_err_t rv,
+                    nox_status_t *st)
+{
+    /* What the request itself got wrong stays its answer. */
+    bool system = rv != NOX_OK && rv != NOX_EINVAL && rv != NOX_EDENIED &&
+                  rv != NOX_ENOENT;
+
+    if (system && !engine_in_place(e, sb))
+        rv = nox__status_set(st, NOX_ENOENT,
+                             "sandbox not found: %s (deleted meanwhile)",
+                             sb->name + sizeof(NOX_SANDBOX_PREFIX) - 1);
+    nox__sandbox_close(sb);
+    return rv;
+}
+
 void
 nox__sandbox_extend(nox_engine_t *e, nox_live_sandbox_t *sb)
 {
@@ -310,7 +365,8 @@ nox__sandbox_extend(nox_engine_t *e, nox_live_sandbox_t *sb)
     engine_classify(sb);
     /* Expired by the clock is fine: the reaper spared it because the
      * command ran, and the command's end is its latest activity. */
-    if (sb->state != NOX_SB_BROKEN && engine_in_place(e, sb)) {
+    if ((sb->state == NOX_SB_LIVE || sb->state == NOX_SB_EXPIRED) &&
+        engine_in_place(e, sb)) {
         sb->meta.expires_at = nox__now() + sb->meta.ttl_seconds;
         (void)nox__meta_write(sb->sb_fd, &sb->meta, NULL);
     }
@@ -324,6 +380,10 @@ nox__sandbox_workspace(const nox_live_sandbox_t *sb, int *fd_out,
     int fd = openat(sb->sb_fd, "workspace",
                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
+    if (fd < 0 && errno == ENOENT)
+        return nox__status_set(st, NOX_ENOENT,
+                               "sandbox not found: %s (deleted meanwhile)",
+                               sb->meta.session_id);
     if (fd < 0)
         return nox__status_errno(st, NOX_EINTERNAL, errno,
                                  "sandbox %s has no workspace",
@@ -363,6 +423,11 @@ nox__sandbox_info(const nox_live_sandbox_t *sb, nox_sandbox_info_t *info)
 /* Delete and touch                                                    */
 /* ------------------------------------------------------------------ */
 
+/* Removal passes over a tombstone before leaving it to the reaper: a
+ * holder note or a file a dying command wrote after a pass read its
+ * directory makes that pass fail with ENOTEMPTY; the next one takes it. */
+#define ENGINE_RMTREE_PASSES 3
+
 nox_err_t
 nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
 {
@@ -372,17 +437,17 @@ nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
     /* The session id from the directory name: the metadata may be
      * damaged. */
     const char *sid = sb->name + sizeof(NOX_SANDBOX_PREFIX) - 1;
-    int         err = 0;
+    nox_err_t   rv = NOX_OK;
 
     (void)snprintf(tomb, sizeof(tomb), NOX_DELETING_PREFIX "%s.%s", sid,
                    nox__engine_unique(e, uniq));
     (void)snprintf(tomb_path, sizeof(tomb_path), "%s/%s", e->base_dir, tomb);
-    if (renameat(e->base_fd, sb->name, e->base_fd, tomb) != 0)
-        err = errno;
-    nox__sandbox_close(sb);
-    if (err != 0)
-        return nox__status_errno(st, NOX_EINTERNAL, err,
-                                 "cannot delete sandbox %s", sid);
+    if (renameat(e->base_fd, sb->name, e->base_fd, tomb) != 0) {
+        rv = nox__status_errno(st, NOX_EINTERNAL, errno,
+                               "cannot delete sandbox %s", sid);
+        nox__sandbox_close(sb);
+        return rv;
+    }
     /* Kill before removing: a live command could otherwise keep writing
      * files while the tree is walked. Processes started before the rename
      * may show either path as their working directory. */
@@ -398,7 +463,20 @@ nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
     /* Groups can only go once their members are dead; a group that
      * outlives this is reused by a later sandbox of the same name. */
     (void)nox__cgroups_remove(e->cg, sid);
-    return nox__rmtree_at(e->base_fd, tomb, st);
+    for (int pass = 0; pass < ENGINE_RMTREE_PASSES; pass++) {
+        nox__status_clear(st);
+        rv = nox__rmtree_at(e->base_fd, tomb, st);
+        if (rv != NOX_EABORTED)
+            break;
+    }
+    nox__sandbox_close(sb); /* now the reaper may take what is left */
+    /* The sandbox went at the rename; files something kept writing into
+     * its tombstone are the reaper's. */
+    if (rv == NOX_EABORTED) {
+        nox__status_clear(st);
+        rv = NOX_OK;
+    }
+    return rv;
 }
 
 nox_err_t
@@ -417,6 +495,10 @@ nox_engine_delete(nox_engine_t *e, const char *sid, bool *deleted,
     }
     if (rv != NOX_OK)
         return rv;
+    /* Not ours: its files may be someone's work (NoxRunner's Python
+     * local mode uses the same names). */
+    if (sb.state == NOX_SB_FOREIGN)
+        return nox__sandbox_foreign(&sb, st);
     /* An expired sandbox is already gone for callers; a broken one is
      * there (its files are) and is removed like a live one. */
     was_there = sb.state != NOX_SB_EXPIRED;

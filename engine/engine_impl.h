@@ -11,11 +11,18 @@
  *                                      makes the sandbox vanish atomically
  *   .noxrunner_reaped                  its mtime: when a reap pass last ran
  *
+ * A directory under a sandbox name is ours only when it holds the
+ * metadata file (meta.h): ours have it from before their rename into
+ * place until their rename away; anything else is foreign and left alone.
+ *
  * Locks: the sandbox directory's flock (exclusive) serialises metadata
  * read-modify-write cycles and deletion; it is never held while a command
- * runs. A running Exec holds a shared flock on the workspace directory,
- * which the reaper tests (in any process) so it never expires a sandbox
- * under a running command.
+ * runs. A lock only counts on the directory still under the name (a
+ * delete renames it away under the lock); a create locks its directory
+ * before renaming it into place, a delete keeps it locked until the
+ * tombstone is gone, and the reaper skips locked leftovers. A running Exec
+ * holds a shared flock on the workspace directory, which the reaper tests (in
+ * any process) so it never expires a sandbox under a running command.
  */
 #ifndef NOX_ENGINE_IMPL_H
 #define NOX_ENGINE_IMPL_H
@@ -60,7 +67,11 @@ struct nox_engine {
 typedef enum {
     NOX_SB_LIVE,    /* metadata read, not expired */
     NOX_SB_EXPIRED, /* metadata read, expired: gone for every caller */
-    NOX_SB_BROKEN,  /* metadata missing or unreadable */
+    NOX_SB_BROKEN,  /* metadata file present but unreadable or damaged */
+    /* No metadata file: not made by noxrunner (e.g. NoxRunner's Python
+     * local mode uses the same names). Never reaped, deleted, repaired
+     * or written into. */
+    NOX_SB_FOREIGN,
 } nox_sb_state_t;
 
 /* A sandbox opened for an operation. */
@@ -86,7 +97,11 @@ void nox__sandbox_names(const nox_engine_t *e, const char *session_id,
 
 /* Open the sandbox directory of session_id, take its lock and classify it
  * (sb->state). NOX_EINVAL for a bad id, NOX_ENOENT when there is no such
- * directory. On success the lock is held until nox__sandbox_close(). */
+ * directory, NOX_EPRECOND (nox__sandbox_foreign) when a file, a symlink
+ * or a directory we cannot read has the name. On success the lock is held until
+ * nox__sandbox_close(), on the directory that stands under the name: one a
+ * concurrent delete renamed away while we waited for its lock is let go, and
+ * the name looked up again. */
 nox_err_t nox__sandbox_lock(nox_engine_t *e, const char *session_id,
                             nox_live_sandbox_t *sb, nox_status_t *st);
 
@@ -99,13 +114,28 @@ enum {
 
 /* Open the live sandbox of session_id for an operation (how: NOX_SB_
  * flags): NOX_EINVAL for a bad id, NOX_ENOENT when missing, expired or
- * without metadata. The metadata is rewritten when the flags change it.
- * The lock is released before returning. The caller releases sb with
- * nox__sandbox_close(). */
+ * with damaged metadata, NOX_EPRECOND when a directory not made by
+ * noxrunner has its name (nox__sandbox_foreign). The metadata is rewritten when
+ * the flags change it. The lock is released before returning. The caller
+ * releases sb with nox__sandbox_close(). */
 nox_err_t nox__sandbox_open(nox_engine_t *e, const char *session_id,
                             unsigned how, nox_live_sandbox_t *sb,
                             nox_status_t *st);
 void      nox__sandbox_close(nox_live_sandbox_t *sb);
+
+/* End an operation on sb that nox__sandbox_open began: close sb and
+ * return rv, except that a failure other than the request's own
+ * (NOX_EINVAL, NOX_EDENIED) in a sandbox a concurrent delete renamed away
+ * meanwhile becomes NOX_ENOENT: the sandbox is gone, which is the race's
+ * documented outcome, and its vanishing files or killed holder were the
+ * cause (ENOENT on a path, ENOMEM from a clone into a dead pid
+ * namespace). */
+nox_err_t nox__sandbox_finish(nox_engine_t *e, nox_live_sandbox_t *sb,
+                              nox_err_t rv, nox_status_t *st);
+
+/* NOX_EPRECOND: "a directory not made by noxrunner is in the way:
+ * <path>", for sb in state NOX_SB_FOREIGN. Closes sb. */
+nox_err_t nox__sandbox_foreign(nox_live_sandbox_t *sb, nox_status_t *st);
 
 /* Refresh the TTL of the open sandbox sb if it still stands under its
  * name (after a command ran: activity until its end). */
@@ -123,8 +153,13 @@ bool nox__sandbox_busy(const nox_live_sandbox_t *sb);
 /* Fill info from sb (metadata must be valid). */
 void nox__sandbox_info(const nox_live_sandbox_t *sb, nox_sandbox_info_t *info);
 
-/* Make the locked sandbox vanish (rename to a tombstone), kill its
- * processes, remove the tree. Consumes sb (closes its fd). */
+/* Make the locked sandbox (not a foreign one) vanish (rename to a
+ * tombstone), kill its processes, remove the tree. Consumes sb: the lock
+ * is held until the tree is gone, so the reaper, which skips locked
+ * tombstones, never removes the files this delete still reads (holder
+ * notes). A tree that cannot be emptied because something still writes
+ * into it is left to the reaper (the sandbox is gone for callers at the
+ * rename). */
 nox_err_t nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb,
                                nox_status_t *st);
 

@@ -417,8 +417,7 @@ nox_engine_exec(nox_engine_t *e, const nox_exec_req_t *r,
 out:
     nox__close(cwd_fd);
     nox__close(ws_fd);
-    nox__sandbox_close(&sb);
-    return rv;
+    return nox__sandbox_finish(e, &sb, rv, st);
 }
 
 void

@@ -80,8 +80,7 @@ nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
 out:
     nox__close(dest_fd);
     nox__close(ws_fd);
-    nox__sandbox_close(&sb);
-    return rv;
+    return nox__sandbox_finish(e, &sb, rv, st);
 }
 
 nox_err_t
@@ -110,6 +109,5 @@ nox_engine_download(nox_engine_t *e, const char *sid, const char *src,
 out:
     nox__close(src_fd);
     nox__close(ws_fd);
-    nox__sandbox_close(&sb);
-    return rv;
+    return nox__sandbox_finish(e, &sb, rv, st);
 }

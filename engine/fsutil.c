@@ -80,8 +80,11 @@ rmtree_dir(int dir_fd, const char *name, int depth, nox_status_t *st)
     if (rv != NOX_OK)
         return rv;
     if (unlinkat(dir_fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-        return nox__status_errno(st, NOX_EINTERNAL, errno,
-                                 "cannot remove directory '%s'", name);
+        /* Not empty after we emptied it: something wrote into the tree
+         * meanwhile, a conflict rather than a failure (fsutil.h). */
+        return nox__status_errno(
+            st, errno == ENOTEMPTY ? NOX_EABORTED : NOX_EINTERNAL, errno,
+            "cannot remove directory '%s'", name);
     return NOX_OK;
 }
 

@@ -12,7 +12,9 @@
 /* Remove name (a file, symlink or directory tree) in dir_fd. Walks with
  * O_NOFOLLOW|O_DIRECTORY and unlinkat(), so a symlink inside the tree is
  * removed, never followed. A missing name is NOX_OK. Entries that vanish
- * while walking (a concurrent remover) are fine. */
+ * while walking (a concurrent remover) are fine; entries that appear
+ * (a concurrent writer) can leave a directory that will not go:
+ * NOX_EABORTED then, and another pass may succeed. */
 nox_err_t nox__rmtree_at(int dir_fd, const char *name, nox_status_t *st);
 
 /* Add to *bytes the sizes of the regular files under name in dir_fd

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,6 +97,8 @@ reap_list_visit(nox_engine_t *e, const char *name, void *arg, nox_status_t *st)
     /* No lock: metadata is replaced atomically, a plain read is whole. */
     rv = nox__meta_read(sb.sb_fd, &sb.meta, NULL);
     nox__sandbox_close(&sb);
+    /* Only live sandboxes of ours: a directory without metadata was not
+     * made by noxrunner and is not listed at all. */
     if (rv != NOX_OK || nox__now() >= sb.meta.expires_at)
         return NOX_OK;
     if (l->len == l->cap) {
@@ -139,11 +142,14 @@ nox_engine_list(nox_engine_t *e, nox_sandbox_info_t **out, size_t *n,
 /* Reap                                                                */
 /* ------------------------------------------------------------------ */
 
-/* Remove a leftover of a crashed create (when old) or delete. */
+/* Remove a leftover of a crashed create (when old) or delete. One whose
+ * creator or deleter is still at work holds its lock: skipped, that
+ * process finishes it (and a delete still reads its holder notes). */
 static void
 reap_leftover(nox_engine_t *e, const char *name)
 {
     struct stat sb;
+    int         fd;
 
     if (strncmp(name, NOX_CREATING_PREFIX, sizeof(NOX_CREATING_PREFIX) - 1) ==
         0) {
@@ -154,7 +160,13 @@ reap_leftover(nox_engine_t *e, const char *name)
                        sizeof(NOX_DELETING_PREFIX) - 1) != 0) {
         return;
     }
-    (void)nox__rmtree_at(e->base_fd, name, NULL); /* retried next time */
+    fd = openat(e->base_fd, name,
+                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return; /* gone meanwhile, or not a directory we made */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        (void)nox__rmtree_at(e->base_fd, name, NULL); /* retried next time */
+    nox__close(fd);
 }
 
 /* A sandbox without valid metadata has no expiry; it goes when nothing
@@ -192,6 +204,8 @@ reap_visit(nox_engine_t *e, const char *name, void *arg, nox_status_t *st)
     /* Judged under the lock (a Touch may have just extended it), and
      * never while a command runs: it is activity, and the TTL restarts
      * when it ends. */
+    /* A directory we did not make is never ours to remove, however old
+     * (NoxRunner's Python local mode uses the same names). */
     due = (sb.state == NOX_SB_EXPIRED ||
            (sb.state == NOX_SB_BROKEN && reap_broken_is_idle(&sb))) &&
           !nox__sandbox_busy(&sb);

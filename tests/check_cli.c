@@ -633,6 +633,46 @@ START_TEST(cli_delete_of_an_unknown_session_exits_0)
 }
 END_TEST
 
+/* NoxRunner's Python local mode makes the same directory names without
+ * our metadata: list (and its reap pass) leaves one alone, however old,
+ * and create and delete refuse it, exit 70 naming it. */
+START_TEST(cli_leaves_a_python_made_sandbox_directory_alone)
+{
+    struct timespec old[2] = {{946684800, 0}, {946684800, 0}}; /* 2000 */
+    char            dir[PATH_MAX], ws[PATH_MAX + 16], want[PATH_MAX + 64];
+    run_t           r;
+
+    ck_assert_int_lt(
+        snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_py", base),
+        (int)sizeof(dir));
+    (void)snprintf(ws, sizeof(ws), "%s/workspace", dir);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    ck_assert_int_eq(mkdir(ws, 0755), 0);
+    tu_write_file(ws, "notes.txt", "mine\n", 5);
+    ck_assert_int_eq(utimensat(AT_FDCWD, dir, old, 0), 0);
+    (void)snprintf(want, sizeof(want),
+                   "noxrc-rpc: a directory not made by noxrunner is in the "
+                   "way: %s\n",
+                   dir);
+    cli(&r, "list", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_null(strstr(r.out, "py"));
+    run_free(&r);
+    cli(&r, "create", "py", (char *)NULL);
+    ck_assert_int_eq(r.status, 70);
+    ck_assert_str_eq(r.err, want);
+    run_free(&r);
+    cli(&r, "delete", "py", (char *)NULL);
+    ck_assert_int_eq(r.status, 70);
+    ck_assert_str_eq(r.err, want);
+    run_free(&r);
+    char *s = tu_read_file(ws, "notes.txt", NULL);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(s, "mine\n");
+    free(s);
+}
+END_TEST
+
 START_TEST(cli_verbose_summarises_each_call)
 {
     run_t r;
@@ -1211,6 +1251,7 @@ cli_suite(void)
     tcase_add_test(basics, cli_usage_errors_exit_2);
     tcase_add_test(basics, cli_help_and_version_exit_0);
     tcase_add_test(basics, cli_delete_of_an_unknown_session_exits_0);
+    tcase_add_test(basics, cli_leaves_a_python_made_sandbox_directory_alone);
     suite_add_tcase(s, basics);
 
     TCase *parsing = tcase_create("options");

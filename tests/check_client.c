@@ -649,6 +649,35 @@ START_TEST(client_unknown_session_is_not_found)
 }
 END_TEST
 
+/* A directory NoxRunner's Python local mode made under the same name
+ * (no metadata of ours) travels as FAILED_PRECONDITION naming it, and is
+ * left as it was. */
+START_TEST(client_foreign_directory_is_failed_precondition_and_kept)
+{
+    char          dir[PATH_MAX], ws[PATH_MAX], want[PATH_MAX + 64];
+    nox_sandbox_t s;
+    nox_exec_t    r;
+    bool          deleted = false;
+
+    join(dir, base, "noxrunner_sandbox_py");
+    join(ws, dir, "workspace");
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    ck_assert_int_eq(mkdir(ws, 0755), 0);
+    tu_write_file(ws, "notes.txt", "mine", 4);
+    (void)snprintf(want, sizeof(want),
+                   "a directory not made by noxrunner is in the way: %s", dir);
+    ck_assert_int_eq(nox_client_create(cl, "py", NULL, &s), NOX_EPRECOND);
+    ck_assert_str_eq(nox_client_errmsg(cl), want);
+    ck_assert_int_eq(RUN(cl, "py", &r, "true"), NOX_EPRECOND);
+    ck_assert_int_eq(nox_client_delete(cl, "py", &deleted), NOX_EPRECOND);
+    ck_assert_str_eq(nox_client_errmsg(cl), want);
+    char *kept = tu_read_file(ws, "notes.txt", NULL);
+    ck_assert_ptr_nonnull(kept);
+    ck_assert_str_eq(kept, "mine");
+    free(kept);
+}
+END_TEST
+
 START_TEST(client_delete_of_unknown_session_is_ok_and_false)
 {
     bool deleted = true;
@@ -1522,6 +1551,8 @@ client_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, client_refuses_a_blocked_command);
     tcase_add_test(tc, client_unknown_session_is_not_found);
+    tcase_add_test(tc,
+                   client_foreign_directory_is_failed_precondition_and_kept);
     tcase_add_test(tc, client_delete_of_unknown_session_is_ok_and_false);
     tcase_add_test(tc, client_invalid_session_id_is_einval);
     tcase_add_test(tc, client_refuses_env_without_equals_before_sending);

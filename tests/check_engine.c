@@ -473,28 +473,6 @@ START_TEST(engine_damaged_metadata_is_repaired_by_create_and_removed_by_delete)
 }
 END_TEST
 
-START_TEST(engine_create_adopts_a_directory_without_metadata)
-{
-    char              dir[4096];
-    nox_exec_result_t res;
-    nox_status_t      st;
-    const char       *argv[] = {"cat", "old.txt"};
-
-    (void)snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_stray", base);
-    ck_assert_int_eq(mkdir(dir, 0700), 0);
-    (void)snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_stray/workspace",
-                   base);
-    ck_assert_int_eq(mkdir(dir, 0700), 0);
-    tu_write_file(dir, "old.txt", "from before\n", 12);
-    create(eng, "stray", 60, false);
-    ck_assert_int_eq(run(eng, "stray", argv, 2, &res, &st), NOX_OK);
-    char *out = out_str(&res);
-    ck_assert_str_eq(out, "from before\n");
-    free(out);
-    nox_exec_result_free(&res);
-}
-END_TEST
-
 typedef struct {
     nox_engine_t      *e;
     const char        *sid;
@@ -734,7 +712,6 @@ engine_suite(void)
     tcase_add_test(
         life,
         engine_damaged_metadata_is_repaired_by_create_and_removed_by_delete);
-    tcase_add_test(life, engine_create_adopts_a_directory_without_metadata);
     suite_add_tcase(s, life);
 
     tcase_add_checked_fixture(exec, setup, teardown);

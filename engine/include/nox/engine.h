@@ -11,7 +11,13 @@
  * Errors: every function returns NOX_OK or a nox_err_t and, when st is not
  * NULL, fills st with the code and a message fit for the caller:
  *   NOX_EINVAL   bad session id, path, archive, env name or empty argv
- *   NOX_ENOENT   unknown or expired session; missing download source
+ *   NOX_ENOENT   unknown or expired session (also one deleted by a
+ *                concurrent call during this one); missing download source
+ *   NOX_EPRECOND the id's name is taken by a directory not made by
+ *                noxrunner (no metadata file; README): "a directory not
+ *                made by noxrunner is in the way: <path>"; such a
+ *                directory is never reaped, deleted, repaired, listed or
+ *                written into
  *   NOX_EDENIED  blocked command ("command not allowed: <name>")
  *   NOX_ERESOURCE  a result larger than the caller's limit; out of memory
  *   NOX_EINTERNAL  an unexpected system error (the message says which)
@@ -20,6 +26,9 @@
  * Thread safety: one nox_engine_t may be used from many threads at once;
  * all operations are safe to call concurrently, on the same sandbox or on
  * different ones. Commands run concurrently (no process-wide chdir).
+ * Concurrent calls on one id, from any threads or processes, end as one
+ * of: create -> created or existed; delete -> deleted or nothing deleted;
+ * exec, upload, download, touch -> done or NOX_ENOENT.
  */
 #ifndef NOX_ENGINE_H
 #define NOX_ENGINE_H
@@ -139,7 +148,9 @@ typedef struct {
 } nox_create_report_t;
 
 /* Create the sandbox, or refresh the TTL of an existing one (its files are
- * kept; *created is false then). An expired sandbox is replaced. Limits
+ * kept; *created is false then). An expired sandbox is replaced; one with
+ * damaged metadata is repaired; NOX_EPRECOND when a directory not made by
+ * noxrunner has the name. Limits
  * are (re)applied either way and reported in *rep (may be NULL); a limit
  * in bad syntax is NOX_EINVAL. A sandbox keeps the isolation level it was
  * created with. */
@@ -233,19 +244,21 @@ nox_err_t nox_engine_download(nox_engine_t *e, const char *session_id,
                               nox_status_t *st);
 
 /* Kill the sandbox's processes and remove its directory (never following
- * symlinks). An unknown session is NOX_OK with *deleted false. */
+ * symlinks). An unknown session is NOX_OK with *deleted false; a directory
+ * not made by noxrunner is NOX_EPRECOND and stays. */
 nox_err_t nox_engine_delete(nox_engine_t *e, const char *session_id,
                             bool *deleted, nox_status_t *st);
 
 /* List the live (unexpired) sandboxes under base_dir, sorted by session
- * id. On success *out is a malloc'd array of *n entries (free() it; NULL
- * when *n is 0). */
+ * id; directories not made by noxrunner are not listed. On success *out is a
+ * malloc'd array of *n entries (free() it; NULL when *n is 0). */
 nox_err_t nox_engine_list(nox_engine_t *e, nox_sandbox_info_t **out, size_t *n,
                           nox_status_t *st);
 
 /* Delete every expired sandbox (unless a command is running in it), every
- * sandbox without valid metadata that has been idle for a default TTL,
- * and leftovers of interrupted creates and deletes. *reaped (may be NULL) gets
+ * sandbox with damaged metadata that has been idle for a default TTL,
+ * and leftovers of interrupted creates and deletes; never a directory not
+ * made by noxrunner. *reaped (may be NULL) gets
  * the number of sandboxes deleted. */
 nox_err_t nox_engine_reap(nox_engine_t *e, size_t *reaped, nox_status_t *st);
 

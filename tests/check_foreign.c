@@ -1,0 +1,284 @@
+/* check_foreign.c - directories under base_dir that noxrunner did not
+ * make: NoxRunner's Python local mode uses the same
+ * noxrunner_sandbox_<id> names without our metadata. They are never
+ * reaped, deleted, repaired, listed or written into, and every call on
+ * their id says what is in the way. */
+#include "nox/engine.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char         *base;
+static nox_engine_t *eng;
+static char          py_dir[4096]; /* the Python-made sandbox directory */
+static char          py_ws[4096];  /* its workspace */
+
+static const char user_file[] = "the user's work\n";
+
+static void
+open_engine(nox_isolation_t level)
+{
+    nox_engine_opts_t o = {.base_dir = base, .quiet = 1, .isolation = level};
+    nox_status_t      st;
+
+    ck_assert_int_eq(nox_engine_open(&eng, &o, &st), NOX_OK);
+}
+
+/* What NoxRunner's Python local mode leaves: the directory, a workspace
+ * with the user's file, no metadata. */
+static void
+make_python_dir(const char *sid)
+{
+    ck_assert_int_lt(
+        snprintf(py_dir, sizeof(py_dir), "%s/noxrunner_sandbox_%s", base, sid),
+        (int)sizeof(py_dir));
+    ck_assert_int_lt(snprintf(py_ws, sizeof(py_ws), "%s/workspace", py_dir),
+                     (int)sizeof(py_ws));
+    ck_assert_int_eq(mkdir(py_dir, 0755), 0);
+    ck_assert_int_eq(mkdir(py_ws, 0755), 0);
+    tu_write_file(py_ws, "notes.txt", user_file, sizeof(user_file) - 1);
+}
+
+static void
+setup(void)
+{
+    base = tu_mkdtemp();
+    eng = NULL;
+}
+
+static void
+teardown(void)
+{
+    nox_engine_close(eng);
+    tu_rmtree_free(base);
+}
+
+/* The number of entries in dir (without . and ..); -1 when missing. */
+static int
+count_entries(const char *dir)
+{
+    DIR           *d = opendir(dir);
+    struct dirent *de;
+    int            n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* The Python-made directory is exactly as it was made. */
+static void
+assert_untouched(void)
+{
+    char *s = tu_read_file(py_ws, "notes.txt", NULL);
+
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(s, user_file);
+    free(s);
+    ck_assert_int_eq(count_entries(py_dir), 1); /* workspace/ */
+    ck_assert_int_eq(count_entries(py_ws), 1);  /* notes.txt */
+}
+
+/* st says FAILED_PRECONDITION naming the directory in the way. */
+static void
+assert_in_the_way(nox_err_t rv, const nox_status_t *st)
+{
+    char want[4200];
+
+    (void)snprintf(want, sizeof(want),
+                   "a directory not made by noxrunner is in the way: %s",
+                   py_dir);
+    ck_assert_int_eq(rv, NOX_EPRECOND);
+    ck_assert_str_eq(st->msg, want);
+}
+
+/* A small valid archive, from a sandbox of our own. */
+static void
+make_archive(nox_buf_t *tar)
+{
+    nox_create_req_t   r = {.session_id = "ours"};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    bool               created, deleted;
+
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
+    ck_assert_int_eq(
+        nox_engine_download(eng, "ours", NULL, NOX_TAR_GZ, 0, tar, &st),
+        NOX_OK);
+    ck_assert_int_eq(nox_engine_delete(eng, "ours", &deleted, &st), NOX_OK);
+}
+
+START_TEST(foreign_python_dir_survives_every_call_on_its_id)
+{
+    nox_isolation_t  level = _i ? NOX_ISOLATION_NAMESPACES : NOX_ISOLATION_NONE;
+    nox_create_req_t cr = {.session_id = "py"};
+    const char      *argv[] = {"sh", "-c", "echo x > planted"};
+    nox_exec_req_t   xr = {.session_id = "py", .argv = argv, .argc = 3};
+    nox_exec_result_t  res = NOX_EXEC_RESULT_INIT;
+    nox_sandbox_info_t info, *list = NULL;
+    nox_buf_t          tar = NOX_BUF_INIT, out = NOX_BUF_INIT;
+    nox_status_t       st;
+    int64_t            exp;
+    uint64_t           files;
+    size_t             n = 99, reaped = 99;
+    bool               flag = false;
+
+    open_engine(level);
+    make_archive(&tar);
+    make_python_dir("py");
+
+    ck_assert_int_eq(nox_engine_reap(eng, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, 0);
+    assert_untouched();
+    ck_assert_int_eq(nox_engine_list(eng, &list, &n, &st), NOX_OK);
+    ck_assert_uint_eq(n, 0); /* not listed at all */
+    free(list);
+    assert_in_the_way(nox_engine_delete(eng, "py", &flag, &st), &st);
+    assert_in_the_way(nox_engine_create(eng, &cr, &info, &flag, NULL, &st),
+                      &st);
+    assert_in_the_way(nox_engine_exec(eng, &xr, &res, &st), &st);
+    assert_in_the_way(nox_engine_upload(eng, "py", NULL, NOX_TAR_GZ, tar.data,
+                                        tar.len, &files, &st),
+                      &st);
+    assert_in_the_way(nox_engine_touch(eng, "py", &exp, &st), &st);
+    assert_in_the_way(
+        nox_engine_download(eng, "py", NULL, NOX_TAR_GZ, 0, &out, &st), &st);
+    ck_assert_int_eq(nox_engine_reap(eng, &reaped, &st), NOX_OK);
+    assert_untouched();
+    nox__buf_free(&tar);
+}
+END_TEST
+
+START_TEST(foreign_old_dir_survives_the_reaper)
+{
+    struct timespec old[2] = {{946684800, 0}, {946684800, 0}}; /* 2000 */
+    size_t          reaped = 99;
+    nox_status_t    st;
+
+    open_engine(NOX_ISOLATION_NONE);
+    make_python_dir("old");
+    ck_assert_int_eq(utimensat(AT_FDCWD, py_ws, old, 0), 0);
+    ck_assert_int_eq(utimensat(AT_FDCWD, py_dir, old, 0), 0);
+    ck_assert_int_eq(nox_engine_reap(eng, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, 0);
+    ck_assert_int_eq(nox_engine_reap_due(eng, 0, &reaped, &st), NOX_OK);
+    assert_untouched();
+}
+END_TEST
+
+START_TEST(foreign_dir_beside_ours_leaves_ours_working)
+{
+    nox_create_req_t   r = {.session_id = "mine"};
+    nox_sandbox_info_t info, *list = NULL;
+    nox_status_t       st;
+    size_t             n = 0;
+    bool               created = false, deleted = false;
+
+    open_engine(NOX_ISOLATION_NONE);
+    make_python_dir("py");
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
+    ck_assert(created);
+    ck_assert_int_eq(nox_engine_list(eng, &list, &n, &st), NOX_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(list[0].session_id, "mine");
+    free(list);
+    ck_assert_int_eq(nox_engine_delete(eng, "mine", &deleted, &st), NOX_OK);
+    ck_assert(deleted);
+    assert_untouched();
+}
+END_TEST
+
+START_TEST(foreign_symlink_or_file_in_the_way_is_refused)
+{
+    nox_create_req_t   r = {.session_id = "ln"};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    char               path[4096], target[4200];
+    bool               flag;
+
+    open_engine(NOX_ISOLATION_NONE);
+    make_python_dir("py");
+    (void)snprintf(path, sizeof(path), "%s/noxrunner_sandbox_ln", base);
+    ck_assert_int_eq(symlink(py_dir, path), 0);
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &flag, NULL, &st),
+                     NOX_EPRECOND);
+    (void)snprintf(target, sizeof(target),
+                   "a directory not made by noxrunner is in the way: %s", path);
+    ck_assert_str_eq(st.msg, target);
+    ck_assert_int_eq(nox_engine_delete(eng, "ln", &flag, &st), NOX_EPRECOND);
+    tu_write_file(base, "noxrunner_sandbox_f", "x", 1);
+    r.session_id = "f";
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &flag, NULL, &st),
+                     NOX_EPRECOND);
+    ck_assert_int_eq(tu_exists(base, "noxrunner_sandbox_ln"), 1);
+    ck_assert_int_eq(tu_exists(base, "noxrunner_sandbox_f"), 1);
+    assert_untouched();
+}
+END_TEST
+
+/* Ours stays ours with its metadata damaged: an empty metadata file is
+ * repaired by create, as a garbled one is (check_engine). */
+START_TEST(foreign_empty_metadata_is_ours_and_repaired)
+{
+    nox_create_req_t   r = {.session_id = "dm"};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    char               dir[4096];
+    bool               created = true;
+
+    open_engine(NOX_ISOLATION_NONE);
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
+    (void)snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_dm", base);
+    tu_write_file(dir, ".noxrunner.meta", "", 0);
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
+    ck_assert(!created);
+    char *m = tu_read_file(dir, ".noxrunner.meta", NULL);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_ptr_nonnull(strstr(m, "\nsession_id=dm\n"));
+    free(m);
+}
+END_TEST
+
+static Suite *
+foreign_suite(void)
+{
+    Suite *s = suite_create("foreign");
+    TCase *tc = tcase_create("not ours");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    /* 0: isolation none, 1: namespaces */
+    tcase_add_loop_test(tc, foreign_python_dir_survives_every_call_on_its_id, 0,
+                        2);
+    tcase_add_test(tc, foreign_old_dir_survives_the_reaper);
+    tcase_add_test(tc, foreign_dir_beside_ours_leaves_ours_working);
+    tcase_add_test(tc, foreign_symlink_or_file_in_the_way_is_refused);
+    tcase_add_test(tc, foreign_empty_metadata_is_ours_and_repaired);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(foreign_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
