@@ -147,8 +147,11 @@ write_unswap_dir(tar_write_t *w, int dir_fd, const char *tmp, const char *name)
 {
     struct stat sb;
 
-    if (fstatat(dir_fd, tmp, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-        !S_ISDIR(sb.st_mode))
+    /* tmp gone means the tree is being removed under us (a concurrent
+     * delete): an error of the sandbox, not of the archive. */
+    if (fstatat(dir_fd, tmp, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+        return write_errno(w, errno, "look at the replaced entry");
+    if (!S_ISDIR(sb.st_mode))
         return NOX_OK;
     /* If this fails the step stays recorded, so the rollback retries. */
     if (renameat2(dir_fd, tmp, dir_fd, name, RENAME_EXCHANGE) == 0)
