@@ -122,6 +122,8 @@ create_build(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
     else
         rv = create_layout(fd, sb->meta.namespaces, st);
     if (rv == NOX_OK)
+        rv = nox__meta_mark(fd, sb->meta.session_id, st);
+    if (rv == NOX_OK)
         rv = nox__meta_write(fd, &sb->meta, st);
     if (rv == NOX_OK &&
         renameat2(e->base_fd, tmp, e->base_fd, sb->name, RENAME_NOREPLACE) != 0)
@@ -169,6 +171,9 @@ create_refresh(nox_engine_t *e, const nox_create_req_t *r,
         create_meta_limits(&sb->meta, r);
         break;
     }
+    /* Also marks a sandbox made before the mark existed. */
+    if (rv == NOX_OK)
+        rv = nox__meta_mark(sb->sb_fd, r->session_id, st);
     if (rv == NOX_OK)
         rv = nox__meta_write(sb->sb_fd, &sb->meta, st);
     if (rv != NOX_OK)

@@ -186,19 +186,26 @@ engine_flock(int fd, int op, nox_status_t *st)
 /* Read the metadata and say what state the sandbox is in. A damaged
  * metadata file (a command can write there: it is one directory up from
  * the workspace) makes it BROKEN, which create repairs and delete and the
- * reaper remove, instead of an error that nothing could clear. No
- * metadata file at all means we did not make the directory: every one
- * of ours has it from before its rename into place until its rename away
- * to a tombstone. Our subdirectories prove nothing: NoxRunner's Python
- * local mode makes the same names with a workspace/ too. */
+ * reaper remove, instead of an error that nothing could clear. So does a
+ * missing one on a directory with our mark (meta.h), which a command can
+ * unlink as easily. Without either the directory is not ours: every one
+ * we make has both from before its rename into place (or only the file,
+ * from older versions or where the filesystem has no user xattrs) until
+ * its rename away to a tombstone. Our subdirectories prove nothing:
+ * NoxRunner's Python local mode makes the same names with a workspace/
+ * too. The mark is read only when the file is missing, so the common
+ * lookup costs nothing extra. */
 static void
 engine_classify(nox_live_sandbox_t *sb)
 {
+    const char *sid = sb->name + sizeof(NOX_SANDBOX_PREFIX) - 1;
     struct stat m;
 
     if (fstatat(sb->sb_fd, NOX_META_FILE, &m, AT_SYMLINK_NOFOLLOW) != 0)
-        sb->state =
-            errno == ENOENT || errno == EACCES ? NOX_SB_FOREIGN : NOX_SB_BROKEN;
+        sb->state = (errno != ENOENT && errno != EACCES) ||
+                            nox__meta_marked(sb->sb_fd, sid)
+                        ? NOX_SB_BROKEN
+                        : NOX_SB_FOREIGN;
     else if (nox__meta_read(sb->sb_fd, &sb->meta, NULL) != NOX_OK)
         sb->state = NOX_SB_BROKEN;
     else if (nox__now() >= sb->meta.expires_at)

@@ -12,8 +12,9 @@
  *   .noxrunner_reaped                  its mtime: when a reap pass last ran
  *
  * A directory under a sandbox name is ours only when it holds the
- * metadata file (meta.h): ours have it from before their rename into
- * place until their rename away; anything else is foreign and left alone.
+ * metadata file or carries our mark (NOX_OWNER_XATTR, meta.h): ours have
+ * both from before their rename into place until their rename away;
+ * anything else is foreign and left alone.
  *
  * Locks: the sandbox directory's flock (exclusive) serialises metadata
  * read-modify-write cycles and deletion; it is never held while a command
@@ -67,10 +68,12 @@ struct nox_engine {
 typedef enum {
     NOX_SB_LIVE,    /* metadata read, not expired */
     NOX_SB_EXPIRED, /* metadata read, expired: gone for every caller */
-    NOX_SB_BROKEN,  /* metadata file present but unreadable or damaged */
-    /* No metadata file: not made by noxrunner (e.g. NoxRunner's Python
-     * local mode uses the same names). Never reaped, deleted, repaired
-     * or written into. */
+    /* Metadata file unreadable, damaged, or missing from a directory
+     * with our mark */
+    NOX_SB_BROKEN,
+    /* No metadata file and no mark: not made by noxrunner (e.g.
+     * NoxRunner's Python local mode uses the same names). Never reaped,
+     * deleted, repaired or written into. */
     NOX_SB_FOREIGN,
 } nox_sb_state_t;
 

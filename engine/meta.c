@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define META_MAX_BYTES 4096
@@ -198,4 +199,27 @@ nox__meta_read(int sb_fd, nox_meta_t *m, nox_status_t *st)
         return nox__status_set(st, NOX_EINTERNAL,
                                "incomplete sandbox metadata");
     return NOX_OK;
+}
+
+nox_err_t
+nox__meta_mark(int sb_fd, const char *session_id, nox_status_t *st)
+{
+    if (fsetxattr(sb_fd, NOX_OWNER_XATTR, session_id, strlen(session_id), 0) ==
+            0 ||
+        errno == EOPNOTSUPP)
+        return NOX_OK;
+    return nox__status_errno(st, NOX_EINTERNAL, errno,
+                             "cannot mark sandbox directory %s", session_id);
+}
+
+bool
+nox__meta_marked(int sb_fd, const char *session_id)
+{
+    char    val[NOX_SESSION_ID_MAX + 1];
+    ssize_t n = fgetxattr(sb_fd, NOX_OWNER_XATTR, val, sizeof(val));
+
+    /* The id must be the one in the directory's name: a copy of one of
+     * ours (cp -a keeps xattrs) under another id is not ours. */
+    return n >= 0 && (size_t)n == strlen(session_id) &&
+           memcmp(val, session_id, (size_t)n) == 0;
 }

@@ -16,6 +16,10 @@
 #include <stdint.h>
 
 #define NOX_META_FILE ".noxrunner.meta"
+/* The sandbox directory's second proof of ownership (value: its session
+ * id), which outlives the metadata file: a command at isolation none can
+ * unlink the file one directory up from its workspace. */
+#define NOX_OWNER_XATTR "user.noxrunner.sandbox"
 #define NOX_META_STR_MAX 256 /* image and limit strings */
 
 typedef struct {
@@ -47,5 +51,14 @@ nox_err_t nox__meta_write(int sb_fd, const nox_meta_t *m, nox_status_t *st);
 /* Read the metadata of the sandbox at sb_fd. NOX_ENOENT when there is no
  * metadata file; NOX_EINTERNAL when it is unreadable or malformed. */
 nox_err_t nox__meta_read(int sb_fd, nox_meta_t *m, nox_status_t *st);
+
+/* Mark the sandbox directory at sb_fd as ours for session_id (the
+ * NOX_OWNER_XATTR attribute). A filesystem without user xattrs (tmpfs
+ * before Linux 6.6) is no error: there the metadata file is the only
+ * proof. */
+nox_err_t nox__meta_mark(int sb_fd, const char *session_id, nox_status_t *st);
+
+/* true when the directory at sb_fd carries the mark of session_id. */
+bool nox__meta_marked(int sb_fd, const char *session_id);
 
 #endif /* NOX_META_H */

@@ -2,7 +2,8 @@
  * make: NoxRunner's Python local mode uses the same
  * noxrunner_sandbox_<id> names without our metadata. They are never
  * reaped, deleted, repaired, listed or written into, and every call on
- * their id says what is in the way. */
+ * their id says what is in the way. One of ours stays ours when a
+ * command removes its metadata file. */
 #include "nox/engine.h"
 #include "testutil.h"
 
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static char         *base;
@@ -254,6 +257,176 @@ START_TEST(foreign_empty_metadata_is_ours_and_repaired)
 }
 END_TEST
 
+/* true when base's filesystem keeps user xattrs (tmpfs before Linux 6.6
+ * does not); where it does not, the metadata file is the only proof of
+ * ownership and a sandbox without it is foreign, as documented. */
+static bool
+xattrs_supported(void)
+{
+    if (setxattr(base, "user.noxrunner.probe", "1", 1, 0) == 0) {
+        ck_assert_int_eq(removexattr(base, "user.noxrunner.probe"), 0);
+        return true;
+    }
+    ck_assert_int_eq(errno, EOPNOTSUPP);
+    fprintf(stderr,
+            "check_foreign: no user xattrs on %s; checking the "
+            "metadata-only fallback\n",
+            base);
+    return false;
+}
+
+/* Create sandbox sid holding workspace/work.txt, then take its metadata
+ * file away: at isolation none by a command of its own (the workspace's
+ * parent is within its reach), at namespaces from the host (a command
+ * there cannot reach it). dir receives the sandbox directory. */
+static void
+create_and_lose_metadata(nox_isolation_t level, const char *sid, char *dir,
+                         size_t len)
+{
+    nox_create_req_t   r = {.session_id = sid};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    bool               created = false;
+    char               ws[4200];
+
+    open_engine(level);
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
+    ck_assert(created);
+    ck_assert_int_lt(snprintf(dir, len, "%s/noxrunner_sandbox_%s", base, sid),
+                     (int)len);
+    (void)snprintf(ws, sizeof(ws), "%s/workspace", dir);
+    tu_write_file(ws, "work.txt", user_file, sizeof(user_file) - 1);
+    if (level == NOX_ISOLATION_NONE) {
+        const char       *argv[] = {"sh", "-c", "rm ../.noxrunner.meta"};
+        nox_exec_req_t    xr = {.session_id = sid, .argv = argv, .argc = 3};
+        nox_exec_result_t res = NOX_EXEC_RESULT_INIT;
+
+        ck_assert_int_eq(nox_engine_exec(eng, &xr, &res, &st), NOX_OK);
+        ck_assert_int_eq(res.exit_code, 0);
+        nox_exec_result_free(&res);
+    } else {
+        char meta[4300];
+
+        (void)snprintf(meta, sizeof(meta), "%s/.noxrunner.meta", dir);
+        ck_assert_int_eq(unlink(meta), 0);
+    }
+    ck_assert_int_eq(tu_exists(dir, ".noxrunner.meta"), 0);
+}
+
+/* rv and st of a call on sandbox sid that lost its metadata: where the
+ * mark can be kept it is ours and broken, else foreign. */
+static void
+assert_broken(bool marked, const char *sid, const char *dir, nox_err_t rv,
+              const nox_status_t *st)
+{
+    char want[4300];
+
+    if (marked)
+        (void)snprintf(want, sizeof(want),
+                       "sandbox not found: %s (no valid metadata; "
+                       "CreateSandbox repairs it)",
+                       sid);
+    else
+        (void)snprintf(want, sizeof(want),
+                       "a directory not made by noxrunner is in the way: %s",
+                       dir);
+    ck_assert_int_eq(rv, marked ? NOX_ENOENT : NOX_EPRECOND);
+    ck_assert_str_eq(st->msg, want);
+}
+
+START_TEST(ours_without_metadata_is_broken_and_create_repairs_it)
+{
+    nox_isolation_t  level = _i ? NOX_ISOLATION_NAMESPACES : NOX_ISOLATION_NONE;
+    nox_create_req_t r = {.session_id = "lost"};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    int64_t            exp;
+    char               dir[4096], ws[4200];
+    bool               marked = xattrs_supported(), created = true;
+
+    create_and_lose_metadata(level, "lost", dir, sizeof(dir));
+    assert_broken(marked, "lost", dir, nox_engine_touch(eng, "lost", &exp, &st),
+                  &st);
+    if (!marked)
+        return;
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
+    ck_assert(!created);
+    ck_assert_int_eq(nox_engine_touch(eng, "lost", &exp, &st), NOX_OK);
+    char *m = tu_read_file(dir, ".noxrunner.meta", NULL);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_ptr_nonnull(strstr(m, "\nsession_id=lost\n"));
+    free(m);
+    (void)snprintf(ws, sizeof(ws), "%s/workspace", dir);
+    char *w = tu_read_file(ws, "work.txt", NULL);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_str_eq(w, user_file);
+    free(w);
+}
+END_TEST
+
+START_TEST(ours_without_metadata_is_deleted)
+{
+    nox_isolation_t level = _i ? NOX_ISOLATION_NAMESPACES : NOX_ISOLATION_NONE;
+    nox_status_t    st;
+    char            dir[4096];
+    bool            marked = xattrs_supported(), deleted = false;
+
+    create_and_lose_metadata(level, "gone", dir, sizeof(dir));
+    nox_err_t rv = nox_engine_delete(eng, "gone", &deleted, &st);
+    if (!marked) {
+        assert_broken(marked, "gone", dir, rv, &st);
+        return;
+    }
+    ck_assert_int_eq(rv, NOX_OK);
+    ck_assert(deleted);
+    ck_assert_int_eq(tu_exists(base, "noxrunner_sandbox_gone"), 0);
+}
+END_TEST
+
+START_TEST(ours_without_metadata_is_reaped_after_its_idle_ttl)
+{
+    struct timespec old[2] = {{946684800, 0}, {946684800, 0}}; /* 2000 */
+    nox_status_t    st;
+    char            dir[4096];
+    size_t          reaped = 99;
+    bool            marked = xattrs_supported();
+
+    create_and_lose_metadata(NOX_ISOLATION_NONE, "idle", dir, sizeof(dir));
+    ck_assert_int_eq(nox_engine_reap(eng, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, 0); /* touched just now */
+    ck_assert_int_eq(tu_exists(base, "noxrunner_sandbox_idle"), 1);
+    ck_assert_int_eq(utimensat(AT_FDCWD, dir, old, 0), 0);
+    ck_assert_int_eq(nox_engine_reap(eng, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, marked ? 1 : 0);
+    ck_assert_int_eq(tu_exists(base, "noxrunner_sandbox_idle"), !marked);
+}
+END_TEST
+
+/* The mark names its session: a copy of one of ours under another id
+ * (cp -a keeps xattrs) without metadata is not ours. */
+START_TEST(foreign_dir_with_another_ids_mark_stays_foreign)
+{
+    struct timespec old[2] = {{946684800, 0}, {946684800, 0}}; /* 2000 */
+    size_t          reaped = 99;
+    nox_status_t    st;
+    bool            flag;
+
+    if (!xattrs_supported())
+        return;
+    open_engine(NOX_ISOLATION_NONE);
+    make_python_dir("py");
+    ck_assert_int_eq(setxattr(py_dir, "user.noxrunner.sandbox", "other", 5, 0),
+                     0);
+    ck_assert_int_eq(utimensat(AT_FDCWD, py_dir, old, 0), 0);
+    assert_in_the_way(nox_engine_delete(eng, "py", &flag, &st), &st);
+    ck_assert_int_eq(nox_engine_reap(eng, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, 0);
+    assert_untouched();
+}
+END_TEST
+
 static Suite *
 foreign_suite(void)
 {
@@ -269,6 +442,11 @@ foreign_suite(void)
     tcase_add_test(tc, foreign_dir_beside_ours_leaves_ours_working);
     tcase_add_test(tc, foreign_symlink_or_file_in_the_way_is_refused);
     tcase_add_test(tc, foreign_empty_metadata_is_ours_and_repaired);
+    tcase_add_test(tc, foreign_dir_with_another_ids_mark_stays_foreign);
+    tcase_add_loop_test(
+        tc, ours_without_metadata_is_broken_and_create_repairs_it, 0, 2);
+    tcase_add_loop_test(tc, ours_without_metadata_is_deleted, 0, 2);
+    tcase_add_test(tc, ours_without_metadata_is_reaped_after_its_idle_ttl);
     suite_add_tcase(s, tc);
     return s;
 }
