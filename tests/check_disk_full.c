@@ -255,7 +255,7 @@ START_TEST(upload_on_a_full_disk_undoes_what_it_wrote)
     got = tu_read_file(ws, "keep.txt", NULL);
     ck_assert_str_eq(got, "new\n");
     free(got);
-    ck_assert_uint_eq(nox_test_escaping_links(info.path, NULL, 0), 0);
+    ck_assert_uint_eq(nox_test_escaping_links(ws, NULL, 0), 0);
     free(tar);
 }
 END_TEST
