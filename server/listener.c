@@ -708,6 +708,13 @@ nox__listener_url(nox__listener_t *sl, pthread_mutex_t *mu, char *buf,
 }
 
 void
+nox__listener_unpublish(nox__listener_t *sl)
+{
+    if (sl->started && sl->ipc_path != NULL && listener_file_is_ours(sl))
+        (void)unlink(sl->ipc_path); /* best effort; gone is fine */
+}
+
+void
 nox__listener_close(nox__listener_t *sl)
 {
     bool ours =

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ typedef struct {
     int             workers;           /* 0: default */
     size_t          max_message_bytes; /* 0: default */
     int             reap_interval_ms;  /* < 0: none */
+    int64_t         shutdown_grace_ms; /* < 0: none */
     size_t          output_cap;        /* 0: default */
     int             quiet;             /* 1, or -1: from $NOXRUNNER_QUIET */
     nox_isolation_t isolation; /* AUTO: $NOXRUNNER_ISOLATION, else auto */
@@ -56,6 +58,11 @@ main_usage(FILE *f)
         "  --reap-interval SECONDS  expiry check interval, 0 for none "
         "(default 5)\n"
         "  --output-cap BYTES       output kept per stream (default %d)\n"
+        "  --shutdown-grace SECONDS how long calls in flight may finish "
+        "after SIGTERM\n"
+        "                           or SIGINT, 0 for none (default 10); a "
+        "second signal\n"
+        "                           ends it\n"
         "  --isolation LEVEL        auto, namespaces or none (default "
         "$NOXRUNNER_ISOLATION,\n"
         "                           else auto: namespaces where the kernel "
@@ -83,7 +90,7 @@ main_parse_size(const char *s, size_t min, size_t max, size_t *out)
     return 0;
 }
 
-/* Seconds, possibly fractional, as milliseconds; 0 means no reaper. */
+/* Seconds, possibly fractional, as milliseconds; 0 becomes -1 ("none"). */
 static int
 main_parse_interval(const char *s, int *ms)
 {
@@ -107,6 +114,7 @@ enum {
     OPT_MAX_MSG,
     OPT_REAP,
     OPT_OUTPUT_CAP,
+    OPT_GRACE,
     OPT_QUIET,
     OPT_ISOLATION,
     OPT_HELP,
@@ -120,6 +128,7 @@ static const struct option main_longopts[] = {
     {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
     {"reap-interval", required_argument, NULL, OPT_REAP},
     {"output-cap", required_argument, NULL, OPT_OUTPUT_CAP},
+    {"shutdown-grace", required_argument, NULL, OPT_GRACE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"isolation", required_argument, NULL, OPT_ISOLATION},
     {"help", no_argument, NULL, OPT_HELP},
@@ -162,6 +171,13 @@ main_apply_opt(main_opts_t *m, int c, const char *arg)
         if (main_parse_size(arg, 1, SIZE_MAX / 4, &m->output_cap) != 0)
             break;
         return 0;
+    case OPT_GRACE: {
+        int ms;
+        if (main_parse_interval(arg, &ms) != 0)
+            break;
+        m->shutdown_grace_ms = ms; /* 0 seconds: -1, none */
+        return 0;
+    }
     case OPT_QUIET:
         m->quiet = 1;
         return 0;
@@ -250,6 +266,33 @@ main_announce(nox_server_t *srv, const main_opts_t *m,
     }
 }
 
+/* Wait for one of the stop signals. */
+static void
+main_wait_signal(const sigset_t *stop)
+{
+    int sig;
+
+    /* sigwait returns 0 or EINVAL (impossible with this set). */
+    while (sigwait(stop, &sig) == EINTR)
+        ;
+}
+
+typedef struct {
+    nox_server_t   *srv;
+    const sigset_t *stop;
+} main_watch_t;
+
+/* A thread for the shutdown: a second stop signal ends the grace. */
+static void *
+main_second_signal(void *arg)
+{
+    main_watch_t *w = arg;
+
+    main_wait_signal(w->stop);
+    nox_server_end_grace(w->srv);
+    return NULL;
+}
+
 /* Open the engine, serve until a stop signal, shut down. Exit status. */
 static int
 main_serve(const main_opts_t *m, const sigset_t *stop)
@@ -263,11 +306,11 @@ main_serve(const main_opts_t *m, const sigset_t *stop)
                             m->n_urls,
                             m->workers,
                             m->max_message_bytes,
-                            m->reap_interval_ms};
+                            m->reap_interval_ms,
+                            m->shutdown_grace_ms};
     nox_engine_t     *engine;
     nox_server_t     *srv;
     nox_status_t      st;
-    int               sig, rv;
 
     /* libarchive is loaded on first use (nox_archive.h) to spare short
      * CLI runs; a server loads it now, so a missing library stops it at
@@ -284,13 +327,20 @@ main_serve(const main_opts_t *m, const sigset_t *stop)
         return EXIT_FAILURE;
     }
     main_announce(srv, m, engine);
-    /* sigwait returns 0 or EINVAL (impossible with this set). */
-    for (;;) {
-        rv = sigwait(stop, &sig);
-        if (rv != EINTR)
-            break; /* 0: a stop signal arrived */
-    }
+    main_wait_signal(stop);
+    /* Refuse new work at once; a second signal while calls in flight
+     * have their grace ends it. */
+    nox_server_quiesce(srv);
+    main_watch_t watch = {srv, stop};
+    pthread_t    watcher;
+    bool         watching =
+        pthread_create(&watcher, NULL, main_second_signal, &watch) == 0;
     nox_server_stop(srv);
+    if (watching) {
+        /* sigwait is a cancellation point; the watcher holds nothing. */
+        (void)pthread_cancel(watcher);
+        (void)pthread_join(watcher, NULL);
+    }
     nox_engine_close(engine);
     return EXIT_SUCCESS;
 }

@@ -37,7 +37,6 @@
 #include <string.h>
 #include <time.h>
 
-#define SERVER_POLL_MS 200 /* how soon an idle worker sees the stop flag */
 /* How long a reply may wait behind an earlier reply on the same
  * connection (a peer that does not read). Bounds how long stop waits. */
 #define SERVER_SEND_TIMEOUT_MS 10000
@@ -71,14 +70,38 @@ typedef struct {
     pthread_t   thread;
     bool        started;
     atomic_bool exited; /* the worker loop has returned */
+    nng_msg    *msg;    /* the request being served */
+    nng_ctx     spare;  /* the next ctx, once server_later gave this one */
 } server_worker_t;
+
+/* A call whose reply comes when its command ends: it owns the context the
+ * request came on, and the message the reply is packed into. */
+typedef struct {
+    nox_server_t *srv;
+    nng_ctx       ctx;
+    nng_ctx       spare; /* the worker's next context */
+    nng_msg      *msg;
+    nng_aio      *aio; /* sends the reply; its callback frees all */
+} server_late_t;
 
 struct nox_server {
     nng_socket         sock;
     bool               sock_open;
     nox_dispatch_ctx_t dctx;
-    atomic_bool        stopping; /* set once by stop; read by all threads */
-    atomic_llong       last_reply_ms; /* nox__mono_ms() of the last send */
+    atomic_bool        stopping; /* set once by quiesce; read by all */
+    atomic_bool        abandon;  /* the grace is over: late replies say
+                                    UNAVAILABLE */
+    atomic_bool  workers_stop;   /* workers leave their loops */
+    atomic_llong last_reply_ms;  /* nox__mono_ms() of the last send */
+    int64_t      grace_ms;       /* shutdown grace; < 0: none */
+
+    /* Calls received and not yet answered; stop waits for them. */
+    pthread_mutex_t flight_mu;
+    pthread_cond_t  flight_cv; /* CLOCK_MONOTONIC */
+    bool            flight_init;
+    size_t          in_flight;
+    bool            flight_wake; /* in_flight reached 0, or grace over */
+    bool            grace_over;
 
     nox__listener_t *listeners;
     size_t           n_listeners;
@@ -98,19 +121,33 @@ struct nox_server {
 
 /* ---- workers ---- */
 
-/* RpcResponse{code: RESOURCE_EXHAUSTED, message: "out of memory"}, packed
- * into a stack buffer: the reply of last resort when dispatch itself ran
- * out of memory, so the client is not left waiting. */
+/* An RpcResponse with code and message, packed into a stack buffer: the
+ * reply of last resort when dispatch itself ran out of memory, and the
+ * answer of a server that is shutting down. */
 static size_t
-server_oom_reply(uint8_t *buf, size_t cap)
+server_status_reply(uint8_t *buf, size_t cap, nox_err_t code,
+                    const char *message)
 {
     Noxrunner__V1__RpcResponse r = NOXRUNNER__V1__RPC_RESPONSE__INIT;
 
-    r.code = nox_err_to_wire(NOX_ERESOURCE);
-    r.message = (char *)"out of memory";
+    r.code = nox_err_to_wire(code);
+    r.message = (char *)message; /* only read */
     if (noxrunner__v1__rpc_response__get_packed_size(&r) > cap)
         return 0;
     return noxrunner__v1__rpc_response__pack(&r, buf);
+}
+
+/* Replace msg's body with an error reply. Returns 0 or an NNG error. */
+static int
+server_set_status(nng_msg *msg, nox_err_t code, const char *message)
+{
+    uint8_t buf[128];
+    size_t  n = server_status_reply(buf, sizeof(buf), code, message);
+
+    nng_msg_clear(msg);
+    if (n == 0)
+        return NNG_ENOMEM;
+    return nng_msg_append(msg, buf, n);
 }
 
 /* The dispatcher's allocator: the reply replaces the request in its own
@@ -127,35 +164,123 @@ server_reply_alloc(void *arg, size_t size)
     return nng_msg_body(msg);
 }
 
-/* Replace msg's body with the reply to it. The header is left alone: rep0
- * routes the reply with it. Returns 0 or an NNG error. */
-static int
-server_build_reply(nox_server_t *s, nng_msg *msg)
-{
-    uint8_t oom[64];
-    size_t  n = 0;
+/* ---- calls in flight ---- */
 
-    /* On success the reply fills msg exactly (n is the size asked of
-     * server_reply_alloc). */
-    if (nox__dispatch_to(&s->dctx, nng_msg_body(msg), nng_msg_len(msg),
-                         server_reply_alloc, msg, &n) == NOX_OK)
-        return 0;
-    nng_msg_clear(msg);
-    n = server_oom_reply(oom, sizeof(oom));
-    if (n == 0)
-        return NNG_ENOMEM;
-    return nng_msg_append(msg, oom, n);
+static void
+server_flight_begin(nox_server_t *s)
+{
+    (void)pthread_mutex_lock(&s->flight_mu);
+    s->in_flight++;
+    (void)pthread_mutex_unlock(&s->flight_mu);
 }
 
-/* Serve one received message and send the reply on the worker's context.
- * An nng_msg belongs to NNG once sent; on any failure we free it. */
+/* A call was answered. The last one may let stop free s: nothing of s is
+ * touched after the unlock. */
 static void
-server_serve(server_worker_t *w, nng_msg *msg)
+server_flight_end(nox_server_t *s)
 {
-    if (server_build_reply(w->srv, msg) != 0) {
-        nng_msg_free(msg);
+    (void)pthread_mutex_lock(&s->flight_mu);
+    if (--s->in_flight == 0) {
+        s->flight_wake = true;
+        (void)pthread_cond_broadcast(&s->flight_cv);
+    }
+    (void)pthread_mutex_unlock(&s->flight_mu);
+}
+
+/* ---- late replies (Exec) ---- */
+
+/* The send's callback (an NNG thread): the call is over. */
+static void
+server_late_sent(void *arg)
+{
+    server_late_t *late = arg;
+    nox_server_t  *s = late->srv;
+
+    /* A failed send (peer gone, timeout) leaves the message with us. */
+    if (nng_aio_result(late->aio) != 0)
+        nng_msg_free(nng_aio_get_msg(late->aio));
+    atomic_store(&s->last_reply_ms, nox__mono_ms());
+    (void)nng_ctx_close(late->ctx); /* only NNG_ECLOSED: gone with s */
+    nng_aio_reap(late->aio);        /* nng_aio_free must not run here */
+    free(late);
+    server_flight_end(s);
+}
+
+/* The dispatcher's done function (the engine's command thread): send the
+ * packed reply on the call's own context, without waiting. */
+static void
+server_late_done(void *arg, nox_err_t rv, size_t reply_len)
+{
+    server_late_t *late = arg;
+    int            err = 0;
+
+    (void)reply_len; /* the reply fills the message exactly */
+    if (atomic_load(&late->srv->abandon))
+        err = server_set_status(late->msg, NOX_EUNAVAIL,
+                                "the server shut down before the command "
+                                "ended");
+    else if (rv != NOX_OK)
+        err = server_set_status(late->msg, NOX_ERESOURCE, "out of memory");
+    if (err != 0) {
+        /* No reply at all (no memory for 128 bytes): the client's own
+         * timeout tells it. Not an aio callback: freeing is fine here. */
+        nox_server_t *s = late->srv;
+        nng_msg_free(late->msg);
+        (void)nng_ctx_close(late->ctx);
+        nng_aio_free(late->aio);
+        free(late);
+        server_flight_end(s);
         return;
     }
+    nng_aio_set_msg(late->aio, late->msg);
+    nng_aio_set_timeout(late->aio, SERVER_SEND_TIMEOUT_MS);
+    nng_ctx_send(late->ctx, late->aio);
+}
+
+/* The dispatcher asks whether the reply may come later: yes when a fresh
+ * context for the worker and an aio for the send can be had. The worker
+ * then goes on with the fresh context while the command runs. */
+static void *
+server_later(void *arg)
+{
+    server_worker_t *w = arg;
+    server_late_t   *late = calloc(1, sizeof(*late));
+
+    if (late == NULL)
+        return NULL;
+    if (nng_aio_alloc(&late->aio, server_late_sent, late) != 0) {
+        free(late);
+        return NULL;
+    }
+    if (nng_ctx_open(&late->spare, w->srv->sock) != 0) {
+        nng_aio_free(late->aio);
+        free(late);
+        return NULL;
+    }
+    late->srv = w->srv;
+    late->ctx = w->ctx;
+    late->msg = w->msg;
+    w->spare = late->spare;
+    return late;
+}
+
+/* The command could not start after all: the worker replies itself. */
+static void
+server_late_forget(void *arg)
+{
+    server_late_t *late = arg;
+
+    (void)nng_ctx_close(late->spare); /* never used */
+    nng_aio_free(late->aio);          /* never started */
+    free(late);
+}
+
+/* ---- workers ---- */
+
+/* Send msg on the worker's context and wait for it. */
+static void
+server_send(server_worker_t *w, nng_msg *msg)
+{
     nng_aio_set_msg(w->send_aio, msg);
     nng_aio_set_timeout(w->send_aio, SERVER_SEND_TIMEOUT_MS);
     nng_ctx_send(w->ctx, w->send_aio);
@@ -167,19 +292,59 @@ server_serve(server_worker_t *w, nng_msg *msg)
         nng_msg_free(nng_aio_get_msg(w->send_aio));
 }
 
+/* Serve one received message: reply on the worker's context, or hand the
+ * context to a late reply and take a fresh one. An nng_msg belongs to NNG
+ * once sent; on any failure we free it. */
+static void
+server_serve(server_worker_t *w, nng_msg *msg)
+{
+    nox_server_t        *s = w->srv;
+    nox_dispatch_reply_t rep = {server_reply_alloc, msg,
+                                server_later,       w,
+                                server_late_done,   server_late_forget};
+    bool                 pending = false;
+    size_t               n = 0;
+    int                  err = 0;
+
+    server_flight_begin(s);
+    w->msg = msg;
+    if (atomic_load(&s->stopping)) {
+        /* Shutting down: new calls are refused, in-flight ones finish. */
+        err = server_set_status(msg, NOX_EUNAVAIL,
+                                "the server is shutting "
+                                "down");
+    } else if (nox__dispatch_start(&s->dctx, nng_msg_body(msg),
+                                   nng_msg_len(msg), &rep, &pending,
+                                   &n) != NOX_OK) {
+        err = server_set_status(msg, NOX_ERESOURCE, "out of memory");
+    }
+    w->msg = NULL;
+    if (pending) {
+        w->ctx = w->spare; /* the old one is the late reply's now */
+        return;
+    }
+    if (err != 0)
+        nng_msg_free(msg);
+    else
+        server_send(w, msg);
+    server_flight_end(s);
+}
+
 static void *
 server_worker_main(void *arg)
 {
     server_worker_t *w = arg;
     int              rv;
 
-    while (!atomic_load(&w->srv->stopping)) {
-        nng_aio_set_timeout(w->recv_aio, SERVER_POLL_MS);
+    /* No timeout: an idle worker sleeps in NNG until a request comes or
+     * stop cancels the receive. */
+    nng_aio_set_timeout(w->recv_aio, NNG_DURATION_INFINITE);
+    while (!atomic_load(&w->srv->workers_stop)) {
         nng_ctx_recv(w->ctx, w->recv_aio);
         nng_aio_wait(w->recv_aio);
         rv = nng_aio_result(w->recv_aio);
-        if (rv == NNG_ETIMEDOUT || rv == NNG_ECANCELED)
-            continue; /* idle, or woken by stop: look at the stop flag */
+        if (rv == NNG_ECANCELED || rv == NNG_ETIMEDOUT)
+            continue; /* woken by stop: look at the flag */
         if (rv == NNG_ECLOSED)
             break;
         if (rv != 0) {
@@ -223,16 +388,16 @@ server_start_workers(nox_server_t *s, nox_status_t *st)
     return NOX_OK;
 }
 
-/* Cut short the idle workers' receive timeouts so stop is prompt. A
- * cancel that lands before a worker starts its next receive is lost, so
- * repeat until every started worker has left its loop; a busy worker
- * finishes and replies first (only receives are cancelled). */
+/* Wake the workers that sleep in a receive. A cancel that lands before
+ * a worker starts its next receive is lost, so repeat until every
+ * started worker has left its loop; a busy worker finishes and replies
+ * first (only receives are cancelled). */
 static void
 server_wake_workers(nox_server_t *s)
 {
-    int64_t give_up = nox__mono_ms() + 2 * SERVER_POLL_MS;
-    bool    all;
+    bool all;
 
+    atomic_store(&s->workers_stop, true);
     do {
         all = true;
         for (size_t i = 0; i < s->n_workers; i++) {
@@ -244,7 +409,7 @@ server_wake_workers(nox_server_t *s)
         }
         if (!all)
             nng_msleep(1);
-    } while (!all && nox__mono_ms() < give_up);
+    } while (!all);
 }
 
 /* Join the workers (each finishes and answers its current request first)
@@ -350,6 +515,9 @@ server_sync_init(nox_server_t *s, nox_status_t *st)
     nox_err_t rv = nox__sleep_sync_init(&s->mu, &s->cv, st);
 
     s->sync_init = rv == NOX_OK;
+    if (rv == NOX_OK)
+        rv = nox__sleep_sync_init(&s->flight_mu, &s->flight_cv, st);
+    s->flight_init = rv == NOX_OK;
     return rv;
 }
 
@@ -379,9 +547,58 @@ server_stop_keeper(nox_server_t *s)
     (void)pthread_mutex_unlock(&s->mu);
     if (s->keeper_started)
         (void)pthread_join(s->keeper, NULL);
+    s->keeper_started = false;
 }
 
 /* ---- start / stop ---- */
+
+/* Stop taking connections (see nox_server_quiesce). */
+static void
+server_quiesce(nox_server_t *s)
+{
+    if (atomic_exchange(&s->stopping, true))
+        return;
+    /* The watch must not bind a new file at the path from now on. */
+    server_stop_keeper(s);
+    for (size_t i = 0; i < s->n_listeners; i++)
+        nox__listener_unpublish(&s->listeners[i]);
+}
+
+/* Wait until no call is in flight, or until at_ms, or the grace is ended.
+ * Returns true when none is. */
+static bool
+server_wait_flights(nox_server_t *s, int64_t at_ms)
+{
+    bool idle;
+
+    (void)pthread_mutex_lock(&s->flight_mu);
+    s->flight_wake = s->in_flight == 0 || s->grace_over;
+    nox__cond_sleep_until(&s->flight_cv, &s->flight_mu, at_ms, &s->flight_wake);
+    idle = s->in_flight == 0;
+    (void)pthread_mutex_unlock(&s->flight_mu);
+    return idle;
+}
+
+/* Give the calls in flight the grace, then end the commands still
+ * running: their late replies say UNAVAILABLE. Returns once every call
+ * has been answered (or its reply failed). */
+static void
+server_settle(nox_server_t *s)
+{
+    int64_t grace_end =
+        s->grace_ms > 0 ? nox__mono_ms() + s->grace_ms : nox__mono_ms();
+
+    if (server_wait_flights(s, grace_end))
+        return;
+    atomic_store(&s->abandon, true);
+    /* The engine kills every command; each one's done function then
+     * answers its caller. */
+    nox_engine_kill_all(s->dctx.engine);
+    (void)pthread_mutex_lock(&s->flight_mu);
+    while (s->in_flight > 0)
+        (void)pthread_cond_wait(&s->flight_cv, &s->flight_mu);
+    (void)pthread_mutex_unlock(&s->flight_mu);
+}
 
 /* Tear down whatever part of s exists; used by stop and by a failed
  * start. */
@@ -404,6 +621,10 @@ server_free(nox_server_t *s)
     if (s->sync_init) {
         (void)pthread_cond_destroy(&s->cv); /* no waiters left */
         (void)pthread_mutex_destroy(&s->mu);
+    }
+    if (s->flight_init) {
+        (void)pthread_cond_destroy(&s->flight_cv);
+        (void)pthread_mutex_destroy(&s->flight_mu);
     }
     free(s->workers);
     free(s->listeners);
@@ -439,12 +660,16 @@ server_alloc(nox_server_t **out, const nox_server_opts_t *o, nox_status_t *st)
     if (s == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     atomic_init(&s->stopping, false);
+    atomic_init(&s->abandon, false);
+    atomic_init(&s->workers_stop, false);
     atomic_init(&s->last_reply_ms, INT64_MIN / 2);
     s->dctx.engine = o->engine;
     s->dctx.max_message_bytes = o->max_message_bytes
                                     ? o->max_message_bytes
                                     : NOX_DEFAULT_MAX_MESSAGE_BYTES;
     s->n_workers = o->workers ? (size_t)o->workers : NOX_DEFAULT_WORKERS;
+    s->grace_ms = o->shutdown_grace_ms ? o->shutdown_grace_ms
+                                       : NOX_DEFAULT_SHUTDOWN_GRACE_MS;
     s->reap_interval_ms = o->reap_interval_ms ? o->reap_interval_ms
                                               : NOX_DEFAULT_REAP_INTERVAL_MS;
     s->listeners = calloc(o->n_urls, sizeof(*s->listeners));
@@ -529,10 +754,39 @@ out_free:
 }
 
 void
+nox_server_quiesce(nox_server_t *s)
+{
+    server_quiesce(s);
+}
+
+void
+nox_server_end_grace(nox_server_t *s)
+{
+    (void)pthread_mutex_lock(&s->flight_mu);
+    s->grace_over = true;
+    s->flight_wake = true;
+    (void)pthread_cond_broadcast(&s->flight_cv);
+    (void)pthread_mutex_unlock(&s->flight_mu);
+}
+
+size_t
+nox_server_in_flight(nox_server_t *s)
+{
+    size_t n;
+
+    (void)pthread_mutex_lock(&s->flight_mu);
+    n = s->in_flight;
+    (void)pthread_mutex_unlock(&s->flight_mu);
+    return n;
+}
+
+void
 nox_server_stop(nox_server_t *s)
 {
     if (s == NULL)
         return;
+    server_quiesce(s);
+    server_settle(s);
     server_free(s);
 }
 

@@ -109,6 +109,11 @@ size_t nox__listener_open_count(nox__listener_t *sl);
 nox_err_t nox__listener_url(nox__listener_t *sl, pthread_mutex_t *mu, char *buf,
                             size_t len);
 
+/* Remove our ipc socket file now, so nobody can connect any more, while
+ * the connections open stay (NNG would close them with the listener). No
+ * effect on other listeners; call only once the watch no longer runs. */
+void nox__listener_unpublish(nox__listener_t *sl);
+
 /* Close the listener and the ones it replaced, and remove our ipc socket
  * file. The pipe callback may still run until the socket is closed, so
  * the storage stays until nox__listener_fini. */

@@ -49,7 +49,7 @@ setup(void)
 {
     nox_engine_opts_t eo = {.quiet = 1, .isolation = NOX_ISOLATION_NONE};
     const char       *urls[] = {ipc_url, "tcp://127.0.0.1:0"};
-    nox_server_opts_t so = {NULL, urls, 2, 4, MAX_BYTES, 0};
+    nox_server_opts_t so = {NULL, urls, 2, 4, MAX_BYTES, 0, 0};
     nox_status_t      st;
 
     base = tu_mkdtemp();
@@ -425,6 +425,124 @@ START_TEST(server_clamps_an_exec_to_the_callers_deadline)
 }
 END_TEST
 
+/* ---- many running commands ---- */
+
+#define MANY_EXECS 300
+#define HEALTH_ROUNDS 100
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Exec requests of argv in flight at once on n contexts of one req
+ * socket. */
+typedef struct {
+    nng_socket sock;
+    nng_ctx    ctx[MANY_EXECS];
+    nng_aio   *aio[MANY_EXECS];
+    size_t     n;
+} many_t;
+
+static void
+many_start(many_t *m, const char *url, const char *sid, const char *const *argv,
+           size_t n)
+{
+    Noxrunner__V1__ExecRequest in = NOXRUNNER__V1__EXEC_REQUEST__INIT;
+    size_t                     plen, len;
+    uint8_t                   *p, *req;
+
+    in.session_id = (char *)sid;
+    while (argv[in.n_cmd] != NULL)
+        in.n_cmd++;
+    in.cmd = (char **)argv;
+    plen = noxrunner__v1__exec_request__get_packed_size(&in);
+    p = malloc(plen);
+    ck_assert_ptr_nonnull(p);
+    (void)noxrunner__v1__exec_request__pack(&in, p);
+    req = tu_envelope(SANDBOX "Exec", p, plen, 0, &len);
+    m->sock = cli_open(url, 60000);
+    m->n = n;
+    for (size_t i = 0; i < n; i++) {
+        nng_msg *msg;
+        ck_assert_int_eq(nng_ctx_open(&m->ctx[i], m->sock), 0);
+        ck_assert_int_eq(nng_aio_alloc(&m->aio[i], NULL, NULL), 0);
+        ck_assert_int_eq(nng_msg_alloc(&msg, 0), 0);
+        ck_assert_int_eq(nng_msg_append(msg, req, len), 0);
+        nng_aio_set_msg(m->aio[i], msg);
+        nng_ctx_send(m->ctx[i], m->aio[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        nng_aio_wait(m->aio[i]);
+        ck_assert_int_eq(nng_aio_result(m->aio[i]), 0);
+        nng_ctx_recv(m->ctx[i], m->aio[i]); /* the reply */
+    }
+    free(req);
+    free(p);
+}
+
+/* Wait for every reply; each must be exit code 0. */
+static void
+many_finish(many_t *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        nng_msg *msg;
+        nng_aio_wait(m->aio[i]);
+        ck_assert_msg(nng_aio_result(m->aio[i]) == 0, "exec %zu: %s", i,
+                      nng_strerror(nng_aio_result(m->aio[i])));
+        msg = nng_aio_get_msg(m->aio[i]);
+        Noxrunner__V1__RpcResponse *r = noxrunner__v1__rpc_response__unpack(
+            NULL, nng_msg_len(msg), nng_msg_body(msg));
+        nng_msg_free(msg);
+        ck_assert_ptr_nonnull(r);
+        Noxrunner__V1__ExecResponse *x =
+            (void *)expect_ok(r, &noxrunner__v1__exec_response__descriptor);
+        ck_assert_int_eq(x->exit_code, 0);
+        noxrunner__v1__exec_response__free_unpacked(x, NULL);
+        nng_aio_free(m->aio[i]);
+        ck_assert_int_eq(nng_ctx_close(m->ctx[i]), 0);
+    }
+    cli_close(m->sock);
+}
+
+/* Health latency while MANY_EXECS commands run (a worker must never wait
+ * for a child): prints the median and p99, asserts a generous bound. */
+START_TEST(server_answers_health_promptly_while_hundreds_of_execs_run)
+{
+    const char *const argv[] = {"sleep", "3", NULL};
+    many_t           *m = calloc(1, sizeof(*m));
+    int64_t           lat[HEALTH_ROUNDS];
+    nng_socket        h = cli_open(ipc_url, 5000);
+    int64_t           t0 = nox__mono_ms();
+
+    ck_assert_ptr_nonnull(m);
+    create(h, "many");
+    many_start(m, ipc_url, "many", argv, MANY_EXECS);
+    /* Let the server take them in (on the old code: fill its workers). */
+    nng_msleep(500);
+    for (int i = 0; i < HEALTH_ROUNDS; i++) {
+        int64_t t = nox__mono_ns();
+        health_ok(h);
+        lat[i] = nox__mono_ns() - t;
+    }
+    ck_assert_int_lt(nox__mono_ms() - t0, 3000); /* all while they ran */
+    ck_assert_uint_ge(nox_engine_running(eng), MANY_EXECS / 2);
+    qsort(lat, HEALTH_ROUNDS, sizeof(lat[0]), cmp_i64);
+    int64_t p50 = lat[HEALTH_ROUNDS / 2], p99 = lat[HEALTH_ROUNDS * 99 / 100];
+    printf("Health with %d Execs running: median %.2f ms, p99 %.2f ms\n",
+           MANY_EXECS, p50 / 1e6, p99 / 1e6);
+    ck_assert_int_lt(p99, 500 * 1000000LL);
+    many_finish(m);
+    /* Concurrently, not one after another: 300 x 3 s in well under 30 s. */
+    ck_assert_int_lt(nox__mono_ms() - t0, 30000);
+    cli_close(h);
+    free(m);
+}
+END_TEST
+
 /* ---- start and stop ---- */
 
 START_TEST(server_stop_answers_the_in_flight_exec_and_removes_the_socket)
@@ -452,7 +570,7 @@ END_TEST
 START_TEST(server_refuses_an_address_a_live_server_holds)
 {
     const char       *urls[] = {ipc_url};
-    nox_server_opts_t so = {eng, urls, 1, 1, 0, -1};
+    nox_server_opts_t so = {eng, urls, 1, 1, 0, -1, 0};
     nox_server_t     *two = NULL;
     nox_status_t      st;
     char              want[PATH_MAX + 64];
@@ -474,7 +592,7 @@ START_TEST(server_replaces_a_stale_ipc_socket_file)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     char               url[PATH_MAX + 8];
     const char        *urls[] = {url};
-    nox_server_opts_t  so = {eng, urls, 1, 1, 0, -1};
+    nox_server_opts_t  so = {eng, urls, 1, 1, 0, -1, 0};
     nox_server_t      *two = NULL;
     nox_status_t       st;
     nng_socket         s;
@@ -697,7 +815,7 @@ START_TEST(server_never_replaces_a_file_that_is_not_a_socket)
 {
     char              url[PATH_MAX + 8];
     const char       *urls[] = {url};
-    nox_server_opts_t so = {eng, urls, 1, 1, 0, -1};
+    nox_server_opts_t so = {eng, urls, 1, 1, 0, -1, 0};
     nox_server_t     *two = NULL;
     nox_status_t      st;
     char             *text;
@@ -717,7 +835,7 @@ START_TEST(server_start_fails_cleanly_on_a_bad_url)
 {
     char              url[PATH_MAX + 8];
     const char       *urls[] = {url, "bogus://x"};
-    nox_server_opts_t so = {eng, urls, 2, 1, 0, -1};
+    nox_server_opts_t so = {eng, urls, 2, 1, 0, -1, 0};
     nox_server_t     *two = NULL;
     nox_status_t      st;
 
@@ -733,7 +851,7 @@ END_TEST
 START_TEST(server_start_rejects_bad_options)
 {
     const char       *urls[] = {ipc_url};
-    nox_server_opts_t so = {eng, urls, 1, -1, 0, -1};
+    nox_server_opts_t so = {eng, urls, 1, -1, 0, -1, 0};
     nox_server_t     *two = NULL;
     nox_status_t      st;
 
@@ -1004,6 +1122,8 @@ server_suite(void)
     tcase_add_test(tc, server_rejects_an_oversized_request);
     tcase_add_test(tc, server_drops_a_message_beyond_the_envelope_slack);
     tcase_add_test(tc, server_clamps_an_exec_to_the_callers_deadline);
+    tcase_add_test(tc,
+                   server_answers_health_promptly_while_hundreds_of_execs_run);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lifecycle");
