@@ -220,6 +220,7 @@ typedef struct {
     const char *sid;
     const char *seconds;
     int         exit_code; /* -1 until a reply arrived */
+    int         code;      /* the reply's status code; -1: none */
     int64_t     done_ms;   /* nox__mono_ms() when it arrived */
     pthread_t   thread;
 } long_exec_t;
@@ -257,6 +258,8 @@ long_exec_main(void *arg)
             le->done_ms = nox__mono_ms();
             r = noxrunner__v1__rpc_response__unpack(NULL, n, buf);
             nng_free(buf, n);
+            if (r != NULL)
+                le->code = r->code;
         }
         (void)nng_close(s);
     }
@@ -281,6 +284,7 @@ long_exec_start(long_exec_t *le, const char *url, const char *sid,
     le->sid = sid;
     le->seconds = seconds;
     le->exit_code = -1;
+    le->code = -1;
     le->done_ms = 0;
     ck_assert_int_eq(pthread_create(&le->thread, NULL, long_exec_main, le), 0);
 }
@@ -990,6 +994,97 @@ START_TEST(noxrunnerd_serves_until_sigterm_and_removes_its_socket)
 }
 END_TEST
 
+/* Wait until path is gone; returns the milliseconds it took (-1: not
+ * within ms). */
+static int64_t
+gone_within(const char *path, int ms)
+{
+    int64_t t0 = nox__mono_ms();
+
+    while (access(path, F_OK) == 0) {
+        if (nox__mono_ms() - t0 >= ms)
+            return -1;
+        nng_msleep(2);
+    }
+    return nox__mono_ms() - t0;
+}
+
+/* A daemon with an Exec of sleep 20 in flight, for the shutdown tests. */
+static pid_t
+daemon_with_long_exec(const char *grace, char *url, size_t url_len, char *path,
+                      size_t path_len, long_exec_t *le)
+{
+    const char *args[] = {"--listen", url,       "--base-dir",
+                          base,       "--quiet", "--shutdown-grace",
+                          grace,      NULL};
+    nng_socket  s;
+    pid_t       pid;
+
+    (void)snprintf(path, path_len, "%s/d.sock", base);
+    (void)snprintf(url, url_len, "ipc://%s", path);
+    pid = daemon_spawn(args, "d.log");
+    s = daemon_connect(url, pid);
+    create(s, "long");
+    cli_close(s);
+    long_exec_start(le, url, "long", "20");
+    nng_msleep(500); /* the command runs */
+    return pid;
+}
+
+START_TEST(noxrunnerd_sigterm_removes_the_socket_at_once_and_ends_after_grace)
+{
+    char        url[PATH_MAX + 8], path[PATH_MAX];
+    long_exec_t le;
+    pid_t       pid =
+        daemon_with_long_exec("1", url, sizeof(url), path, sizeof(path), &le);
+    int64_t t0 = nox__mono_ms(), gone;
+    int     status;
+
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    gone = gone_within(path, 2000);
+    printf("socket file gone %lld ms after SIGTERM\n", (long long)gone);
+    ck_assert_int_ge(gone, 0);
+    ck_assert_int_le(gone, 150);
+    status = daemon_wait(pid, 5000);
+    printf("noxrunnerd exited %lld ms after SIGTERM (grace 1 s)\n",
+           (long long)(nox__mono_ms() - t0));
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x",
+                  status);
+    ck_assert_int_ge(nox__mono_ms() - t0, 900); /* the grace was given */
+    ck_assert_int_lt(nox__mono_ms() - t0, 3000);
+    ck_assert_int_eq(pthread_join(le.thread, NULL), 0);
+    ck_assert_int_eq(le.code, NOX_EUNAVAIL); /* answered, not dropped */
+}
+END_TEST
+
+START_TEST(noxrunnerd_second_sigterm_ends_the_grace)
+{
+    char        url[PATH_MAX + 8], path[PATH_MAX];
+    long_exec_t le;
+    pid_t       pid =
+        daemon_with_long_exec("60", url, sizeof(url), path, sizeof(path), &le);
+    int64_t t0;
+    int     status;
+
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert_int_ge(gone_within(path, 2000), 0);
+    nng_msleep(300);
+    /* Still in its grace: the Exec has not been answered. */
+    ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+    ck_assert_int_eq(le.code, -1);
+    t0 = nox__mono_ms();
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    status = daemon_wait(pid, 5000);
+    printf("noxrunnerd exited %lld ms after the second signal\n",
+           (long long)(nox__mono_ms() - t0));
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x",
+                  status);
+    ck_assert_int_lt(nox__mono_ms() - t0, 2000);
+    ck_assert_int_eq(pthread_join(le.thread, NULL), 0);
+    ck_assert_int_eq(le.code, NOX_EUNAVAIL);
+}
+END_TEST
+
 /* The value of "<key>:\t<hex>" in a /proc status text. */
 static unsigned long long
 status_mask(const char *text, size_t len, const char *key)
@@ -1151,6 +1246,9 @@ server_suite(void)
     tcase_add_test(tc, noxrunnerd_commands_run_with_default_signal_state);
     tcase_add_test(tc, noxrunnerd_restarted_sees_the_sandboxes_of_the_last_run);
     tcase_add_test(tc, noxrunnerd_reports_bad_usage_and_bad_addresses);
+    tcase_add_test(
+        tc, noxrunnerd_sigterm_removes_the_socket_at_once_and_ends_after_grace);
+    tcase_add_test(tc, noxrunnerd_second_sigterm_ends_the_grace);
     suite_add_tcase(s, tc);
     return s;
 }
