@@ -4,19 +4,29 @@
  *
  * One rep0 socket listens on every URL. Each worker thread owns an NNG
  * context and an aio and serves one request at a time (receive, dispatch,
- * reply), so a long Exec ties up only its own worker. The receive has a
- * short timeout so a worker notices the stop flag without anyone having
- * to cancel its aio (which could race with a reply being sent).
+ * reply). An Exec does not hold its worker while the command runs: the
+ * worker starts the command, hands its context and the request's message
+ * to the call (server_late_t) and opens a fresh context for itself; the
+ * engine's command thread packs the reply when the command ends and sends
+ * it on the call's context without waiting (the send's callback frees the
+ * call). So the number of running commands is bounded by the sandboxes'
+ * limits, not by the workers, and Health never queues behind an Exec. An
+ * idle worker sleeps in a receive without a timeout; stop cancels it.
  *
  * Stopping: NNG closes a listener's connections together with the
  * listener, which would drop the replies of requests still running. So
- * stop first refuses new connections (a pipe callback closes them while
- * the stop flag is set), lets every worker finish and reply, and only then
- * closes the listeners and the socket.
+ * stop first removes the ipc socket files (nobody can connect any more)
+ * and refuses new connections (a pipe callback closes them while the
+ * stop flag is set) and new requests (UNAVAILABLE). Calls in flight get
+ * the shutdown grace; then the engine kills the commands still running
+ * and their callers are answered UNAVAILABLE. Only when every call has
+ * been answered are the listeners and the socket closed.
  *
  * The housekeeping thread runs the TTL reaper and, for ipc:// URLs, the
  * listener watch that works around an nng 1.5.2 bug (see listener.c). The
- * pipe callback counts each listener's connections for that watch.
+ * pipe callback counts each listener's connections for that watch, and
+ * wakes it when connections come after a quiet spell. An idle server
+ * wakes only for those two, about every two seconds.
  */
 #include "nox/server.h"
 #include "dispatch.h"
@@ -46,15 +56,22 @@
 #define SERVER_DRAIN_MS 250
 /* How often the ipc listener watch runs (listener.c says what it looks
  * for). A client that connects between a listener's break and the next
- * run is cut off, so it runs often. Idle, a run is a wakeup of this
- * thread plus a few microseconds reading NNG's statistics; measured at
- * 0.3-0.4% of a core, nearly all of it the wakeup (on that VM a bare
- * 20 ms sleep loop costs as much). Reading the statistics takes about
+ * run waits until that run, so it runs often while clients come and go:
+ * every SERVER_WATCH_MS for SERVER_WATCH_BUSY_MS after a connection
+ * opened or closed (a break happens in a connection attempt, and clients
+ * of a busy server connect at any time). Idle, a run would cost nothing
+ * but its wakeup, and a server nobody connects to should sleep: then it
+ * runs every SERVER_WATCH_IDLE_MS. Reading the statistics takes about
  * 2 us more per open connection, so runs are spaced by at least
  * SERVER_WATCH_SHARE times their duration: with many connections the
  * watch takes at most 1/SERVER_WATCH_SHARE of a core. */
 #define SERVER_WATCH_MS 20
+#define SERVER_WATCH_BUSY_MS 1000
+#define SERVER_WATCH_IDLE_MS 2000
 #define SERVER_WATCH_SHARE 100
+/* A reap due within this long of a watch run is done in the same wakeup
+ * (at most a fifth of the reap interval early). */
+#define SERVER_REAP_SLACK_MS 1000
 #define SERVER_MAX_WORKERS 4096
 /* Protobuf messages are limited to 2 GiB; so is the payload + slack. */
 #define SERVER_MAX_MESSAGE_LIMIT ((size_t)INT32_MAX - NOX_ENVELOPE_SLACK)
@@ -114,9 +131,11 @@ struct nox_server {
     pthread_t       keeper;           /* housekeeping thread */
     bool            keeper_started;
     bool            sync_init; /* mu and cv initialised */
-    pthread_mutex_t mu;        /* guards keeper_stop, listeners[].l */
+    pthread_mutex_t mu;        /* guards keeper_stop/_wake, listeners[].l */
     pthread_cond_t  cv;        /* signalled when keeper_stop is set */
     bool            keeper_stop;
+    bool            keeper_wake; /* stop, or connections came or went */
+    atomic_llong    conn_ms;     /* nox__mono_ms() of the last of those */
 };
 
 /* ---- workers ---- */
@@ -448,6 +467,23 @@ server_drain(nox_server_t *s)
 
 /* ---- listeners ---- */
 
+/* A connection opened or closed: the watch runs often for a while. If it
+ * was quiet until now, the housekeeping thread may be in a long sleep:
+ * wake it. */
+static void
+server_note_connection(nox_server_t *s)
+{
+    int64_t now = nox__mono_ms();
+    int64_t was = atomic_exchange(&s->conn_ms, now);
+
+    if (!s->watch_ipc || now - was < SERVER_WATCH_BUSY_MS)
+        return; /* no watch, or it is in its busy cadence already */
+    (void)pthread_mutex_lock(&s->mu);
+    s->keeper_wake = true;
+    (void)pthread_cond_signal(&s->cv);
+    (void)pthread_mutex_unlock(&s->mu);
+}
+
 /* Count connections per listener (the ipc watch closes a replaced
  * listener once its count drops to 0). While stopping, close every new
  * connection before it can send a request; the ones already open stay so
@@ -460,6 +496,7 @@ server_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
     nox__listener_pipe_event(s->listeners, s->n_listeners, p, ev);
     if (ev == NNG_PIPE_EV_ADD_PRE && atomic_load(&s->stopping))
         (void)nng_pipe_close(p); /* fails only if already closed */
+    server_note_connection(s);
 }
 
 /* Run the ipc watch; returns the milliseconds until the next run. */
@@ -468,15 +505,31 @@ server_watch(nox_server_t *s)
 {
     int64_t cost_us = 0;
     int64_t spacing;
+    bool    quiet =
+        nox__mono_ms() - atomic_load(&s->conn_ms) >= SERVER_WATCH_BUSY_MS;
 
     for (size_t i = 0; i < s->n_listeners; i++)
         if (!atomic_load(&s->stopping))
-            cost_us += nox__listener_watch(&s->listeners[i], s->sock, &s->mu);
+            cost_us +=
+                nox__listener_watch(&s->listeners[i], s->sock, &s->mu, quiet);
+    if (quiet)
+        return SERVER_WATCH_IDLE_MS;
     spacing = cost_us * SERVER_WATCH_SHARE / 1000;
     return spacing > SERVER_WATCH_MS ? spacing : SERVER_WATCH_MS;
 }
 
 /* ---- housekeeping: reaper and ipc watch ---- */
+
+/* Sleep until at_ms or a wake-up; returns false when told to stop. Called
+ * and returns with s->mu held. */
+static bool
+server_keeper_sleep(nox_server_t *s, int64_t at_ms)
+{
+    if (!s->keeper_wake)
+        nox__cond_sleep_until(&s->cv, &s->mu, at_ms, &s->keeper_wake);
+    s->keeper_wake = false;
+    return !s->keeper_stop;
+}
 
 static void *
 server_keeper_main(void *arg)
@@ -486,18 +539,23 @@ server_keeper_main(void *arg)
     int64_t       reap_at =
         s->reap_interval_ms > 0 ? now + s->reap_interval_ms : INT64_MAX;
     int64_t watch_at = s->watch_ipc ? now : INT64_MAX;
+    int64_t slack = s->reap_interval_ms / 5 < SERVER_REAP_SLACK_MS
+                        ? s->reap_interval_ms / 5
+                        : SERVER_REAP_SLACK_MS;
 
     (void)pthread_mutex_lock(&s->mu); /* cannot fail: valid, not owned */
-    while (!s->keeper_stop) {
-        nox__cond_sleep_until(&s->cv, &s->mu,
-                              reap_at < watch_at ? reap_at : watch_at,
-                              &s->keeper_stop);
-        if (s->keeper_stop)
-            break;
+    while (server_keeper_sleep(s, reap_at < watch_at ? reap_at : watch_at)) {
         (void)pthread_mutex_unlock(&s->mu);
-        if (nox__mono_ms() >= watch_at)
+        now = nox__mono_ms();
+        /* Woken by a connection after a quiet spell: watch now. */
+        if (s->watch_ipc &&
+            now - atomic_load(&s->conn_ms) < SERVER_WATCH_BUSY_MS &&
+            watch_at > now + SERVER_WATCH_MS)
+            watch_at = now;
+        if (now >= watch_at)
             watch_at = nox__mono_ms() + server_watch(s);
-        if (nox__mono_ms() >= reap_at) {
+        /* Awake anyway: a reap due soon is done now. */
+        if (now + slack >= reap_at) {
             /* Failures are retried next round and there is no one to
              * tell: requests treat expired sandboxes as gone anyway. */
             (void)nox_engine_reap(s->dctx.engine, NULL, NULL);
@@ -543,6 +601,7 @@ server_stop_keeper(nox_server_t *s)
         return;
     (void)pthread_mutex_lock(&s->mu);
     s->keeper_stop = true;
+    s->keeper_wake = true;
     (void)pthread_cond_signal(&s->cv);
     (void)pthread_mutex_unlock(&s->mu);
     if (s->keeper_started)
@@ -663,6 +722,9 @@ server_alloc(nox_server_t **out, const nox_server_opts_t *o, nox_status_t *st)
     atomic_init(&s->abandon, false);
     atomic_init(&s->workers_stop, false);
     atomic_init(&s->last_reply_ms, INT64_MIN / 2);
+    /* Starting counts as a connection event: the watch looks closely at
+     * a new listener. */
+    atomic_init(&s->conn_ms, nox__mono_ms());
     s->dctx.engine = o->engine;
     s->dctx.max_message_bytes = o->max_message_bytes
                                     ? o->max_message_bytes
@@ -736,7 +798,8 @@ nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
         rv = server_open_socket(s, st);
     for (size_t i = 0; rv == NOX_OK && i < o->n_urls; i++) {
         rv = nox__listener_start(&s->listeners[i], s->sock, o->urls[i], st);
-        s->watch_ipc |= nox__listener_is_ipc(&s->listeners[i]);
+        s->watch_ipc |=
+            NOX_NNG_IPC_LISTENER_BUG && nox__listener_is_ipc(&s->listeners[i]);
         s->drain |= strncmp(o->urls[i], "inproc://", 9) != 0;
     }
     if (rv == NOX_OK)

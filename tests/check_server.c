@@ -477,11 +477,16 @@ many_start(many_t *m, const char *url, const char *sid, const char *const *argv,
         ck_assert_int_eq(nng_msg_alloc(&msg, 0), 0);
         ck_assert_int_eq(nng_msg_append(msg, req, len), 0);
         nng_aio_set_msg(m->aio[i], msg);
+        /* A server that takes requests only as workers come free cannot
+         * take them all: fail then rather than wait for it. */
+        nng_aio_set_timeout(m->aio[i], 10000);
         nng_ctx_send(m->ctx[i], m->aio[i]);
     }
     for (size_t i = 0; i < n; i++) {
         nng_aio_wait(m->aio[i]);
-        ck_assert_int_eq(nng_aio_result(m->aio[i]), 0);
+        ck_assert_msg(nng_aio_result(m->aio[i]) == 0, "send %zu: %s", i,
+                      nng_strerror(nng_aio_result(m->aio[i])));
+        nng_aio_set_timeout(m->aio[i], 60000);
         nng_ctx_recv(m->ctx[i], m->aio[i]); /* the reply */
     }
     free(req);
@@ -1085,6 +1090,66 @@ START_TEST(noxrunnerd_second_sigterm_ends_the_grace)
 }
 END_TEST
 
+/* Context switches of every thread of pid so far (voluntary and not). */
+static unsigned long long
+ctxt_switches(pid_t pid)
+{
+    char               dir[64], path[PATH_MAX], line[256];
+    unsigned long long sum = 0, v;
+    DIR               *d;
+    struct dirent     *e;
+
+    (void)snprintf(dir, sizeof(dir), "/proc/%ld/task", (long)pid);
+    d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL) {
+        FILE *f;
+        if (e->d_name[0] == '.')
+            continue;
+        (void)snprintf(path, sizeof(path), "%s/%s/status", dir, e->d_name);
+        f = fopen(path, "re");
+        if (f == NULL)
+            continue; /* the thread is gone */
+        while (fgets(line, sizeof(line), f) != NULL)
+            if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+                sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+                sum += v;
+        (void)fclose(f);
+    }
+    (void)closedir(d);
+    return sum;
+}
+
+/* With nothing to do, the daemon's threads sleep: no polling loops. */
+START_TEST(noxrunnerd_idle_hardly_wakes_up)
+{
+    char        url[PATH_MAX + 8];
+    const char *args[] = {"--listen", url, "--base-dir", base, "--quiet", NULL};
+    pid_t       pid;
+    nng_socket  s;
+    unsigned long long a, b;
+    int64_t            t0, t1;
+    double             per_s;
+
+    (void)snprintf(url, sizeof(url), "ipc://%s/d.sock", base);
+    pid = daemon_spawn(args, "d.log");
+    s = daemon_connect(url, pid);
+    cli_close(s);
+    nng_msleep(1500); /* past the listener watch's busy spell */
+    a = ctxt_switches(pid);
+    t0 = nox__mono_ms();
+    nng_msleep(4000);
+    b = ctxt_switches(pid);
+    t1 = nox__mono_ms();
+    per_s = (double)(b - a) * 1000.0 / (double)(t1 - t0);
+    printf("idle noxrunnerd: %llu context switches in %lld ms, %.2f per "
+           "second\n",
+           b - a, (long long)(t1 - t0), per_s);
+    ck_assert_double_lt(per_s, 5.0);
+    daemon_term(pid, SIGTERM);
+}
+END_TEST
+
 /* The value of "<key>:\t<hex>" in a /proc status text. */
 static unsigned long long
 status_mask(const char *text, size_t len, const char *key)
@@ -1233,7 +1298,9 @@ server_suite(void)
     tcase_add_test(
         tc, server_answers_promptly_after_repeated_half_open_connections);
     tcase_add_test(tc, server_frees_clients_that_reached_a_broken_listener);
+#if NOX_NNG_IPC_LISTENER_BUG /* the listener watch rebinds it */
     tcase_add_test(tc, server_binds_again_when_its_socket_file_is_deleted);
+#endif
     tcase_add_test(tc, server_never_replaces_a_file_that_is_not_a_socket);
     tcase_add_test(tc, server_start_fails_cleanly_on_a_bad_url);
     tcase_add_test(tc, server_start_rejects_bad_options);
@@ -1249,6 +1316,7 @@ server_suite(void)
     tcase_add_test(
         tc, noxrunnerd_sigterm_removes_the_socket_at_once_and_ends_after_grace);
     tcase_add_test(tc, noxrunnerd_second_sigterm_ends_the_grace);
+    tcase_add_test(tc, noxrunnerd_idle_hardly_wakes_up);
     suite_add_tcase(s, tc);
     return s;
 }
