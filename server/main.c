@@ -4,7 +4,8 @@
  * SIGINT, SIGTERM and SIGHUP are blocked in every thread before anything
  * starts (threads inherit the mask), and the main thread collects them
  * with sigwait(): no handler, no global state, and no NNG or engine
- * thread is ever interrupted by them.
+ * thread is ever interrupted by them. The first one starts the shutdown
+ * (nox_server_quiesce, then the grace); a second one ends the grace.
  */
 #include "nox/engine.h"
 #include "nox/server.h"
@@ -17,7 +18,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@
 
 #define MAIN_USAGE_EXIT 2
 #define MAIN_MAX_URLS 64
+#define MAIN_GRACE_POLL_MS 50
 
 typedef struct {
     const char     *urls[MAIN_MAX_URLS];
@@ -277,20 +278,21 @@ main_wait_signal(const sigset_t *stop)
         ;
 }
 
-typedef struct {
-    nox_server_t   *srv;
-    const sigset_t *stop;
-} main_watch_t;
-
-/* A thread for the shutdown: a second stop signal ends the grace. */
-static void *
-main_second_signal(void *arg)
+/* The shutdown grace (after nox_server_quiesce): wait until no call is
+ * in flight, the grace is over or a second stop signal arrives, checking
+ * every MAIN_GRACE_POLL_MS (only while shutting down). */
+static void
+main_grace(nox_server_t *srv, int64_t grace_ms, const sigset_t *stop)
 {
-    main_watch_t *w = arg;
+    int64_t end = nox__mono_ms() + (grace_ms > 0 ? grace_ms : 0);
 
-    main_wait_signal(w->stop);
-    nox_server_end_grace(w->srv);
-    return NULL;
+    while (nox_server_in_flight(srv) > 0 && nox__mono_ms() < end) {
+        struct timespec ts = {0, MAIN_GRACE_POLL_MS * 1000000L};
+        if (sigtimedwait(stop, NULL, &ts) > 0)
+            break; /* a second signal: no more grace */
+    }
+    /* nox_server_stop then kills whatever still runs, at once. */
+    nox_server_end_grace(srv);
 }
 
 /* Open the engine, serve until a stop signal, shut down. Exit status. */
@@ -331,16 +333,11 @@ main_serve(const main_opts_t *m, const sigset_t *stop)
     /* Refuse new work at once; a second signal while calls in flight
      * have their grace ends it. */
     nox_server_quiesce(srv);
-    main_watch_t watch = {srv, stop};
-    pthread_t    watcher;
-    bool         watching =
-        pthread_create(&watcher, NULL, main_second_signal, &watch) == 0;
+    main_grace(srv,
+               m->shutdown_grace_ms ? m->shutdown_grace_ms
+                                    : NOX_DEFAULT_SHUTDOWN_GRACE_MS,
+               stop);
     nox_server_stop(srv);
-    if (watching) {
-        /* sigwait is a cancellation point; the watcher holds nothing. */
-        (void)pthread_cancel(watcher);
-        (void)pthread_join(watcher, NULL);
-    }
     nox_engine_close(engine);
     return EXIT_SUCCESS;
 }
