@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -266,121 +265,6 @@ nox__spawn_tick(nox__spawn_t *sp, int64_t now, int64_t *next)
     return false;
 }
 
-/* ---- Parent: results ---- */
-
-/* Append a note from us to stderr, on a line of its own. It must survive
- * the cap, so when the captured stderr is full its tail makes room (the
- * note is what matters most); the cap is exceeded only when it is smaller
- * than the note itself. */
-static nox_err_t
-spawn_note(nox_exec_result_t *res, const char *note, size_t n, size_t cap)
-{
-    /* Room for the note plus a separating newline. */
-    size_t need = n + 1;
-    if (res->err.len + need > cap) {
-        size_t keep = cap > need ? cap - need : 0;
-        if (keep < res->err.len) {
-            res->err.len = keep;
-            res->err_truncated = true;
-        }
-    }
-    if (res->err.len > 0 && res->err.data[res->err.len - 1] != '\n' &&
-        nox__buf_append(&res->err, "\n", 1) != NOX_OK)
-        return NOX_ERESOURCE;
-    return nox__buf_append(&res->err, note, n);
-}
-
-/* Say why we killed the command: its timeout, or its output. */
-static nox_err_t
-spawn_note_kill(nox_exec_result_t *res, const nox__spawn_t *o)
-{
-    char      note[160];
-    long long t = (long long)o->timeout_ms;
-    int       n;
-
-    if (res->cause == NOX_CAUSE_OUTPUT_LIMIT)
-        n = snprintf(note, sizeof(note),
-                     "noxrunner: command wrote more than %llu bytes to %s "
-                     "and was killed\n",
-                     (unsigned long long)o->output_kill,
-                     res->out_total > o->output_kill ? "stdout" : "stderr");
-    else if (t % 1000 == 0)
-        n = snprintf(note, sizeof(note),
-                     "noxrunner: command timed out after %lld second%s and "
-                     "was killed\n",
-                     t / 1000, t == 1000 ? "" : "s");
-    else
-        n = snprintf(note, sizeof(note),
-                     "noxrunner: command timed out after %lld ms and was "
-                     "killed\n",
-                     t);
-    if (n < 0 || (size_t)n >= sizeof(note))
-        return NOX_EINTERNAL; /* cannot happen: 160 bytes fit any int64 */
-    return spawn_note(res, note, (size_t)n, o->output_cap);
-}
-
-static int64_t
-spawn_tv_ms(const struct timeval *tv)
-{
-    return (int64_t)tv->tv_sec * 1000 + tv->tv_usec / 1000;
-}
-
-/* Reap the child and fill the exit record: exit_code, term_signal, cause
- * and the rusage of the command and the children it waited for. */
-static int
-spawn_reap(pid_t pid, nox_exec_result_t *res)
-{
-    struct rusage ru;
-    int           status;
-
-    while (wait4(pid, &status, 0, &ru) < 0) {
-        if (errno != EINTR)
-            return errno;
-    }
-    res->cpu_user_ms = spawn_tv_ms(&ru.ru_utime);
-    res->cpu_system_ms = spawn_tv_ms(&ru.ru_stime);
-    res->max_rss_kb = ru.ru_maxrss; /* Linux: kilobytes */
-    res->cause = NOX_CAUSE_EXITED;
-    if (WIFSIGNALED(status)) {
-        res->term_signal = WTERMSIG(status);
-        res->exit_code = 128 + res->term_signal;
-        res->cause = NOX_CAUSE_SIGNALED;
-    } else {
-        res->exit_code = WEXITSTATUS(status);
-    }
-    if (res->timed_out) {
-        res->exit_code = 124;
-        res->cause = NOX_CAUSE_TIMED_OUT;
-    }
-    return 0;
-}
-
-/* A command that never ran: exit_code and a message on stderr, as a shell
- * would give them. */
-static nox_err_t
-spawn_not_run(nox_exec_result_t *res, const char *name, int err)
-{
-    char        msg[PATH_MAX + 160];
-    char        ebuf[128];
-    const char *es;
-    int         n;
-
-    res->cause = NOX_CAUSE_NOT_STARTED;
-    if (err == ENOENT) {
-        res->exit_code = 127;
-        n = snprintf(msg, sizeof(msg), "command not found: %s\n", name);
-    } else {
-        res->exit_code = 126;
-        es = strerror_r(err, ebuf, sizeof(ebuf)); /* GNU: thread-safe */
-        n = snprintf(msg, sizeof(msg), "cannot execute %s: %s\n", name, es);
-    }
-    if (n < 0)
-        return NOX_EINTERNAL;
-    /* A name too long for msg is cut; the message stays readable. */
-    return nox__buf_append(
-        &res->err, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
-}
-
 /* ---- Parent: the run ---- */
 
 /* Start the child and handle failures before execve. *pid is > 0 when the
@@ -402,14 +286,14 @@ spawn_start(const nox_spawn_opts_t *o, const char *path, nox__spawn_fds_t *f,
         return NOX_OK;
     /* The child has _exit(127)ed: collect it (with namespaces, a joiner
      * that failed left no command to collect). */
-    e = *pid > 0 ? spawn_reap(*pid, res) : 0;
+    e = *pid > 0 ? nox__spawn_reap(*pid, res) : 0;
     *pid = 0;
     nox__close(*pidfd);
     *pidfd = -1;
     if (e != 0)
         return nox__status_errno(st, NOX_EINTERNAL, e, "spawn: wait4");
     if (fail.stage == NOX_SPAWN_STAGE_EXEC)
-        return spawn_not_run(res, o->argv[0], fail.err);
+        return nox__spawn_not_run(res, o->argv[0], fail.err);
     if (fail.stage == NOX_SPAWN_STAGE_START)
         return nox__status_set(st, NOX_ETIMEDOUT,
                                "spawn: the command did not start within %lld "
@@ -505,7 +389,7 @@ nox__spawn_start(const nox_spawn_opts_t *o, nox__spawn_t **out,
     if (o->isolate)
         (void)snprintf(path, sizeof(path), "%s", o->argv[0]);
     else if (!nox__spawn_resolve(o, path)) {
-        rv = spawn_not_run(&r, o->argv[0], ENOENT);
+        rv = nox__spawn_not_run(&r, o->argv[0], ENOENT);
         goto out_not_run;
     }
     /* Allocated first: once the command runs, only its own failures may
@@ -595,13 +479,14 @@ spawn_collect(nox__spawn_t *sp, nox_status_t *st)
                                  sp->err != 0 ? sp->err : ECANCELED,
                                  "spawn: event loop");
     }
-    e = spawn_reap(sp->pid, res);
+    e = nox__spawn_reap(sp->pid, res);
     if (e != 0)
         return nox__status_errno(st, NOX_EINTERNAL, e, "spawn: wait4");
     if (sp->output_killed && !res->timed_out)
         res->cause = NOX_CAUSE_OUTPUT_LIMIT;
     if ((res->timed_out || res->cause == NOX_CAUSE_OUTPUT_LIMIT) &&
-        spawn_note_kill(res, sp) != NOX_OK)
+        nox__spawn_note_kill(res, sp->timeout_ms, sp->output_kill,
+                             sp->output_cap) != NOX_OK)
         return nox__status_set(st, NOX_ERESOURCE, "spawn: out of memory");
     res->duration_ms = nox__mono_ms() - sp->start;
     return NOX_OK;
