@@ -2,9 +2,9 @@
  * spawn.c - run one command, the parent's side: a state machine that the
  * caller's epoll loop (runner.c) drives with the events of the pipes and
  * the pidfd: stdin feeding, output capture and caps, timeout and
- * process-group kill, reaping, the result. Starting the child (PATH
- * lookup, the fds it gets, the clone(CLONE_VM|CLONE_VFORK) child and why
- * it is not fork()) is in spawn_child.c.
+ * process-group kill. Starting the child (PATH lookup, the fds it gets,
+ * the clone(CLONE_VM|CLONE_VFORK) child and why it is not fork()) is in
+ * spawn_child.c; reaping and the exit record in spawn_result.c.
  */
 #include "spawn_impl.h"
 

@@ -19,7 +19,10 @@
  *
  * Thread safety: one nox_engine_t may be used from many threads at once;
  * all operations are safe to call concurrently, on the same sandbox or on
- * different ones. Commands run concurrently (no process-wide chdir).
+ * different ones. Commands run concurrently (no process-wide chdir). The
+ * engine waits for all its running commands on one thread of its own
+ * (started with the first command), which also calls the done functions
+ * of nox_engine_exec_start.
  */
 #ifndef NOX_ENGINE_H
 #define NOX_ENGINE_H
