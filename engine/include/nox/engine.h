@@ -232,7 +232,10 @@ typedef void (*nox_exec_done_fn)(void *arg, nox_err_t rv,
  * on NOX_OK done(arg, ...) is called exactly once, never before this
  * returns, from the engine's command thread, which waits for all
  * commands at once. r is not kept except r->stdin_data, which must stay
- * valid until done is called. */
+ * valid until done is called. The command is killed if the calling thread
+ * ends first (its parent-death signal follows the thread that started
+ * it): start commands from threads that outlive them, as the server's
+ * workers do. */
 nox_err_t nox_engine_exec_start(nox_engine_t *e, const nox_exec_req_t *r,
                                 nox_exec_done_fn done, void *arg,
                                 nox_status_t *st);
