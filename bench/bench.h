@@ -394,5 +394,6 @@ int bench_group_lifecycle(bench_t *b);   /* groups_sandbox.c */
 int bench_group_files(bench_t *b);       /* groups_files.c */
 int bench_group_scale(bench_t *b);       /* groups_sandbox.c */
 int bench_group_cli(bench_t *b);         /* groups_cli.c */
+int bench_group_busy(bench_t *b);        /* groups_busy.c */
 
 #endif /* NOX_BENCH_H */

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define MAIN_USAGE_EXIT 2
-#define MAIN_NGROUPS 7
+#define MAIN_NGROUPS 8
 
 static const struct {
     const char *name;
@@ -30,6 +30,7 @@ static const struct {
     {"floor", bench_group_floor},
     {"exec", bench_group_exec},
     {"concurrency", bench_group_concurrency},
+    {"busy", bench_group_busy},
     {"lifecycle", bench_group_lifecycle},
     {"files", bench_group_files},
     {"scale", bench_group_scale},
@@ -47,7 +48,7 @@ main_usage(FILE *f)
         "  --base-dir DIR  file system to measure on; a fresh directory is\n"
         "                  made in it and removed at the end (default /tmp)\n"
         "  --quick         tiny sample sizes: checks that everything runs\n"
-        "  --only GROUP    floor, exec, concurrency, lifecycle, files,\n"
+        "  --only GROUP    floor, exec, concurrency, busy, lifecycle, files,\n"
         "                  scale or cli\n"
         "  --json          one JSON object on stdout instead of the table\n"
         "  --help\n");

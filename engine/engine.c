@@ -8,6 +8,7 @@
 #include "fsutil.h"
 #include "paths.h"
 #include "procs.h"
+#include "runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* How often a command's end tries for its sandbox's lock, 0.5 ms apart. */
+#define ENGINE_EXTEND_LOCK_TRIES 10
 
 /* ------------------------------------------------------------------ */
 /* Open and close                                                      */
@@ -91,17 +95,15 @@ nox_engine_open(nox_engine_t **out, const nox_engine_opts_t *o,
                                "cannot open base directory %s", e->base_dir);
         goto out_free;
     }
-    int err = pthread_mutex_init(&e->lock, NULL);
-    if (err != 0) {
-        rv = nox__status_errno(st, NOX_EINTERNAL, err, "mutex");
+    rv = nox__runner_open(&e->runner, st);
+    if (rv != NOX_OK)
         goto out_close;
-    }
     atomic_init(&e->unique, 0);
     e->output_cap = o->output_cap ? o->output_cap : NOX_DEFAULT_OUTPUT_CAP;
     e->output_kill = o->output_kill ? o->output_kill : NOX_DEFAULT_OUTPUT_KILL;
     rv = nox__iso_init(e, o->isolation, st);
     if (rv != NOX_OK)
-        goto out_mutex;
+        goto out_runner;
     rv = nox__cgroups_open(&e->cg, e->base_dir, st);
     if (rv != NOX_OK)
         goto out_iso;
@@ -113,8 +115,8 @@ nox_engine_open(nox_engine_t **out, const nox_engine_opts_t *o,
 
 out_iso:
     nox__iso_fini(e);
-out_mutex:
-    (void)pthread_mutex_destroy(&e->lock);
+out_runner:
+    nox__runner_close(e->runner);
 out_close:
     nox__close(e->base_fd);
 out_free:
@@ -127,14 +129,26 @@ nox_engine_close(nox_engine_t *e)
 {
     if (e == NULL)
         return;
-    nox__engine_kill_running(e, NULL);
+    /* Kills every command and waits until each is reaped and its done
+     * function has returned. */
+    nox__runner_close(e->runner);
     nox__iso_fini(e); /* every holder, and so every command, is gone */
     (void)nox__cgroups_remove_idle(e->cg);
     nox__cgroups_close(e->cg);
-    (void)pthread_mutex_destroy(&e->lock);
-    free(e->running);
     nox__close(e->base_fd);
     free(e);
+}
+
+void
+nox_engine_kill_all(nox_engine_t *e)
+{
+    nox__runner_kill(e->runner, NULL);
+}
+
+size_t
+nox_engine_running(nox_engine_t *e)
+{
+    return nox__runner_count(e->runner);
 }
 
 const char *
@@ -357,6 +371,28 @@ nox__sandbox_finish(nox_engine_t *e, nox_live_sandbox_t *sb, nox_err_t rv,
     return rv;
 }
 
+/* Take fd's exclusive lock if it comes within a few milliseconds. The
+ * runner's one thread extends TTLs when commands end: a blocking wait
+ * there would stall every running command behind one sandbox's lock,
+ * which a command at isolation none can hold for ever (flock on its
+ * sandbox directory). Honest holders (metadata updates, the reaper's
+ * check) keep it for microseconds; one that keeps it longer is a delete,
+ * or a create or touch that sets the TTL itself. */
+static bool
+engine_flock_briefly(int fd)
+{
+    const struct timespec pause = {0, 500 * 1000};
+
+    for (int i = 0; i < ENGINE_EXTEND_LOCK_TRIES; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return true;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return false;
+        (void)nanosleep(&pause, NULL);
+    }
+    return false;
+}
+
 void
 nox__sandbox_extend(nox_engine_t *e, nox_live_sandbox_t *sb)
 {
@@ -364,7 +400,7 @@ nox__sandbox_extend(nox_engine_t *e, nox_live_sandbox_t *sb)
      * nothing (see nox__sandbox_open): the common case costs no I/O. */
     if (nox__now() + sb->meta.ttl_seconds <= sb->meta.expires_at)
         return;
-    if (engine_flock(sb->sb_fd, LOCK_EX, NULL) != NOX_OK)
+    if (!engine_flock_briefly(sb->sb_fd))
         return;
     /* Re-read: a Touch or create may have changed the TTL meanwhile. A
      * failed refresh is not the command's failure; the TTL from its start
@@ -458,7 +494,7 @@ nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb, nox_status_t *st)
     /* Kill before removing: a live command could otherwise keep writing
      * files while the tree is walked. Processes started before the rename
      * may show either path as their working directory. */
-    nox__engine_kill_running(e, sid);
+    nox__runner_kill(e->runner, sid);
     if (sb->state == NOX_SB_BROKEN || sb->meta.namespaces)
         nox__iso_kill_sandbox(e, sid, tomb_path); /* plain ones have none */
     /* A namespaced sandbox's processes all live in its holders' pid

@@ -1,7 +1,7 @@
 /*
  * engine_impl.h - the engine's private state and the sandbox handle shared
  * by engine.c (lookup, locking, delete), create.c, reap.c (list and TTL),
- * exec.c and files.c.
+ * exec.c and files.c. The running commands are runner.c's.
  *
  * Names under base_dir:
  *   noxrunner_sandbox_<sid>/           a sandbox (workspace/, tmp/, meta)
@@ -43,26 +43,16 @@
 #define NOX_DELETING_PREFIX ".noxrunner_deleting_"
 #define NOX_REAPED_FILE ".noxrunner_reaped"
 
-/* A command this engine is running, so DeleteSandbox can kill it. */
-typedef struct {
-    char  session_id[NOX_SESSION_ID_MAX + 1];
-    pid_t pgid;
-} nox_running_t;
-
 struct nox_engine {
-    char           base_dir[NOX_BASE_DIR_MAX + 1];
-    int            base_fd; /* O_PATH directory fd of base_dir */
-    size_t         output_cap;
-    uint64_t       output_kill; /* kill a command past this much output */
-    nox_warn_t     warn;
-    nox_iso_t      iso;
-    nox_cgroups_t *cg;
-    atomic_uint    unique; /* for temporary names */
-
-    pthread_mutex_t lock; /* protects running, n_running, cap_running */
-    nox_running_t  *running;
-    size_t          n_running;
-    size_t          cap_running;
+    char                base_dir[NOX_BASE_DIR_MAX + 1];
+    int                 base_fd; /* O_PATH directory fd of base_dir */
+    size_t              output_cap;
+    uint64_t            output_kill; /* kill a command past this much output */
+    nox_warn_t          warn;
+    nox_iso_t           iso;
+    nox_cgroups_t      *cg;
+    atomic_uint         unique; /* for temporary names */
+    struct nox__runner *runner; /* running commands (runner.h) */
 };
 
 typedef enum {
@@ -165,8 +155,5 @@ void nox__sandbox_info(const nox_live_sandbox_t *sb, nox_sandbox_info_t *info);
  * rename). */
 nox_err_t nox__sandbox_destroy(nox_engine_t *e, nox_live_sandbox_t *sb,
                                nox_status_t *st);
-
-/* Registration of running commands (exec.c) for kills (engine.c). */
-void nox__engine_kill_running(nox_engine_t *e, const char *session_id);
 
 #endif /* NOX_ENGINE_IMPL_H */

@@ -1,6 +1,8 @@
 /*
- * exec.c - Exec: request checks, the command's clean environment, and the
- * registry of running commands that DeleteSandbox kills.
+ * exec.c - Exec: request checks, the command's clean environment and
+ * confinement, and what happens around a run: the sandbox it runs in is
+ * held (workspace lock) from the start until the runner (runner.c) says
+ * the command is done.
  */
 #include "engine_impl.h"
 
@@ -8,11 +10,12 @@
 #include "sandbox_limits.h"
 #include "paths.h"
 #include "policy.h"
-#include "spawn.h"
+#include "runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,81 +28,71 @@
 #define EXEC_BASE_ENV 6 /* PATH HOME PWD TMPDIR LANG NOXRUNNER_SESSION_ID */
 
 /* ------------------------------------------------------------------ */
-/* Running commands                                                    */
+/* One Exec from start to done                                         */
 /* ------------------------------------------------------------------ */
 
-static nox_err_t
-exec_register(nox_engine_t *e, const char *sid, pid_t pgid)
-{
-    nox_err_t rv = NOX_OK;
-
-    (void)pthread_mutex_lock(&e->lock);
-    if (e->n_running == e->cap_running) {
-        size_t ncap = e->cap_running ? e->cap_running * 2 : 8;
-        void  *p = reallocarray(e->running, ncap, sizeof(*e->running));
-        if (p == NULL) {
-            rv = NOX_ERESOURCE;
-            goto out;
-        }
-        e->running = p;
-        e->cap_running = ncap;
-    }
-    nox_running_t *r = &e->running[e->n_running++];
-    (void)snprintf(r->session_id, sizeof(r->session_id), "%s", sid);
-    r->pgid = pgid;
-out:
-    (void)pthread_mutex_unlock(&e->lock);
-    return rv;
-}
-
-static void
-exec_unregister(nox_engine_t *e, pid_t pgid)
-{
-    (void)pthread_mutex_lock(&e->lock);
-    for (size_t i = 0; i < e->n_running; i++) {
-        if (e->running[i].pgid == pgid) {
-            e->running[i] = e->running[--e->n_running];
-            break;
-        }
-    }
-    (void)pthread_mutex_unlock(&e->lock);
-}
-
-void
-nox__engine_kill_running(nox_engine_t *e, const char *sid)
-{
-    (void)pthread_mutex_lock(&e->lock);
-    for (size_t i = 0; i < e->n_running; i++) {
-        if (sid == NULL || strcmp(e->running[i].session_id, sid) == 0)
-            (void)kill(-e->running[i].pgid, SIGKILL); /* may be gone */
-    }
-    (void)pthread_mutex_unlock(&e->lock);
-}
-
+/* What an Exec keeps while its command runs. */
 typedef struct {
-    nox_engine_t             *engine;
-    const nox_live_sandbox_t *sb;
-    pid_t                     pgid;
-} exec_start_t;
+    nox_engine_t      *engine;
+    nox_live_sandbox_t sb;
+    int                ws_fd; /* holds the shared lock: busy for reapers */
+    bool               memory_limit; /* watch for OOM kills */
+    uint64_t           oom_before;
+    nox_exec_done_fn   done;
+    void              *arg;
+} exec_job_t;
 
-/* Runs in the parent as soon as the command exists. Registering and then
- * checking that the sandbox still stands closes the race with a
+/* Runs as soon as the command exists and is registered with the runner.
+ * Checking then that the sandbox still stands closes the race with a
  * concurrent DeleteSandbox: either the delete sees the registration and
  * kills the group, or we see the rename and kill it ourselves. */
 static void
 exec_on_start(void *arg, pid_t pgid)
 {
-    exec_start_t *s = arg;
-    struct stat   now, then;
+    exec_job_t *j = arg;
+    struct stat now, then;
 
-    s->pgid = pgid;
-    if (exec_register(s->engine, s->sb->meta.session_id, pgid) != NOX_OK)
-        s->pgid = 0; /* not tracked: the /proc scan still finds it */
-    if (fstatat(s->engine->base_fd, s->sb->name, &now, AT_SYMLINK_NOFOLLOW) !=
+    if (fstatat(j->engine->base_fd, j->sb.name, &now, AT_SYMLINK_NOFOLLOW) !=
             0 ||
-        fstat(s->sb->sb_fd, &then) != 0 || now.st_ino != then.st_ino ||
+        fstat(j->sb.sb_fd, &then) != 0 || now.st_ino != then.st_ino ||
         now.st_dev != then.st_dev)
         (void)kill(-pgid, SIGKILL);
+}
+
+static void
+exec_job_free(exec_job_t *j)
+{
+    nox__close(j->ws_fd); /* releases the busy lock */
+    nox__sandbox_close(&j->sb);
+    free(j);
+}
+
+/* The runner's done function (on its event thread). */
+static void
+exec_on_done(void *arg, nox_err_t rv, nox_exec_result_t *res,
+             const nox_status_t *st)
+{
+    exec_job_t   *j = arg;
+    nox_engine_t *e = j->engine;
+
+    /* A SIGKILL while the sandbox's memory group counted an OOM kill is
+     * the memory limit (a concurrent command of the same sandbox could
+     * be the victim instead; the counter cannot tell them apart). */
+    if (rv == NOX_OK && j->memory_limit && res->cause == NOX_CAUSE_SIGNALED &&
+        res->term_signal == SIGKILL &&
+        nox__cgroups_oom_kills(e->cg, j->sb.meta.session_id) > j->oom_before)
+        res->cause = NOX_CAUSE_OOM_KILLED;
+    /* A command is activity until it ends: the TTL restarts then. */
+    if (rv == NOX_OK)
+        nox__sandbox_extend(e, &j->sb);
+    /* A run that failed in a sandbox deleted meanwhile: it is gone. */
+    nox_status_t fin = *st;
+    if (rv != NOX_OK)
+        rv = nox__sandbox_finish(e, &j->sb, rv, &fin);
+    nox_exec_done_fn done = j->done;
+    void            *done_arg = j->arg;
+    exec_job_free(j);
+    done(done_arg, rv, res, &fin);
 }
 
 /* ------------------------------------------------------------------ */
@@ -318,16 +311,17 @@ exec_unconfine(exec_confine_t *c)
     c->pidfd = -1;
 }
 
+/* Start the command of r in the opened sandbox of j. */
 static nox_err_t
-exec_run(nox_engine_t *e, const nox_live_sandbox_t *sb, int cwd_fd,
-         const char *cwd_rel, const nox_exec_req_t *r, nox_exec_result_t *res,
-         nox_status_t *st)
+exec_launch(exec_job_t *j, int cwd_fd, const char *cwd_rel,
+            const nox_exec_req_t *r, nox_status_t *st)
 {
-    exec_start_t   start = {e, sb, 0};
-    exec_confine_t c;
-    nox_err_t      rv;
-    char         **envp = exec_env_build(sb, cwd_rel, r);
-    const char   **argv = calloc(r->argc + 1, sizeof(*argv));
+    nox_engine_t       *e = j->engine;
+    nox_live_sandbox_t *sb = &j->sb;
+    exec_confine_t      c;
+    nox_err_t           rv;
+    char              **envp = exec_env_build(sb, cwd_rel, r);
+    const char        **argv = calloc(r->argc + 1, sizeof(*argv));
 
     rv = exec_confine(e, sb, &c, st);
     if (rv != NOX_OK)
@@ -347,8 +341,6 @@ exec_run(nox_engine_t *e, const nox_live_sandbox_t *sb, int cwd_fd,
         .timeout_ms =
             r->timeout_ms > 0 ? r->timeout_ms : NOX_DEFAULT_TIMEOUT_MS,
         .output_cap = e->output_cap,
-        .on_start = exec_on_start,
-        .on_start_arg = &start,
         .output_kill = e->output_kill,
         .cg_fds = c.cg_fds,
         .n_cg = c.n_cg,
@@ -361,17 +353,13 @@ exec_run(nox_engine_t *e, const nox_live_sandbox_t *sb, int cwd_fd,
         .drop_to_nobody = nox__holder_drops_to_nobody(),
         .cwd_rel = cwd_rel,
     };
+    j->memory_limit = c.memory_limit;
+    j->oom_before = c.oom_before;
     nox__warn_exec(&e->warn, sb->meta.session_id, r->argv, r->argc);
-    rv = nox__spawn_run(&o, res, st);
-    if (start.pgid > 0)
-        exec_unregister(e, start.pgid);
-    /* A SIGKILL while the sandbox's memory group counted an OOM kill is
-     * the memory limit (a concurrent command of the same sandbox could
-     * be the victim instead; the counter cannot tell them apart). */
-    if (rv == NOX_OK && c.memory_limit && res->cause == NOX_CAUSE_SIGNALED &&
-        res->term_signal == SIGKILL &&
-        nox__cgroups_oom_kills(e->cg, sb->meta.session_id) > c.oom_before)
-        res->cause = NOX_CAUSE_OOM_KILLED;
+    /* The command has its own copies of everything but stdin once
+     * started: the confinement fds, argv and envp go now. */
+    rv = nox__runner_start(e->runner, &o, sb->meta.session_id, exec_on_start,
+                           exec_on_done, j, st);
 out:
     exec_unconfine(&c);
     free(argv);
@@ -380,44 +368,111 @@ out:
 }
 
 nox_err_t
-nox_engine_exec(nox_engine_t *e, const nox_exec_req_t *r,
-                nox_exec_result_t *res, nox_status_t *st)
+nox_engine_exec_start(nox_engine_t *e, const nox_exec_req_t *r,
+                      nox_exec_done_fn done, void *arg, nox_status_t *st)
 {
-    nox_live_sandbox_t sb;
-    char               rel[PATH_MAX];
-    int                ws_fd = -1, cwd_fd = -1;
-    nox_err_t          rv = exec_check(r, st);
+    char        rel[PATH_MAX];
+    int         cwd_fd = -1;
+    exec_job_t *j;
+    nox_err_t   rv = exec_check(r, st);
 
     if (rv != NOX_OK)
         return rv;
-    rv = nox__sandbox_open(e, r->session_id, NOX_SB_EXTEND | NOX_SB_RUN, &sb,
+    j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    j->engine = e;
+    j->ws_fd = -1;
+    j->done = done;
+    j->arg = arg;
+    rv = nox__sandbox_open(e, r->session_id, NOX_SB_EXTEND | NOX_SB_RUN, &j->sb,
                            st);
-    if (rv != NOX_OK)
+    if (rv != NOX_OK) {
+        free(j);
         return rv;
-    rv = nox__sandbox_workspace(&sb, &ws_fd, st);
+    }
+    rv = nox__sandbox_workspace(&j->sb, &j->ws_fd, st);
     if (rv == NOX_OK) {
         /* A workdir the engine creates belongs to the command's user. */
-        bool as = nox__fs_as_sandbox_user(sb.meta.namespaces, true);
-        rv = nox__path_open(ws_fd, r->workdir, NOX_PATH_DIR | NOX_PATH_CREATE,
-                            &cwd_fd, rel, sizeof(rel), NULL, st);
+        bool as = nox__fs_as_sandbox_user(j->sb.meta.namespaces, true);
+        rv =
+            nox__path_open(j->ws_fd, r->workdir, NOX_PATH_DIR | NOX_PATH_CREATE,
+                           &cwd_fd, rel, sizeof(rel), NULL, st);
         if (as)
             (void)nox__fs_as_sandbox_user(true, false);
     }
-    if (rv != NOX_OK)
-        goto out;
-    /* The shared lock marks the sandbox busy for reapers in any process
-     * (nox__sandbox_busy) until ws_fd is closed. Without it the reaper
-     * could expire a sandbox under a long command; failing to take it
-     * only loses that protection. */
-    (void)flock(ws_fd, LOCK_SH);
-    rv = exec_run(e, &sb, cwd_fd, rel, r, res, st);
-    /* A command is activity until it ends: the TTL restarts then. */
-    if (rv == NOX_OK)
-        nox__sandbox_extend(e, &sb);
-out:
+    if (rv == NOX_OK) {
+        /* The shared lock marks the sandbox busy for reapers in any
+         * process (nox__sandbox_busy) until ws_fd is closed. Without it
+         * the reaper could expire a sandbox under a long command; failing
+         * to take it only loses that protection. */
+        (void)flock(j->ws_fd, LOCK_SH);
+        rv = exec_launch(j, cwd_fd, rel, r, st);
+    }
     nox__close(cwd_fd);
-    nox__close(ws_fd);
-    return nox__sandbox_finish(e, &sb, rv, st);
+    if (rv != NOX_OK) { /* done is never called then */
+        nox__close(j->ws_fd);
+        rv = nox__sandbox_finish(e, &j->sb, rv, st);
+        free(j);
+    }
+    return rv;
+}
+
+/* The synchronous Exec: start, then wait for done. */
+typedef struct {
+    pthread_mutex_t   mu;
+    pthread_cond_t    cv;
+    bool              finished;
+    nox_err_t         rv;
+    nox_exec_result_t res;
+    nox_status_t      st;
+} exec_wait_t;
+
+static void
+exec_wait_done(void *arg, nox_err_t rv, nox_exec_result_t *res,
+               const nox_status_t *st)
+{
+    exec_wait_t *w = arg;
+
+    (void)pthread_mutex_lock(&w->mu);
+    w->rv = rv;
+    w->res = *res;
+    w->st = *st;
+    w->finished = true;
+    (void)pthread_cond_signal(&w->cv);
+    (void)pthread_mutex_unlock(&w->mu);
+}
+
+nox_err_t
+nox_engine_exec(nox_engine_t *e, const nox_exec_req_t *r,
+                nox_exec_result_t *res, nox_status_t *st)
+{
+    exec_wait_t w = {.finished = false};
+    nox_err_t   rv;
+    int         err = pthread_mutex_init(&w.mu, NULL);
+
+    if (err == 0) {
+        err = pthread_cond_init(&w.cv, NULL);
+        if (err != 0)
+            (void)pthread_mutex_destroy(&w.mu);
+    }
+    if (err != 0)
+        return nox__status_errno(st, NOX_ERESOURCE, err, "exec: wait");
+    rv = nox_engine_exec_start(e, r, exec_wait_done, &w, st);
+    if (rv == NOX_OK) {
+        (void)pthread_mutex_lock(&w.mu);
+        while (!w.finished)
+            (void)pthread_cond_wait(&w.cv, &w.mu);
+        (void)pthread_mutex_unlock(&w.mu);
+        rv = w.rv;
+        if (rv == NOX_OK)
+            *res = w.res;
+        else if (st != NULL)
+            *st = w.st;
+    }
+    (void)pthread_cond_destroy(&w.cv);
+    (void)pthread_mutex_destroy(&w.mu);
+    return rv;
 }
 
 void

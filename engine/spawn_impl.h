@@ -4,8 +4,9 @@
  *
  * spawn_child.c starts the command: it finds the executable, prepares the
  * child's fds and runs the clone(CLONE_VM|CLONE_VFORK) child up to execve.
- * spawn.c is the parent's side: the event loop over the pipes and the
- * pidfd, output caps, the deadline and the kill, reaping and the result.
+ * spawn.c is the parent's side: the state machine over the pipes and the
+ * pidfd that the runner's event loop drives, output caps, the deadline and
+ * the kill. spawn_result.c reaps and writes the exit record.
  */
 #ifndef NOX_SPAWN_IMPL_H
 #define NOX_SPAWN_IMPL_H
@@ -83,6 +84,23 @@ void nox__spawn_fds_close_all(nox__spawn_fds_t *f);
 int nox__spawn_child_start(const nox_spawn_opts_t *o, const char *path,
                            const nox__spawn_fds_t *f, pid_t *pid, int *pidfd,
                            nox__spawn_fail_t *fail);
+
+/* ---- the exit record (spawn_result.c) ---- */
+
+/* Reap pid and fill the exit record of res: exit_code, term_signal, cause
+ * (124 and NOX_CAUSE_TIMED_OUT when res->timed_out) and the rusage of the
+ * command and the children it waited for. 0 or an errno value. */
+int nox__spawn_reap(pid_t pid, nox_exec_result_t *res);
+
+/* Say on res's stderr why we killed the command: its timeout, or its
+ * output past output_kill (res->cause NOX_CAUSE_OUTPUT_LIMIT). The note
+ * survives the output cap. NOX_OK or NOX_ERESOURCE. */
+nox_err_t nox__spawn_note_kill(nox_exec_result_t *res, int64_t timeout_ms,
+                               uint64_t output_kill, size_t output_cap);
+
+/* A command that never ran, as a shell reports it: 127 and "command not
+ * found: <name>" for ENOENT, else 126 and "cannot execute". */
+nox_err_t nox__spawn_not_run(nox_exec_result_t *res, const char *name, int err);
 
 /* The system call a nox__spawn_stage_t stands for, for messages; a static
  * string ("start" for NONE or an unknown value). */

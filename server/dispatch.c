@@ -26,11 +26,14 @@
 
 /* One call's state, shared by dispatch, the handler and the closure. */
 typedef struct {
-    const nox_dispatch_ctx_t *ctx;
-    int64_t                   deadline_ms; /* 0: none; > 0: budget */
-    nox_status_t              st;          /* the handler's outcome */
-    nox_buf_t                 out;         /* packed response message */
-    int                       replied;     /* closure ran */
+    const nox_dispatch_ctx_t   *ctx;
+    int64_t                     deadline_ms; /* 0: none; > 0: budget */
+    nox_status_t                st;          /* the handler's outcome */
+    nox_buf_t                   out;         /* packed response message */
+    int                         replied;     /* closure ran */
+    const nox_dispatch_reply_t *rep;         /* NULL: the reply cannot wait */
+    ProtobufCMessage           *input;       /* the unpacked payload */
+    bool                        pending;     /* the handler replies later */
 } dispatch_call_t;
 
 /* ---- closure: pack the handler's response ---- */
@@ -222,6 +225,81 @@ dispatch_exec_fill(Noxrunner__V1__ExecResponse *resp,
     resp->stderr_total_bytes = res->err_total;
 }
 
+static nox_err_t dispatch_pack_reply(dispatch_call_t      *call,
+                                     nox_dispatch_alloc_fn alloc, void *arg,
+                                     size_t *reply_len);
+
+/* An Exec whose reply comes when its command ends. */
+typedef struct {
+    const nox_dispatch_ctx_t *ctx;
+    nox_dispatch_reply_t      rep;
+    void                     *done_arg;
+    ProtobufCMessage         *input; /* owns the request (stdin, argv) */
+    nox_env_pair_t           *env;
+} dispatch_late_t;
+
+/* The engine's done function: pack the reply and hand it over. */
+static void
+dispatch_exec_done(void *arg, nox_err_t rv, nox_exec_result_t *res,
+                   const nox_status_t *st)
+{
+    dispatch_late_t            *late = arg;
+    Noxrunner__V1__ExecResponse resp = NOXRUNNER__V1__EXEC_RESPONSE__INIT;
+    dispatch_call_t             call;
+    size_t                      n = 0;
+
+    memset(&call, 0, sizeof(call));
+    call.ctx = late->ctx;
+    nox__status_clear(&call.st);
+    if (rv == NOX_OK) {
+        dispatch_exec_fill(&resp, res);
+        dispatch_closure(&resp.base, &call);
+        nox_exec_result_free(res);
+    } else {
+        call.st = *st;
+    }
+    rv = dispatch_pack_reply(&call, late->rep.alloc, late->rep.alloc_arg, &n);
+    nox__buf_free(&call.out);
+    protobuf_c_message_free_unpacked(late->input, NULL);
+    free(late->env);
+    late->rep.done(late->done_arg, rv, n);
+    free(late);
+}
+
+/* Start r with its reply left for later, if the caller can take it so.
+ * Returns true when the command was started (or failed to start: then
+ * call->st says why); false to run it synchronously. */
+static bool
+dispatch_exec_later(dispatch_call_t *call, const nox_exec_req_t *r,
+                    nox_env_pair_t *env)
+{
+    dispatch_late_t *late;
+
+    if (call->rep == NULL || call->rep->later == NULL)
+        return false;
+    late = calloc(1, sizeof(*late));
+    if (late == NULL)
+        return false;
+    late->done_arg = call->rep->later(call->rep->arg);
+    if (late->done_arg == NULL) {
+        free(late);
+        return false;
+    }
+    late->ctx = call->ctx;
+    late->rep = *call->rep;
+    late->input = call->input;
+    late->env = env;
+    if (nox_engine_exec_start(call->ctx->engine, r, dispatch_exec_done, late,
+                              &call->st) != NOX_OK) {
+        /* The caller gets the error as a synchronous reply. */
+        late->rep.forget(late->done_arg);
+        free(late);
+        return true;
+    }
+    call->pending = true;
+    return true;
+}
+
 static void
 dispatch_exec(Noxrunner__V1__Sandbox_Service     *svc,
               const Noxrunner__V1__ExecRequest   *in,
@@ -249,6 +327,13 @@ dispatch_exec(Noxrunner__V1__Sandbox_Service     *svc,
         dispatch_exec_timeout_ms(in->timeout_seconds, call->deadline_ms);
     r.stdin_data = in->stdin.data;
     r.stdin_len = in->stdin.len;
+    if (dispatch_exec_later(call, &r, env)) {
+        if (!call->pending) {
+            free(env);
+            closure(NULL, data);
+        }
+        return; /* the reply comes from dispatch_exec_done */
+    }
     if (nox_engine_exec(call->ctx->engine, &r, &res, &call->st) != NOX_OK) {
         free(env);
         closure(NULL, data);
@@ -510,14 +595,17 @@ dispatch_invoke(dispatch_call_t *call, const Noxrunner__V1__RpcRequest *req)
         return;
     }
     call->deadline_ms = req->deadline_ms;
+    call->input = input;
     svc.base.invoke(&svc.base, (unsigned)(m - sd->methods), input,
                     dispatch_closure, call);
-    protobuf_c_message_free_unpacked(input, NULL);
+    if (!call->pending) /* else the late reply owns it */
+        protobuf_c_message_free_unpacked(input, NULL);
 }
 
 nox_err_t
-nox__dispatch_to(const nox_dispatch_ctx_t *ctx, const uint8_t *req, size_t len,
-                 nox_dispatch_alloc_fn alloc, void *arg, size_t *reply_len)
+nox__dispatch_start(const nox_dispatch_ctx_t *ctx, const uint8_t *req,
+                    size_t len, const nox_dispatch_reply_t *rep, bool *pending,
+                    size_t *reply_len)
 {
     dispatch_call_t            call;
     Noxrunner__V1__RpcRequest *env;
@@ -525,8 +613,10 @@ nox__dispatch_to(const nox_dispatch_ctx_t *ctx, const uint8_t *req, size_t len,
 
     memset(&call, 0, sizeof(call));
     call.ctx = ctx;
+    call.rep = rep;
     nox__status_clear(&call.st);
     *reply_len = 0;
+    *pending = false;
     env = noxrunner__v1__rpc_request__unpack(NULL, len, req);
     if (env == NULL)
         (void)nox__status_set(&call.st, NOX_EINVAL,
@@ -535,13 +625,27 @@ nox__dispatch_to(const nox_dispatch_ctx_t *ctx, const uint8_t *req, size_t len,
                                      req, len, &call.st) == NOX_OK)
         dispatch_invoke(&call, env); /* a method cut at a NUL is refused */
     noxrunner__v1__rpc_request__free_unpacked(env, NULL);
+    if (call.pending) {
+        *pending = true;
+        return NOX_OK;
+    }
     if (env != NULL && call.st.code == NOX_OK && !call.replied)
         (void)nox__status_set(&call.st, NOX_EINTERNAL,
                               "handler returned no response");
     /* From here on req is not read: alloc may reuse it. */
-    rv = dispatch_pack_reply(&call, alloc, arg, reply_len);
+    rv = dispatch_pack_reply(&call, rep->alloc, rep->alloc_arg, reply_len);
     nox__buf_free(&call.out);
     return rv;
+}
+
+nox_err_t
+nox__dispatch_to(const nox_dispatch_ctx_t *ctx, const uint8_t *req, size_t len,
+                 nox_dispatch_alloc_fn alloc, void *arg, size_t *reply_len)
+{
+    nox_dispatch_reply_t rep = {alloc, arg, NULL, NULL, NULL, NULL};
+    bool                 pending;
+
+    return nox__dispatch_start(ctx, req, len, &rep, &pending, reply_len);
 }
 
 /* nox__dispatch's allocator: *arg is the nox_buf_t to fill. */

@@ -12,6 +12,7 @@
 
 #include "nox/engine.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,33 @@ typedef uint8_t *(*nox_dispatch_alloc_fn)(void *arg, size_t size);
 nox_err_t nox__dispatch_to(const nox_dispatch_ctx_t *ctx, const uint8_t *req,
                            size_t len, nox_dispatch_alloc_fn alloc, void *arg,
                            size_t *reply_len);
+
+/* Where a reply that comes later goes (nox__dispatch_start). */
+typedef struct {
+    nox_dispatch_alloc_fn alloc; /* as for nox__dispatch_to */
+    void                 *alloc_arg;
+    /* Called at most once, before a method that waits for a command
+     * (Exec) starts it: returns the argument for done if the caller can
+     * take the reply later, or NULL to have the method run to its end
+     * before nox__dispatch_start returns. */
+    void *(*later)(void *arg);
+    void *arg;
+    /* The late reply is packed (via alloc) or, rv NOX_ERESOURCE, could
+     * not be: called once, on the engine's command thread. */
+    void (*done)(void *done_arg, nox_err_t rv, size_t reply_len);
+    /* After later: the command could not start, so the reply is
+     * synchronous after all and done is not called. */
+    void (*forget)(void *done_arg);
+} nox_dispatch_reply_t;
+
+/* Serve one request like nox__dispatch_to, except that a method waiting
+ * for a command may leave its reply for later: then *pending is true,
+ * rep->done is called once the reply is packed, and req is no longer
+ * needed. Otherwise *pending is false and the reply is done as with
+ * nox__dispatch_to (same return value and *reply_len). */
+nox_err_t nox__dispatch_start(const nox_dispatch_ctx_t *ctx, const uint8_t *req,
+                              size_t len, const nox_dispatch_reply_t *rep,
+                              bool *pending, size_t *reply_len);
 
 /* nox__dispatch_to into *reply (replaced; empty on NOX_ERESOURCE). */
 nox_err_t nox__dispatch(const nox_dispatch_ctx_t *ctx, const uint8_t *req,

@@ -18,7 +18,8 @@
  *
  * So nothing should connect to a broken listener, and that rules out
  * finding one by connecting to it. The housekeeping thread calls
- * nox__listener_watch every 20 ms or so (server.c) instead, which reads
+ * nox__listener_watch instead (every 20 ms or so for a second after
+ * connections came or went, every 2 s when quiet: server.c), which reads
  * the listener's NNG statistics: the break counts one "other" error, as
  * does every connection that closes. A rise in errors that closing
  * connections (our pipe callback counts them) do not explain means a peer
@@ -45,6 +46,10 @@
  * server answers. A socket file is identified by device and inode, so we
  * never probe, replace or remove a file that another server has bound
  * since.
+ *
+ * The watch is compiled only for the NNG versions with the bug
+ * (NOX_NNG_IPC_LISTENER_BUG, server_priv.h); with a fixed NNG
+ * nox__listener_watch does nothing.
  */
 #include "server_priv.h"
 
@@ -210,15 +215,6 @@ listener_file_is_ours(const nox__listener_t *sl)
            S_ISSOCK(sb.st_mode) && sb.st_dev == sl->dev && sb.st_ino == sl->ino;
 }
 
-/* 1 when nothing is at the path (our file was deleted). */
-static int
-listener_file_is_gone(const nox__listener_t *sl)
-{
-    struct stat sb;
-
-    return lstat(sl->ipc_path, &sb) != 0 && errno == ENOENT;
-}
-
 /* ---- connection counts ---- */
 
 nox_err_t
@@ -278,29 +274,6 @@ nox__listener_pipe_event(nox__listener_t *v, size_t n, nng_pipe p,
         found = listener_count_locked(&v[i], id, ev);
         (void)pthread_mutex_unlock(&v[i].pipes_mu);
     }
-}
-
-static unsigned
-listener_accepts_now(nox__listener_t *sl)
-{
-    unsigned n;
-
-    (void)pthread_mutex_lock(&sl->pipes_mu);
-    n = sl->accepts;
-    (void)pthread_mutex_unlock(&sl->pipes_mu);
-    return n;
-}
-
-/* Connections of the current listener closed since the last check. */
-static unsigned
-listener_closed_now(nox__listener_t *sl)
-{
-    unsigned n;
-
-    (void)pthread_mutex_lock(&sl->pipes_mu);
-    n = sl->closed;
-    (void)pthread_mutex_unlock(&sl->pipes_mu);
-    return n;
 }
 
 size_t
@@ -416,7 +389,40 @@ nox__listener_start(nox__listener_t *sl, nng_socket sock, const char *url,
     return NOX_OK;
 }
 
+#if NOX_NNG_IPC_LISTENER_BUG
 /* ---- is it broken? ---- */
+
+/* 1 when nothing is at the path (our file was deleted). */
+static int
+listener_file_is_gone(const nox__listener_t *sl)
+{
+    struct stat sb;
+
+    return lstat(sl->ipc_path, &sb) != 0 && errno == ENOENT;
+}
+
+static unsigned
+listener_accepts_now(nox__listener_t *sl)
+{
+    unsigned n;
+
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    n = sl->accepts;
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+    return n;
+}
+
+/* Connections of the current listener closed since the last check. */
+static unsigned
+listener_closed_now(nox__listener_t *sl)
+{
+    unsigned n;
+
+    (void)pthread_mutex_lock(&sl->pipes_mu);
+    n = sl->closed;
+    (void)pthread_mutex_unlock(&sl->pipes_mu);
+    return n;
+}
 
 static int64_t
 listener_now_us(void)
@@ -527,7 +533,7 @@ listener_accepts(nox__listener_t *sl)
  * probe, are looked at less often. A path that another process owns now
  * is left alone. */
 static bool
-listener_needs_rebind(nox__listener_t *sl, int64_t *cost_us)
+listener_needs_rebind(nox__listener_t *sl, bool quiet, int64_t *cost_us)
 {
     int64_t now = nox__mono_ms();
     int64_t every =
@@ -540,6 +546,10 @@ listener_needs_rebind(nox__listener_t *sl, int64_t *cost_us)
         if (!listener_file_is_ours(sl))
             return listener_file_is_gone(sl);
     }
+    /* The probe is a connection itself: a quiet server that has the
+     * statistics to go by is left in peace. */
+    if (quiet && !sl->no_stats)
+        return false;
     return now - sl->probe_ms >= every && listener_file_is_ours(sl) &&
            !listener_accepts(sl);
 }
@@ -656,14 +666,15 @@ listener_take_idle(nox__listener_t *sl, nng_listener *out)
 }
 
 int64_t
-nox__listener_watch(nox__listener_t *sl, nng_socket sock, pthread_mutex_t *mu)
+nox__listener_watch(nox__listener_t *sl, nng_socket sock, pthread_mutex_t *mu,
+                    bool quiet)
 {
     int64_t      cost_us = 0;
     nng_listener idle;
 
     if (!sl->started || sl->ipc_path == NULL)
         return 0;
-    if (listener_needs_rebind(sl, &cost_us))
+    if (listener_needs_rebind(sl, quiet, &cost_us))
         (void)listener_rebind(sl, sock, mu); /* else retried next time */
     /* This frees the replaced listener and cuts off the connections stuck
      * in it (nng keeps their memory, see the top). */
@@ -671,6 +682,21 @@ nox__listener_watch(nox__listener_t *sl, nng_socket sock, pthread_mutex_t *mu)
         (void)nng_listener_close(idle); /* only NNG_ECLOSED: gone */
     return cost_us;
 }
+
+#else /* an NNG without the bug: nothing to watch */
+
+int64_t
+nox__listener_watch(nox__listener_t *sl, nng_socket sock, pthread_mutex_t *mu,
+                    bool quiet)
+{
+    (void)sl;
+    (void)sock;
+    (void)mu;
+    (void)quiet;
+    return 0;
+}
+
+#endif /* NOX_NNG_IPC_LISTENER_BUG */
 
 /* ---- the rest ---- */
 
@@ -705,6 +731,13 @@ nox__listener_url(nox__listener_t *sl, pthread_mutex_t *mu, char *buf,
         rv = NOX_EINVAL;
     nng_strfree(url);
     return rv;
+}
+
+void
+nox__listener_unpublish(nox__listener_t *sl)
+{
+    if (sl->started && sl->ipc_path != NULL && listener_file_is_ours(sl))
+        (void)unlink(sl->ipc_path); /* best effort; gone is fine */
 }
 
 void

@@ -4,7 +4,8 @@
  * SIGINT, SIGTERM and SIGHUP are blocked in every thread before anything
  * starts (threads inherit the mask), and the main thread collects them
  * with sigwait(): no handler, no global state, and no NNG or engine
- * thread is ever interrupted by them.
+ * thread is ever interrupted by them. The first one starts the shutdown
+ * (nox_server_quiesce, then the grace); a second one ends the grace.
  */
 #include "nox/engine.h"
 #include "nox/server.h"
@@ -24,6 +25,7 @@
 
 #define MAIN_USAGE_EXIT 2
 #define MAIN_MAX_URLS 64
+#define MAIN_GRACE_POLL_MS 50
 
 typedef struct {
     const char     *urls[MAIN_MAX_URLS];
@@ -32,6 +34,7 @@ typedef struct {
     int             workers;           /* 0: default */
     size_t          max_message_bytes; /* 0: default */
     int             reap_interval_ms;  /* < 0: none */
+    int64_t         shutdown_grace_ms; /* < 0: none */
     size_t          output_cap;        /* 0: default */
     int             quiet;             /* 1, or -1: from $NOXRUNNER_QUIET */
     nox_isolation_t isolation; /* AUTO: $NOXRUNNER_ISOLATION, else auto */
@@ -56,6 +59,11 @@ main_usage(FILE *f)
         "  --reap-interval SECONDS  expiry check interval, 0 for none "
         "(default 5)\n"
         "  --output-cap BYTES       output kept per stream (default %d)\n"
+        "  --shutdown-grace SECONDS how long calls in flight may finish "
+        "after SIGTERM\n"
+        "                           or SIGINT, 0 for none (default 10); a "
+        "second signal\n"
+        "                           ends it\n"
         "  --isolation LEVEL        auto, namespaces or none (default "
         "$NOXRUNNER_ISOLATION,\n"
         "                           else auto: namespaces where the kernel "
@@ -83,7 +91,7 @@ main_parse_size(const char *s, size_t min, size_t max, size_t *out)
     return 0;
 }
 
-/* Seconds, possibly fractional, as milliseconds; 0 means no reaper. */
+/* Seconds, possibly fractional, as milliseconds; 0 becomes -1 ("none"). */
 static int
 main_parse_interval(const char *s, int *ms)
 {
@@ -107,6 +115,7 @@ enum {
     OPT_MAX_MSG,
     OPT_REAP,
     OPT_OUTPUT_CAP,
+    OPT_GRACE,
     OPT_QUIET,
     OPT_ISOLATION,
     OPT_HELP,
@@ -120,6 +129,7 @@ static const struct option main_longopts[] = {
     {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
     {"reap-interval", required_argument, NULL, OPT_REAP},
     {"output-cap", required_argument, NULL, OPT_OUTPUT_CAP},
+    {"shutdown-grace", required_argument, NULL, OPT_GRACE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"isolation", required_argument, NULL, OPT_ISOLATION},
     {"help", no_argument, NULL, OPT_HELP},
@@ -162,6 +172,13 @@ main_apply_opt(main_opts_t *m, int c, const char *arg)
         if (main_parse_size(arg, 1, SIZE_MAX / 4, &m->output_cap) != 0)
             break;
         return 0;
+    case OPT_GRACE: {
+        int ms;
+        if (main_parse_interval(arg, &ms) != 0)
+            break;
+        m->shutdown_grace_ms = ms; /* 0 seconds: -1, none */
+        return 0;
+    }
     case OPT_QUIET:
         m->quiet = 1;
         return 0;
@@ -250,6 +267,34 @@ main_announce(nox_server_t *srv, const main_opts_t *m,
     }
 }
 
+/* Wait for one of the stop signals. */
+static void
+main_wait_signal(const sigset_t *stop)
+{
+    int sig;
+
+    /* sigwait returns 0 or EINVAL (impossible with this set). */
+    while (sigwait(stop, &sig) == EINTR)
+        ;
+}
+
+/* The shutdown grace (after nox_server_quiesce): wait until no call is
+ * in flight, the grace is over or a second stop signal arrives, checking
+ * every MAIN_GRACE_POLL_MS (only while shutting down). */
+static void
+main_grace(nox_server_t *srv, int64_t grace_ms, const sigset_t *stop)
+{
+    int64_t end = nox__mono_ms() + (grace_ms > 0 ? grace_ms : 0);
+
+    while (nox_server_in_flight(srv) > 0 && nox__mono_ms() < end) {
+        struct timespec ts = {0, MAIN_GRACE_POLL_MS * 1000000L};
+        if (sigtimedwait(stop, NULL, &ts) > 0)
+            break; /* a second signal: no more grace */
+    }
+    /* nox_server_stop then kills whatever still runs, at once. */
+    nox_server_end_grace(srv);
+}
+
 /* Open the engine, serve until a stop signal, shut down. Exit status. */
 static int
 main_serve(const main_opts_t *m, const sigset_t *stop)
@@ -263,11 +308,11 @@ main_serve(const main_opts_t *m, const sigset_t *stop)
                             m->n_urls,
                             m->workers,
                             m->max_message_bytes,
-                            m->reap_interval_ms};
+                            m->reap_interval_ms,
+                            m->shutdown_grace_ms};
     nox_engine_t     *engine;
     nox_server_t     *srv;
     nox_status_t      st;
-    int               sig, rv;
 
     /* libarchive is loaded on first use (nox_archive.h) to spare short
      * CLI runs; a server loads it now, so a missing library stops it at
@@ -284,12 +329,14 @@ main_serve(const main_opts_t *m, const sigset_t *stop)
         return EXIT_FAILURE;
     }
     main_announce(srv, m, engine);
-    /* sigwait returns 0 or EINVAL (impossible with this set). */
-    for (;;) {
-        rv = sigwait(stop, &sig);
-        if (rv != EINTR)
-            break; /* 0: a stop signal arrived */
-    }
+    main_wait_signal(stop);
+    /* Refuse new work at once; a second signal while calls in flight
+     * have their grace ends it. */
+    nox_server_quiesce(srv);
+    main_grace(srv,
+               m->shutdown_grace_ms ? m->shutdown_grace_ms
+                                    : NOX_DEFAULT_SHUTDOWN_GRACE_MS,
+               stop);
     nox_server_stop(srv);
     nox_engine_close(engine);
     return EXIT_SUCCESS;

@@ -29,6 +29,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* nng before 1.6.0 stops handing an ipc listener's connections to the
+ * socket once a peer hung up in the middle of the SP handshake (nng issue
+ * #1518, fixed by nng pull request #1519, released in 1.6.0). The
+ * listener watch that works around it (listener.c) exists only for those
+ * versions; -DNOX_NNG_IPC_LISTENER_BUG=0 leaves it out anyway. */
+#ifndef NOX_NNG_IPC_LISTENER_BUG
+#if NNG_MAJOR_VERSION == 1 && NNG_MINOR_VERSION < 6
+#define NOX_NNG_IPC_LISTENER_BUG 1
+#else
+#define NOX_NNG_IPC_LISTENER_BUG 0
+#endif
+#endif
+
 /* The URL listener i (in the order of nox_server_opts_t.urls) actually
  * listens on: for "tcp://host:0" it names the port the kernel chose. The
  * URL is copied into buf (len bytes, NUL-terminated). NOX_EINVAL for a bad
@@ -83,18 +96,21 @@ nox_err_t nox__listener_init(nox__listener_t *sl, nox_status_t *st);
 nox_err_t nox__listener_start(nox__listener_t *sl, nng_socket sock,
                               const char *url, nox_status_t *st);
 
-/* ipc:// listeners need watching. */
+/* ipc:// listeners need watching (with NOX_NNG_IPC_LISTENER_BUG). */
 bool nox__listener_is_ipc(const nox__listener_t *sl);
 
-/* For an ipc listener: look for signs that it stopped handing new
- * connections to the socket and bind a fresh one at its path if so (also
- * when its file was deleted); close replaced listeners whose connections
- * are all gone. Takes microseconds when all is well (a millisecond or two
- * every few seconds for a probe), up to about 0.1 s when it rebinds.
+/* With NOX_NNG_IPC_LISTENER_BUG, for an ipc listener: look for signs that it
+ * stopped handing new connections to the socket and bind a fresh one at its
+ * path if so (also when its file was deleted); close replaced listeners whose
+ * connections are all gone. Takes microseconds when all is well (a millisecond
+ * or two every few seconds for a probe), up to about 0.1 s when it rebinds.
  * Returns the microseconds spent reading NNG's statistics, which grows
- * with the number of connections, so the caller can space its calls. */
+ * with the number of connections, so the caller can space its calls.
+ * quiet: no connection came or went lately; the handshake probe (itself
+ * a connection) is then skipped unless there are no statistics.
+ * Without the bug: does nothing and returns 0. */
 int64_t nox__listener_watch(nox__listener_t *sl, nng_socket sock,
-                            pthread_mutex_t *mu);
+                            pthread_mutex_t *mu, bool quiet);
 
 /* Called for NNG_PIPE_EV_ADD_PRE and NNG_PIPE_EV_REM_POST of every pipe
  * of the socket: count it for the listener of v[0..n) that accepted it. */
@@ -108,6 +124,11 @@ size_t nox__listener_open_count(nox__listener_t *sl);
 /* nox__server_url for one listener. */
 nox_err_t nox__listener_url(nox__listener_t *sl, pthread_mutex_t *mu, char *buf,
                             size_t len);
+
+/* Remove our ipc socket file now, so nobody can connect any more, while
+ * the connections open stay (NNG would close them with the listener). No
+ * effect on other listeners; call only once the watch no longer runs. */
+void nox__listener_unpublish(nox__listener_t *sl);
 
 /* Close the listener and the ones it replaced, and remove our ipc socket
  * file. The pipe callback may still run until the socket is closed, so

@@ -157,6 +157,168 @@ START_TEST(engine_unknown_session_is_not_found)
 }
 END_TEST
 
+/* ---- asynchronous Exec ---- */
+
+/* What the done functions of one test saw. */
+typedef struct {
+    pthread_mutex_t   mu;
+    pthread_cond_t    cv;
+    int               calls;
+    nox_err_t         rv;
+    nox_exec_result_t res; /* of the last call */
+} done_log_t;
+
+#define DONE_LOG_INIT                                                          \
+    {                                                                          \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NOX_OK,        \
+            NOX_EXEC_RESULT_INIT                                               \
+    }
+
+static void
+log_done(void *arg, nox_err_t rv, nox_exec_result_t *res,
+         const nox_status_t *st)
+{
+    done_log_t *l = arg;
+
+    (void)st;
+    (void)pthread_mutex_lock(&l->mu);
+    l->calls++;
+    l->rv = rv;
+    nox_exec_result_free(&l->res);
+    if (rv == NOX_OK)
+        l->res = *res;
+    (void)pthread_cond_broadcast(&l->cv);
+    (void)pthread_mutex_unlock(&l->mu);
+}
+
+/* Wait up to ms for l->calls to reach n; returns the calls seen. */
+static int
+wait_done(done_log_t *l, int n, int ms)
+{
+    int64_t end = nox__mono_ms() + ms;
+    int     calls;
+
+    (void)pthread_mutex_lock(&l->mu);
+    while (l->calls < n && nox__mono_ms() < end) {
+        (void)pthread_mutex_unlock(&l->mu);
+        usleep(1000);
+        (void)pthread_mutex_lock(&l->mu);
+    }
+    calls = l->calls;
+    (void)pthread_mutex_unlock(&l->mu);
+    return calls;
+}
+
+static nox_err_t
+start(const char *sid, const char *const *argv, size_t argc, done_log_t *l,
+      nox_status_t *st)
+{
+    nox_exec_req_t r = {.session_id = sid, .argv = argv, .argc = argc};
+
+    return nox_engine_exec_start(eng, &r, log_done, l, st);
+}
+
+START_TEST(engine_exec_start_returns_at_once_and_calls_done_once)
+{
+    const char  *argv[] = {"sh", "-c", "sleep 1; echo late"};
+    done_log_t   l = DONE_LOG_INIT;
+    nox_status_t st;
+    int64_t      t0 = nox__mono_ms();
+
+    create(eng, "a", 0, true);
+    ck_assert_int_eq(start("a", argv, 3, &l, &st), NOX_OK);
+    ck_assert_int_lt(nox__mono_ms() - t0, 500);
+    ck_assert_uint_eq(nox_engine_running(eng), 1);
+    ck_assert_int_eq(l.calls, 0);
+    ck_assert_int_eq(wait_done(&l, 1, 10000), 1);
+    ck_assert_int_eq(l.rv, NOX_OK);
+    ck_assert_int_eq(l.res.exit_code, 0);
+    ck_assert_uint_eq(l.res.out.len, 5);
+    ck_assert_mem_eq(l.res.out.data, "late\n", 5);
+    ck_assert_int_ge(l.res.duration_ms, 1000);
+    ck_assert_uint_eq(nox_engine_running(eng), 0);
+    usleep(100 * 1000);
+    ck_assert_int_eq(l.calls, 1); /* exactly once */
+    nox_exec_result_free(&l.res);
+}
+END_TEST
+
+START_TEST(engine_exec_start_fails_synchronously_without_calling_done)
+{
+    const char  *argv[] = {"true"};
+    const char  *blocked[] = {"reboot"};
+    done_log_t   l = DONE_LOG_INIT;
+    nox_status_t st;
+
+    ck_assert_int_eq(start("nope", argv, 1, &l, &st), NOX_ENOENT);
+    ck_assert_str_eq(st.msg, "sandbox not found: nope");
+    create(eng, "a", 0, true);
+    ck_assert_int_eq(start("a", blocked, 1, &l, &st), NOX_EDENIED);
+    ck_assert_int_eq(start("a", argv, 0, &l, &st), NOX_EINVAL);
+    usleep(100 * 1000);
+    ck_assert_int_eq(l.calls, 0);
+    ck_assert_uint_eq(nox_engine_running(eng), 0);
+}
+END_TEST
+
+START_TEST(engine_exec_start_of_a_missing_command_reports_127_through_done)
+{
+    const char  *argv[] = {"no-such-command-xyz"};
+    done_log_t   l = DONE_LOG_INIT;
+    nox_status_t st;
+
+    create(eng, "a", 0, true);
+    ck_assert_int_eq(start("a", argv, 1, &l, &st), NOX_OK);
+    ck_assert_int_eq(wait_done(&l, 1, 5000), 1);
+    ck_assert_int_eq(l.rv, NOX_OK);
+    ck_assert_int_eq(l.res.exit_code, 127);
+    ck_assert_int_eq(l.res.cause, NOX_CAUSE_NOT_STARTED);
+    nox_exec_result_free(&l.res);
+}
+END_TEST
+
+START_TEST(engine_kill_all_ends_every_running_command)
+{
+    const char  *argv[] = {"sleep", "30"};
+    done_log_t   l = DONE_LOG_INIT;
+    nox_status_t st;
+    int64_t      t0;
+
+    create(eng, "a", 0, true);
+    create(eng, "b", 0, true);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(start(i ? "a" : "b", argv, 2, &l, &st), NOX_OK);
+    ck_assert_uint_eq(nox_engine_running(eng), 3);
+    t0 = nox__mono_ms();
+    nox_engine_kill_all(eng);
+    ck_assert_int_eq(wait_done(&l, 3, 5000), 3);
+    ck_assert_int_lt(nox__mono_ms() - t0, 2000);
+    ck_assert_int_eq(l.res.term_signal, SIGKILL);
+    ck_assert_int_eq(l.res.cause, NOX_CAUSE_SIGNALED);
+    ck_assert_uint_eq(nox_engine_running(eng), 0);
+    nox_exec_result_free(&l.res);
+}
+END_TEST
+
+START_TEST(engine_close_kills_running_commands_and_waits_for_done)
+{
+    const char  *argv[] = {"sleep", "30"};
+    done_log_t   l = DONE_LOG_INIT;
+    nox_status_t st;
+    int64_t      t0;
+
+    create(eng, "a", 0, true);
+    ck_assert_int_eq(start("a", argv, 2, &l, &st), NOX_OK);
+    t0 = nox__mono_ms();
+    nox_engine_close(eng);
+    eng = open_engine();          /* for the teardown */
+    ck_assert_int_eq(l.calls, 1); /* before close returned */
+    ck_assert_int_lt(nox__mono_ms() - t0, 2000);
+    ck_assert_int_eq(l.res.term_signal, SIGKILL);
+    nox_exec_result_free(&l.res);
+}
+END_TEST
+
 START_TEST(engine_environment_is_clean_and_complete)
 {
     nox_exec_result_t res;
@@ -700,6 +862,7 @@ engine_suite(void)
     TCase *exec = tcase_create("exec");
     TCase *ttl = tcase_create("ttl");
     TCase *del = tcase_create("delete");
+    TCase *async = tcase_create("async");
 
     tcase_add_checked_fixture(life, setup, teardown);
     tcase_add_test(life, engine_create_makes_the_sandbox_layout);
@@ -739,6 +902,19 @@ engine_suite(void)
     tcase_add_test(del, engine_marks_a_sandbox_at_its_first_command);
     tcase_add_test(del, engine_delete_without_the_mark_still_kills_leftovers);
     suite_add_tcase(s, del);
+
+    tcase_add_checked_fixture(async, setup, teardown);
+    tcase_set_timeout(async, 30);
+    tcase_add_test(async,
+                   engine_exec_start_returns_at_once_and_calls_done_once);
+    tcase_add_test(async,
+                   engine_exec_start_fails_synchronously_without_calling_done);
+    tcase_add_test(
+        async, engine_exec_start_of_a_missing_command_reports_127_through_done);
+    tcase_add_test(async, engine_kill_all_ends_every_running_command);
+    tcase_add_test(async,
+                   engine_close_kills_running_commands_and_waits_for_done);
+    suite_add_tcase(s, async);
     return s;
 }
 

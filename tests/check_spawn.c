@@ -1,5 +1,6 @@
 /* check_spawn.c - running commands: output, exit codes, stdin, environment,
  * working directory, fds, timeouts, output caps and concurrency. */
+#include "runner.h"
 #include "spawn.h"
 #include "testutil.h"
 
@@ -72,22 +73,94 @@ buf_str(nox_buf_t *b)
     return (const char *)b->data;
 }
 
-/* Run o and assert that the call itself succeeded. */
+/* One run through a runner, waited for: what the engine's Exec does. */
+typedef struct {
+    pthread_mutex_t    mu;
+    pthread_cond_t     cv;
+    bool               finished;
+    nox_err_t          rv;
+    nox_exec_result_t *res;
+    nox_status_t      *st;
+    pid_t             *pgid;
+} test_wait_t;
+
 static void
-run_ok(const nox_spawn_opts_t *o, nox_exec_result_t *r)
+test_started(void *arg, pid_t pgid)
+{
+    test_wait_t *w = arg;
+
+    if (w->pgid != NULL)
+        *w->pgid = pgid;
+}
+
+static void
+test_done(void *arg, nox_err_t rv, nox_exec_result_t *res,
+          const nox_status_t *st)
+{
+    test_wait_t *w = arg;
+
+    (void)pthread_mutex_lock(&w->mu);
+    w->rv = rv;
+    if (rv == NOX_OK)
+        *w->res = *res;
+    if (w->st != NULL)
+        *w->st = *st;
+    w->finished = true;
+    (void)pthread_cond_signal(&w->cv);
+    (void)pthread_mutex_unlock(&w->mu);
+}
+
+static nox_err_t
+test_spawn_run_pgid(const nox_spawn_opts_t *o, nox_exec_result_t *r,
+                    nox_status_t *st, pid_t *pgid)
+{
+    test_wait_t    w = {PTHREAD_MUTEX_INITIALIZER,
+                        PTHREAD_COND_INITIALIZER,
+                        false,
+                        NOX_OK,
+                        r,
+                        st,
+                        pgid};
+    nox__runner_t *run;
+    nox_err_t      rv;
+
+    ck_assert_int_eq(nox__runner_open(&run, NULL), NOX_OK);
+    rv = nox__runner_start(run, o, "test", test_started, test_done, &w, st);
+    if (rv == NOX_OK) {
+        (void)pthread_mutex_lock(&w.mu);
+        while (!w.finished)
+            (void)pthread_cond_wait(&w.cv, &w.mu);
+        (void)pthread_mutex_unlock(&w.mu);
+        rv = w.rv;
+    }
+    nox__runner_close(run);
+    return rv;
+}
+
+static nox_err_t
+test_spawn_run(const nox_spawn_opts_t *o, nox_exec_result_t *r,
+               nox_status_t *st)
+{
+    return test_spawn_run_pgid(o, r, st, NULL);
+}
+
+/* Run o and assert that the call itself succeeded; *pgid (may be NULL)
+ * gets the command's process group, 0 if none was started. */
+static void
+run_ok_pgid(const nox_spawn_opts_t *o, nox_exec_result_t *r, pid_t *pgid)
 {
     nox_status_t st;
 
     *r = (nox_exec_result_t)NOX_EXEC_RESULT_INIT;
-    nox_err_t rv = nox__spawn_run(o, r, &st);
+    nox_err_t rv = test_spawn_run_pgid(o, r, &st, pgid);
     ck_assert_msg(rv == NOX_OK, "spawn failed: %s", st.msg);
     ck_assert_int_eq(st.code, NOX_OK);
 }
 
 static void
-record_pgid(void *arg, pid_t pgid)
+run_ok(const nox_spawn_opts_t *o, nox_exec_result_t *r)
 {
-    *(pid_t *)arg = pgid;
+    run_ok_pgid(o, r, NULL);
 }
 
 /* ---- output and exit codes ---- */
@@ -99,9 +172,7 @@ START_TEST(spawn_captures_stdout_and_exit_zero)
     nox_exec_result_t r;
     pid_t             pgid = 0;
 
-    o.on_start = record_pgid;
-    o.on_start_arg = &pgid;
-    run_ok(&o, &r);
+    run_ok_pgid(&o, &r, &pgid);
     ck_assert_str_eq(buf_str(&r.out), "hello\n");
     ck_assert_uint_eq(r.err.len, 0);
     ck_assert_int_eq(r.exit_code, 0);
@@ -360,9 +431,7 @@ START_TEST(spawn_reports_command_not_found_as_127)
     nox_exec_result_t r;
     pid_t             pgid = 0;
 
-    o.on_start = record_pgid;
-    o.on_start_arg = &pgid;
-    run_ok(&o, &r);
+    run_ok_pgid(&o, &r, &pgid);
     ck_assert_int_eq(r.exit_code, 127);
     ck_assert_str_eq(buf_str(&r.err),
                      "command not found: nonexistent-cmd-xyz\n");
@@ -427,14 +496,14 @@ START_TEST(spawn_rejects_an_empty_command)
     nox_status_t      st;
 
     r.exit_code = 42; /* must stay untouched */
-    ck_assert_int_eq(nox__spawn_run(&o, &r, &st), NOX_EINVAL);
+    ck_assert_int_eq(test_spawn_run(&o, &r, &st), NOX_EINVAL);
     ck_assert_int_eq(st.code, NOX_EINVAL);
     ck_assert_int_eq(r.exit_code, 42);
     o.argv = NULL;
-    ck_assert_int_eq(nox__spawn_run(&o, &r, &st), NOX_EINVAL);
+    ck_assert_int_eq(test_spawn_run(&o, &r, &st), NOX_EINVAL);
     o.argv = argv;
     o.timeout_ms = 0;
-    ck_assert_int_eq(nox__spawn_run(&o, &r, NULL), NOX_EINVAL);
+    ck_assert_int_eq(test_spawn_run(&o, &r, NULL), NOX_EINVAL);
 }
 END_TEST
 
@@ -450,7 +519,7 @@ START_TEST(spawn_fails_cleanly_on_a_bad_working_directory)
     file = openat(tmpdir_fd, "f", O_RDONLY | O_CLOEXEC);
     ck_assert_int_ge(file, 0);
     o.cwd_fd = file; /* not a directory: fchdir fails in the child */
-    ck_assert_int_eq(nox__spawn_run(&o, &r, &st), NOX_EINTERNAL);
+    ck_assert_int_eq(test_spawn_run(&o, &r, &st), NOX_EINTERNAL);
     ck_assert_ptr_nonnull(strstr(st.msg, "fchdir"));
     ck_assert_ptr_null(r.out.data);
     ck_assert_ptr_null(r.err.data);
@@ -494,9 +563,7 @@ START_TEST(spawn_timeout_kills_the_whole_process_group)
 
     ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     o.timeout_ms = 500;
-    o.on_start = record_pgid;
-    o.on_start_arg = &pgid;
-    run_ok(&o, &r);
+    run_ok_pgid(&o, &r, &pgid);
     ck_assert_int_eq(r.exit_code, 124);
     ck_assert(r.timed_out);
     ck_assert_int_ge(r.duration_ms, 500);
@@ -560,9 +627,7 @@ START_TEST(spawn_does_not_wait_for_background_holders_of_stdout)
     pid_t             pgid = 0;
 
     ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    o.on_start = record_pgid;
-    o.on_start_arg = &pgid;
-    run_ok(&o, &r);
+    run_ok_pgid(&o, &r, &pgid);
     ck_assert_int_eq(r.exit_code, 0);
     ck_assert(!r.timed_out);
     ck_assert_str_eq(buf_str(&r.out), "done\n");
@@ -650,7 +715,7 @@ START_TEST(spawn_leaves_no_fds_or_children_behind)
             ck_assert_int_ge(file, 0);
             o.cwd_fd = file;
             r = (nox_exec_result_t)NOX_EXEC_RESULT_INIT;
-            ck_assert_int_eq(nox__spawn_run(&o, &r, NULL), NOX_EINTERNAL);
+            ck_assert_int_eq(test_spawn_run(&o, &r, NULL), NOX_EINTERNAL);
             ck_assert_int_eq(close(file), 0);
             continue;
         }
@@ -689,7 +754,7 @@ conc_worker(void *p)
 
         (void)snprintf(word, sizeof(word), "t%d-run%d", a->id, i);
         (void)snprintf(want, sizeof(want), "%s\n", word);
-        if (nox__spawn_run(&o, &r, &st) != NOX_OK)
+        if (test_spawn_run(&o, &r, &st) != NOX_OK)
             (void)snprintf(a->why, sizeof(a->why), "run %d: %s", i, st.msg);
         else if (r.exit_code == 0 && r.out.len == strlen(want) &&
                  memcmp(r.out.data, want, r.out.len) == 0)

@@ -25,7 +25,10 @@
  *
  * Thread safety: one nox_engine_t may be used from many threads at once;
  * all operations are safe to call concurrently, on the same sandbox or on
- * different ones. Commands run concurrently (no process-wide chdir).
+ * different ones. Commands run concurrently (no process-wide chdir). The
+ * engine waits for all its running commands on one thread of its own
+ * (started with the first command), which also calls the done functions
+ * of nox_engine_exec_start.
  * Concurrent calls on one id, from any threads or processes, end as one
  * of: create -> created or existed; delete -> deleted or nothing deleted;
  * exec, upload, download, touch -> done or NOX_ENOENT.
@@ -99,8 +102,9 @@ typedef struct {
 nox_err_t nox_engine_open(nox_engine_t **out, const nox_engine_opts_t *o,
                           nox_status_t *st);
 
-/* Kill the commands this engine started and free it. Sandboxes stay on
- * disk. NULL is a no-op. No other call on e may be in progress. */
+/* Kill the commands this engine started, wait for their done functions
+ * and free it. Sandboxes stay on disk. NULL is a no-op. No other call on
+ * e may be in progress. */
 void nox_engine_close(nox_engine_t *e);
 
 /* The resolved base directory; valid while e is open. */
@@ -223,6 +227,36 @@ typedef struct {
  * (release: nox_exec_result_free()). */
 nox_err_t nox_engine_exec(nox_engine_t *e, const nox_exec_req_t *r,
                           nox_exec_result_t *res, nox_status_t *st);
+
+/* How an Exec started with nox_engine_exec_start ended: as
+ * nox_engine_exec's return value, *res and *st. On NOX_OK the function
+ * owns *res's buffers (release: nox_exec_result_free()); otherwise *res is
+ * empty and *st says what went wrong. Called on the engine's command
+ * thread: it must not block for long (every running command waits), and
+ * must not call nox_engine_exec or nox_engine_close. */
+typedef void (*nox_exec_done_fn)(void *arg, nox_err_t rv,
+                                 nox_exec_result_t  *res,
+                                 const nox_status_t *st);
+
+/* Start a command like nox_engine_exec and return as soon as it runs.
+ * Requests that cannot run at all fail here (done is not called then);
+ * on NOX_OK done(arg, ...) is called exactly once, never before this
+ * returns, from the engine's command thread, which waits for all
+ * commands at once. r is not kept except r->stdin_data, which must stay
+ * valid until done is called. The command is killed if the calling thread
+ * ends first (its parent-death signal follows the thread that started
+ * it): start commands from threads that outlive them, as the server's
+ * workers do. */
+nox_err_t nox_engine_exec_start(nox_engine_t *e, const nox_exec_req_t *r,
+                                nox_exec_done_fn done, void *arg,
+                                nox_status_t *st);
+
+/* SIGKILL every command this engine runs (their done functions still
+ * run, with the outcome of the kill). */
+void nox_engine_kill_all(nox_engine_t *e);
+
+/* The number of commands started and not yet done. */
+size_t nox_engine_running(nox_engine_t *e);
 
 /* Release the buffers of r; r becomes empty. NULL is a no-op. */
 void nox_exec_result_free(nox_exec_result_t *r);

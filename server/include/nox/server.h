@@ -17,6 +17,7 @@
 #include "nox/engine.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define NOX_VERSION "0.1.0"
 #define NOX_DEFAULT_URL "ipc:///tmp/noxrunner.ipc"
@@ -24,6 +25,7 @@
 #define NOX_DEFAULT_MAX_MESSAGE_BYTES (64u * 1024 * 1024)
 #define NOX_ENVELOPE_SLACK (1024 * 1024) /* NNG limit = max + slack */
 #define NOX_DEFAULT_REAP_INTERVAL_MS 5000
+#define NOX_DEFAULT_SHUTDOWN_GRACE_MS 10000
 
 typedef struct nox_server nox_server_t; /* opaque; layout in server.c */
 
@@ -34,6 +36,9 @@ typedef struct {
     int                workers; /* 0: NOX_DEFAULT_WORKERS */
     size_t             max_message_bytes; /* 0: NOX_DEFAULT_MAX_MESSAGE_BYTES */
     int                reap_interval_ms;  /* 0: default; < 0: no reaper */
+    /* How long nox_server_stop lets calls in flight finish before it
+     * kills their commands; 0: NOX_DEFAULT_SHUTDOWN_GRACE_MS; < 0: none. */
+    int64_t shutdown_grace_ms;
 } nox_server_opts_t;
 
 /* Listen on every URL and start serving. On success *out owns the server
@@ -43,8 +48,22 @@ typedef struct {
 nox_err_t nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
                            nox_status_t *st);
 
-/* Stop accepting, let in-flight requests finish and reply, stop the
- * reaper, close the listeners (an ipc socket file is removed) and free s.
+/* Stop accepting now: ipc socket files are removed, new connections are
+ * closed at once and new requests on open ones answered UNAVAILABLE; the
+ * reaper stops. Calls in flight go on. Returns at once; idempotent. */
+void nox_server_quiesce(nox_server_t *s);
+
+/* Calls received and not yet answered. */
+size_t nox_server_in_flight(nox_server_t *s);
+
+/* End the grace of a nox_server_stop in progress (or of the next one):
+ * may be called from any thread while s exists. */
+void nox_server_end_grace(nox_server_t *s);
+
+/* Quiesce, give calls in flight the shutdown grace to finish and reply,
+ * then kill the engine's commands that still run (their callers get
+ * UNAVAILABLE), close the listeners and free s. Commands run by Exec
+ * calls do not hold a worker: the engine's command thread answers them.
  * NULL is a no-op. */
 void nox_server_stop(nox_server_t *s);
 
