@@ -2,11 +2,12 @@
  * runner.c - the registry of running commands and the event thread that
  * drives them (runner.h says what for).
  *
- * Jobs live in one list under mu. A job is "active" once its fds are in
- * the epoll set (or, for a command that never ran, once it is queued):
- * only then does the event thread look at it. The thread alone touches a
- * job's nox__spawn_t after that, so spawn's state needs no lock; mu
- * guards the list and the pgid that kills read. A job leaves the list
+ * Jobs live in one list under mu. A job is "active" once its starter
+ * hands it over; the event thread then registers its fds in the epoll set
+ * itself, so no event of a command can be handled while its starter is
+ * still setting it up, and only the event thread ever touches a job's
+ * nox__spawn_t: spawn's state needs no lock. mu guards the list, the
+ * flags and the pgid that kills read. A job leaves the list
  * before its command is reaped, so a kill never signals a group whose
  * leader may have been reaped and its pid reused.
  */
@@ -30,8 +31,9 @@ typedef struct runner_job {
     struct runner_job  *next, *prev;
     nox__spawn_t       *sp; /* NULL: never ran, res holds the outcome */
     char                sid[NOX_SESSION_ID_MAX + 1];
-    pid_t               pgid; /* 0: no process */
-    bool                active;
+    pid_t               pgid;    /* 0: no process */
+    bool                active;  /* handed to the event thread */
+    bool                watched; /* its fds are in the epoll set */
     nox_exec_result_t   res;
     nox__runner_done_fn done;
     void               *arg;
@@ -94,6 +96,12 @@ runner_tick_all(nox__runner_t *r, runner_job_t *done)
         n = j->next;
         if (!j->active)
             continue;
+        if (j->sp != NULL && !j->watched) {
+            /* A failure ends the run at this first tick: spawn kills
+             * the command then, and done says why. */
+            (void)nox__spawn_watch(j->sp, r->epfd);
+            j->watched = true;
+        }
         if (j->sp == NULL || nox__spawn_tick(j->sp, now, &at)) {
             runner_unlink(r, j);
             j->next = done->next; /* singly linked from here */
@@ -312,13 +320,8 @@ nox__runner_start(nox__runner_t *r, const nox_spawn_opts_t *o, const char *sid,
     j->pgid = j->sp != NULL ? nox__spawn_pid(j->sp) : 0;
     runner_link(r, j);
     (void)pthread_mutex_unlock(&r->mu);
-    if (j->sp != NULL) {
-        if (started != NULL)
-            started(arg, j->pgid);
-        /* A failure ends the run at its first tick: spawn kills the
-         * command then, and done says why. */
-        (void)nox__spawn_watch(j->sp, r->epfd);
-    }
+    if (j->sp != NULL && started != NULL)
+        started(arg, j->pgid);
     runner_activate(r, j);
     return NOX_OK;
 }

@@ -47,8 +47,9 @@ void nox__runner_close(nox__runner_t *r);
 
 /* Start a command of session sid (nox__spawn_start). On NOX_OK done(arg)
  * will be called exactly once, also for a command that could not be
- * executed (127/126 outcomes), and never before this returns; started
- * (may be NULL) is called first if a process was started. On an error,
+ * executed (127/126 outcomes), possibly before this has returned (from
+ * the event thread); started (may be NULL) is called first, on this
+ * thread, if a process was started. On an error,
  * neither is called. o->stdin_data must stay valid until done. */
 nox_err_t nox__runner_start(nox__runner_t *r, const nox_spawn_opts_t *o,
                             const char *sid, nox__runner_started_fn started,
