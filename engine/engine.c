@@ -20,6 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How long a call waits for a sandbox's lock, and its longest sleep. */
+#define ENGINE_LOCK_WAIT_MS 30000
+#define ENGINE_LOCK_PAUSE_MAX_US 20000L
 /* How often a command's end tries for its sandbox's lock, 0.5 ms apart. */
 #define ENGINE_EXTEND_LOCK_TRIES 10
 
@@ -145,6 +148,13 @@ nox_engine_kill_all(nox_engine_t *e)
     nox__runner_kill(e->runner, NULL);
 }
 
+void
+nox_engine_abort(nox_engine_t *e)
+{
+    atomic_store(&e->aborted, true);
+    nox__runner_kill(e->runner, NULL);
+}
+
 size_t
 nox_engine_running(nox_engine_t *e)
 {
@@ -186,15 +196,39 @@ nox__sandbox_names(const nox_engine_t *e, const char *sid,
     (void)snprintf(sb->path, sizeof(sb->path), "%s/%s", e->base_dir, sb->name);
 }
 
+/* Take the sandbox directory's exclusive lock. Honest holders keep it
+ * for microseconds (metadata updates) up to the time a delete takes to
+ * remove the tree, but at isolation none a command can take it on its
+ * own sandbox and keep it: so the wait is bounded, in sleeps growing to
+ * ENGINE_LOCK_PAUSE_MAX_US (no wakeups while uncontended: the first try
+ * takes it), and ends at once when the engine is aborted for shutdown. */
 static nox_err_t
-engine_flock(int fd, int op, nox_status_t *st)
+engine_flock(nox_engine_t *e, int fd, const char *sid, nox_status_t *st)
 {
-    while (flock(fd, op) != 0) {
-        if (errno != EINTR)
+    int64_t end = nox__mono_ms() + ENGINE_LOCK_WAIT_MS;
+    long    pause_us = 50;
+
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return NOX_OK;
+        if (errno != EWOULDBLOCK && errno != EINTR)
             return nox__status_errno(st, NOX_EINTERNAL, errno,
-                                     "cannot lock sandbox");
+                                     "cannot lock sandbox %s", sid);
+        if (atomic_load(&e->aborted))
+            return nox__status_set(st, NOX_EUNAVAIL,
+                                   "sandbox %s: the engine is shutting down",
+                                   sid);
+        if (nox__mono_ms() >= end)
+            return nox__status_set(st, NOX_EUNAVAIL,
+                                   "sandbox %s is busy: its lock has been "
+                                   "held for %d s",
+                                   sid, ENGINE_LOCK_WAIT_MS / 1000);
+        struct timespec ts = {0, pause_us * 1000};
+        (void)nanosleep(&ts, NULL); /* EINTR: just try again sooner */
+        pause_us = pause_us * 2 > ENGINE_LOCK_PAUSE_MAX_US
+                       ? ENGINE_LOCK_PAUSE_MAX_US
+                       : pause_us * 2;
     }
-    return NOX_OK;
 }
 
 /* Read the metadata and say what state the sandbox is in. A damaged
@@ -269,7 +303,7 @@ nox__sandbox_lock(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
             return nox__status_errno(st, NOX_EINTERNAL, errno,
                                      "cannot open sandbox %s", sid);
         }
-        rv = engine_flock(sb->sb_fd, LOCK_EX, st);
+        rv = engine_flock(e, sb->sb_fd, sid, st);
         if (rv != NOX_OK) {
             nox__sandbox_close(sb);
             return rv;

@@ -51,8 +51,9 @@ struct nox_engine {
     nox_warn_t          warn;
     nox_iso_t           iso;
     nox_cgroups_t      *cg;
-    atomic_uint         unique; /* for temporary names */
-    struct nox__runner *runner; /* running commands (runner.h) */
+    atomic_uint         unique;  /* for temporary names */
+    struct nox__runner *runner;  /* running commands (runner.h) */
+    atomic_bool         aborted; /* nox_engine_abort: lock waits give up */
 };
 
 typedef enum {

@@ -268,8 +268,9 @@ server_settle(nox_server_t *s)
         return;
     atomic_store(&s->abandon, true);
     /* The engine kills every command; each one's done function then
-     * answers its caller. */
-    nox_engine_kill_all(s->dctx.engine);
+     * answers its caller. Calls waiting for a sandbox's lock (one a
+     * command may hold for ever) give up. */
+    nox_engine_abort(s->dctx.engine);
     (void)pthread_mutex_lock(&s->flight_mu);
     while (s->in_flight > 0)
         (void)pthread_cond_wait(&s->flight_cv, &s->flight_mu);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -316,6 +317,85 @@ START_TEST(engine_close_kills_running_commands_and_waits_for_done)
     ck_assert_int_lt(nox__mono_ms() - t0, 2000);
     ck_assert_int_eq(l.res.term_signal, SIGKILL);
     nox_exec_result_free(&l.res);
+}
+END_TEST
+
+/* Take the lock of sid's sandbox directory as a command at isolation
+ * none could (its own open file description): returns the fd. */
+static int
+hold_sandbox_lock(const char *sid)
+{
+    char path[PATH_MAX];
+    int  fd;
+
+    ck_assert_int_lt(
+        snprintf(path, sizeof(path), "%s/noxrunner_sandbox_%s", base, sid),
+        (int)sizeof(path));
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+    return fd;
+}
+
+START_TEST(engine_a_held_sandbox_lock_does_not_stall_other_commands)
+{
+    const char       *slow[] = {"sleep", "1.3"}, *quick[] = {"true"};
+    done_log_t        l = DONE_LOG_INIT;
+    nox_exec_result_t res;
+    nox_status_t      st;
+    int64_t           t0;
+    int               fd;
+
+    create(eng, "a", 0, true);
+    create(eng, "b", 0, true);
+    ck_assert_int_eq(start("a", slow, 2, &l, &st), NOX_OK);
+    /* When sleep ends, a second has passed: its end extends a's TTL,
+     * which takes a's lock. */
+    fd = hold_sandbox_lock("a");
+    ck_assert_int_eq(wait_done(&l, 1, 5000), 1);
+    t0 = nox__mono_ms();
+    ck_assert_int_eq(run(eng, "b", quick, 1, &res, &st), NOX_OK);
+    ck_assert_int_eq(res.exit_code, 0);
+    ck_assert_int_lt(nox__mono_ms() - t0, 1000);
+    nox_exec_result_free(&res);
+    nox_exec_result_free(&l.res);
+    nox__close(fd);
+}
+END_TEST
+
+typedef struct {
+    nox_err_t    rv;
+    nox_status_t st;
+} touch_outcome_t;
+
+static void *
+touch_thread(void *arg)
+{
+    touch_outcome_t *o = arg;
+    int64_t          at;
+
+    o->rv = nox_engine_touch(eng, "a", &at, &o->st);
+    return NULL;
+}
+
+START_TEST(engine_abort_ends_a_wait_for_a_held_sandbox_lock)
+{
+    touch_outcome_t o = {.rv = NOX_OK};
+    pthread_t       t;
+    int64_t         t0;
+    int             fd;
+
+    create(eng, "a", 0, true);
+    fd = hold_sandbox_lock("a");
+    ck_assert_int_eq(pthread_create(&t, NULL, touch_thread, &o), 0);
+    usleep(200 * 1000); /* the touch is waiting for the lock */
+    t0 = nox__mono_ms();
+    nox_engine_abort(eng);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_lt(nox__mono_ms() - t0, 1000);
+    ck_assert_int_eq(o.rv, NOX_EUNAVAIL);
+    ck_assert_str_eq(o.st.msg, "sandbox a: the engine is shutting down");
+    nox__close(fd);
 }
 END_TEST
 
@@ -914,6 +994,9 @@ engine_suite(void)
     tcase_add_test(async, engine_kill_all_ends_every_running_command);
     tcase_add_test(async,
                    engine_close_kills_running_commands_and_waits_for_done);
+    tcase_add_test(async,
+                   engine_a_held_sandbox_lock_does_not_stall_other_commands);
+    tcase_add_test(async, engine_abort_ends_a_wait_for_a_held_sandbox_lock);
     suite_add_tcase(s, async);
     return s;
 }

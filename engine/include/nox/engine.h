@@ -20,6 +20,8 @@
  *                written into
  *   NOX_EDENIED  blocked command ("command not allowed: <name>")
  *   NOX_ERESOURCE  a result larger than the caller's limit; out of memory
+ *   NOX_EUNAVAIL   the sandbox's lock was held for 30 s (at isolation
+ *                none a command can hold it), or the engine is aborted
  *   NOX_EINTERNAL  an unexpected system error (the message says which)
  * Out-parameters are written only on success.
  *
@@ -240,9 +242,11 @@ typedef void (*nox_exec_done_fn)(void *arg, nox_err_t rv,
 
 /* Start a command like nox_engine_exec and return as soon as it runs.
  * Requests that cannot run at all fail here (done is not called then);
- * on NOX_OK done(arg, ...) is called exactly once, never before this
- * returns, from the engine's command thread, which waits for all
- * commands at once. r is not kept except r->stdin_data, which must stay
+ * on NOX_OK done(arg, ...) is called exactly once from the engine's
+ * command thread, which waits for all commands at once. A short command
+ * can end, and done run, while this call is still returning: have
+ * everything done needs ready before the call, and do not touch what
+ * done frees after it. r is not kept except r->stdin_data, which must stay
  * valid until done is called. The command is killed if the calling thread
  * ends first (its parent-death signal follows the thread that started
  * it): start commands from threads that outlive them, as the server's
@@ -254,6 +258,11 @@ nox_err_t nox_engine_exec_start(nox_engine_t *e, const nox_exec_req_t *r,
 /* SIGKILL every command this engine runs (their done functions still
  * run, with the outcome of the kill). */
 void nox_engine_kill_all(nox_engine_t *e);
+
+/* For shutdown: SIGKILL every command (as nox_engine_kill_all) and make
+ * every call waiting for a sandbox's lock, now or later, give up at once
+ * with NOX_EUNAVAIL. Cannot be undone; close the engine next. */
+void nox_engine_abort(nox_engine_t *e);
 
 /* The number of commands started and not yet done. */
 size_t nox_engine_running(nox_engine_t *e);
