@@ -1,12 +1,13 @@
 /*
- * bench.h - internals of nox-bench, the NoxRunner benchmark (issue 3).
+ * bench.h - internals of nox-bench, the NoxRunner benchmark.
  *
  * The program measures each figure together with its floor (the cost of
  * the same work done directly, without the service) in the same run, and
  * mostly in the same rounds (rounds.c: floor and service calls
  * alternate), so the ratios hold on a noisy machine. Groups record rows
- * (one measured case each) and targets (issue 3's limits, met or missed)
- * in a bench_t; main.c prints them as a table or as one JSON object.
+ * (one measured case each) and targets (the limits README "Performance" sets,
+ * met or missed) in a bench_t; main.c prints them as a table or as one JSON
+ * object.
  *
  * Thread safety: a bench_t belongs to the main thread. Samples arrays may
  * be filled by one worker thread each; only the main thread records rows.
@@ -150,7 +151,7 @@ typedef struct {
     size_t          errors;   /* sum of row errors and setup failures */
     size_t          failures; /* groups or setups that could not run */
     /* The isolation level of the engines and local clients opened next:
-     * "none" (the default: the plain figures of issue 3), or "namespaces"
+     * "none" (the default: the plain figures), or "namespaces"
      * where a group measures isolated cases beside them. */
     const char *iso;
 } bench_t;

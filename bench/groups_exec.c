@@ -84,9 +84,9 @@ exec_targets(bench_t *b, const bench_stats_t *floor, const bench_stats_t *local,
                  false, NULL);
 }
 
-/* Issue 4's targets: an isolated Exec against the unisolated floor, at
+/* The isolation targets: an isolated Exec against the unisolated floor, at
  * the engine's API (what isolation costs) and through the in-process
- * client (plus the RPC hop issue 3's targets are about). */
+ * client (plus the RPC hop the transport targets are about). */
 static void
 exec_iso_targets(bench_t *b, const bench_stats_t *floor,
                  const bench_stats_t *engine, const bench_stats_t *client)

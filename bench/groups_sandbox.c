@@ -98,8 +98,8 @@ life_floor(void *arg, size_t i, char *msg, size_t msglen)
 #define LIFE_CASES 5
 
 /* CreateSandbox alone with isolation namespaces (each sandbox deleted
- * again, untimed), after the interleaved rounds: the figure issue 4's
- * target is about. *out.n is 0 when it could not be measured. */
+ * again, untimed), after the interleaved rounds: the figure the isolation
+ * target's target is about. *out.n is 0 when it could not be measured. */
 static void
 life_iso_create(bench_t *b, nox_client_t *c, bench_stats_t *out)
 {
@@ -149,7 +149,7 @@ life_report(bench_t *b, bench_case_t *cases, nox_client_t *iso)
     bench_target(b, "create+delete ipc: p50 / fs floor",
                  st[3].n && st[0].n ? st[3].p50_us / st[0].p50_us : NAN, 1.3,
                  "x", false, NULL);
-    /* Issue 4: CreateSandbox with isolation against the filesystem floor
+    /* CreateSandbox with isolation against the filesystem floor
      * of a sandbox's layout. */
     life_iso_create(b, iso, &iso_create);
     bench_target(b, "isolated create: p50 - fs floor p50",

@@ -54,7 +54,7 @@ main_usage(FILE *f)
         "  --help\n");
 }
 
-/* The sizes of a full run (issue 3), or of a quick one. */
+/* The sizes of a full run, or of a quick one. */
 static void
 main_sizes(bench_t *b)
 {

@@ -226,8 +226,8 @@ bench_print_table(const bench_t *b)
                      report_ratio(r, ratio, sizeof(ratio)), r->errors);
     }
     if (b->n_targets > 0)
-        (void)printf("\n%-52s %14s %14s  %s\n", "targets (issues 3 and 4)",
-                     "measured", "limit", "result");
+        (void)printf("\n%-52s %14s %14s  %s\n", "targets", "measured", "limit",
+                     "result");
     for (size_t i = 0; i < b->n_targets; i++) {
         const bench_target_t *t = &b->targets[i];
 

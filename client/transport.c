@@ -169,7 +169,7 @@ transport_reset(nox_transport_t *t)
 /* Do not cut off a background dial that has connected but not finished
  * the SP handshake. When an nng 1.5.2 server's ipc listener sees a
  * connection close before it has written its half of the handshake, that
- * listener stops accepting connections for good (nng issue #1518). Our
+ * listener stops accepting connections for good (NNG bug #1518). Our
  * server notices and rebinds (server/listener.c), but clients that
  * connect in between are lost. A client closed right after opening (a
  * local check failed, or the caller only wanted to try a URL) would do

@@ -5,7 +5,7 @@
  * listener and hangs up before NNG has written its half of the SP
  * handshake, the write fails with EPIPE, the transport hands that on as
  * NNG_ECLOSED, and the core takes it for "listener closed": it never asks
- * that listener for a connection again (nng issue #1518, fixed in 1.6.0).
+ * that listener for a connection again (NNG bug #1518, fixed in 1.6.0).
  * The transport goes on accepting and completing handshakes, so the file
  * looks alive, but each later connection waits in the transport for good.
  * nng never frees such a connection, not even when the listener is closed

@@ -2,7 +2,7 @@
  * wire_strings.c - scan packed protobuf for string fields holding NUL.
  *
  * protobuf-c copies each string field into a NUL-terminated buffer and
- * drops its length (protobuf-c issue #203: by design), so a decoded
+ * drops its length (protobuf-c's tracker, #203: by design), so a decoded
  * string that held U+0000 is silently cut at it. Only the wire bytes
  * still know: a length-delimited field whose descriptor says STRING is
  * checked with memchr, one whose descriptor says MESSAGE is scanned the

@@ -696,7 +696,7 @@ half_open(const char *path)
     ck_assert_int_eq(close(fd), 0);
 }
 
-/* nng 1.5.2 (issue #1518) stops accepting on an ipc listener after such
+/* nng 1.5.2 (bug #1518) stops accepting on an ipc listener after such
  * a connection; the server's watch must notice and bind a fresh one. */
 START_TEST(server_recovers_its_ipc_listener_after_a_half_open_connection)
 {
