@@ -99,7 +99,7 @@ life_floor(void *arg, size_t i, char *msg, size_t msglen)
 
 /* CreateSandbox alone with isolation namespaces (each sandbox deleted
  * again, untimed), after the interleaved rounds: the figure the isolation
- * target's target is about. *out.n is 0 when it could not be measured. */
+ * target is about. *out.n is 0 when it could not be measured. */
 static void
 life_iso_create(bench_t *b, nox_client_t *c, bench_stats_t *out)
 {
