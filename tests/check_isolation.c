@@ -1060,7 +1060,7 @@ START_TEST(iso_planted_symlink_shows_nothing_of_the_host)
 END_TEST
 
 /* A destination through a link that leaves the workspace is redirected
- * to the workspace root (engine/paths.h: the documented rule), a member
+ * to the workspace root (engine/files/paths.h: the documented rule), a member
  * through it rejects the archive, and a member named like the link
  * replaces the link instead of writing through it. */
 START_TEST(iso_uploads_never_write_through_a_planted_symlink)

@@ -1,6 +1,6 @@
 /*
  * spawn_impl.h - what spawn.c and spawn_child.c share.
- * Private to engine/spawn*.c; the module's API is spawn.h.
+ * Private to engine/run/spawn*.c; the module's API is spawn.h.
  *
  * spawn_child.c starts the command: it finds the executable, prepares the
  * child's fds and runs the clone(CLONE_VM|CLONE_VFORK) child up to execve.

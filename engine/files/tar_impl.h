@@ -1,6 +1,6 @@
 /*
  * tar_impl.h - what tar_check.c, tar_extract.c and tar_pack.c share.
- * Private to engine/tar_*.c; the module's API is tar.h.
+ * Private to engine/files/tar_*.c; the module's API is tar.h.
  *
  * Extraction reads the archive twice: tar_check.c is pass 1 (names,
  * the path tree, every entry checked, nothing written) and owns the

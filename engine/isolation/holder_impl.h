@@ -1,7 +1,7 @@
 /*
  * holder_impl.h - what holder.c (the engine's side) and holder_child.c
- * (the holder itself) share. Private to engine/holder*.c; the module's API
- * is holder.h.
+ * (the holder itself) share. Private to engine/isolation/holder*.c; the
+ * module's API is holder.h.
  *
  * Start-up: the engine clones the holder with the new namespaces
  * (holder.c); the holder makes itself dumpable if it has to and says so;
