@@ -38,11 +38,19 @@ typedef struct {
     size_t         len;
 } wire_field_t;
 
-/* Where the scan is, for the error message: "env[0].key". */
+/* The fields the scan is inside, outermost first; named only when a NUL
+ * is found, so the scan stays linear (finding a repeated field's index
+ * means reading its message again from the start). */
 typedef struct {
-    char   text[WIRE_PATH_MAX];
-    size_t len;
-} wire_path_t;
+    const ProtobufCFieldDescriptor *fd;
+    const uint8_t                  *msg; /* the message holding the field */
+    const uint8_t                  *at;  /* where the field starts in it */
+} wire_frame_t;
+
+typedef struct {
+    wire_frame_t f[WIRE_MAX_DEPTH + 2];
+    unsigned     n;
+} wire_trail_t;
 
 static bool
 wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
@@ -119,48 +127,45 @@ wire_index_of(const uint8_t *p, const uint8_t *stop, uint32_t number)
     return n;
 }
 
-/* Append fd's name (with "[index]" when repeated) to path; the old
- * length is returned for wire_path_pop. A path too long is cut. */
-static size_t
-wire_path_push(wire_path_t *path, const ProtobufCFieldDescriptor *fd,
-               const uint8_t *msg, const uint8_t *at)
+/* INVALID_ARGUMENT naming the string field at the end of trail as a
+ * path, e.g. "env[0].key contains a NUL byte". A path too long is cut. */
+static nox_err_t
+wire_nul_error(const wire_trail_t *t, nox_status_t *st)
 {
-    size_t old = path->len, room = sizeof(path->text) - path->len;
-    int    n;
+    char   path[WIRE_PATH_MAX];
+    size_t len = 0;
 
-    if (fd->label == PROTOBUF_C_LABEL_REPEATED)
-        n = snprintf(path->text + old, room, "%s%s[%zu]", old ? "." : "",
-                     fd->name, wire_index_of(msg, at, fd->id));
-    else
-        n = snprintf(path->text + old, room, "%s%s", old ? "." : "", fd->name);
-    if (n < 0)
-        path->text[old] = '\0';
-    else
-        path->len += (size_t)n < room ? (size_t)n : room - 1;
-    return old;
-}
+    path[0] = '\0';
+    for (unsigned i = 0; i < t->n && len < sizeof(path) - 1; i++) {
+        const wire_frame_t *f = &t->f[i];
+        size_t              room = sizeof(path) - len;
+        int                 n;
 
-static void
-wire_path_pop(wire_path_t *path, size_t old)
-{
-    path->len = old;
-    path->text[old] = '\0';
+        if (f->fd->label == PROTOBUF_C_LABEL_REPEATED)
+            n = snprintf(path + len, room, "%s%s[%zu]", i ? "." : "",
+                         f->fd->name, wire_index_of(f->msg, f->at, f->fd->id));
+        else
+            n = snprintf(path + len, room, "%s%s", i ? "." : "", f->fd->name);
+        if (n < 0)
+            break;
+        len += (size_t)n < room ? (size_t)n : room - 1;
+    }
+    return nox__status_set(st, NOX_EINVAL, "%s contains a NUL byte", path);
 }
 
 static nox_err_t
 wire_scan(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
-          size_t len, unsigned depth, wire_path_t *path, nox_status_t *st)
+          size_t len, wire_trail_t *t, nox_status_t *st)
 {
     const uint8_t *p = data, *end = data + len;
 
-    if (depth > WIRE_MAX_DEPTH)
+    if (t->n > WIRE_MAX_DEPTH)
         return nox__status_set(st, NOX_EINVAL, "%s nested too deeply",
                                desc->short_name);
     while (p < end) {
         const uint8_t                  *at = p;
         const ProtobufCFieldDescriptor *fd;
         wire_field_t                    f;
-        size_t                          old;
         nox_err_t                       rv;
 
         if (!wire_next(&p, end, &f))
@@ -174,17 +179,16 @@ wire_scan(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
             continue;
         if (fd->type == PROTOBUF_C_TYPE_STRING &&
             memchr(f.val, '\0', f.len) != NULL) {
-            (void)wire_path_push(path, fd, data, at);
-            return nox__status_set(st, NOX_EINVAL, "%s contains a NUL byte",
-                                   path->text);
+            t->f[t->n++] = (wire_frame_t){fd, data, at};
+            return wire_nul_error(t, st);
         }
         if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
             continue;
-        old = wire_path_push(path, fd, data, at);
-        rv = wire_scan(fd->descriptor, f.val, f.len, depth + 1, path, st);
+        t->f[t->n++] = (wire_frame_t){fd, data, at};
+        rv = wire_scan(fd->descriptor, f.val, f.len, t, st);
         if (rv != NOX_OK)
             return rv;
-        wire_path_pop(path, old);
+        t->n--;
     }
     return NOX_OK;
 }
@@ -193,11 +197,10 @@ nox_err_t
 nox__wire_check_strings(const ProtobufCMessageDescriptor *desc,
                         const uint8_t *data, size_t len, nox_status_t *st)
 {
-    wire_path_t path;
+    wire_trail_t trail;
 
-    path.len = 0;
-    path.text[0] = '\0';
+    trail.n = 0;
     if (len == 0)
         return NOX_OK; /* data may be NULL: an all-default message */
-    return wire_scan(desc, data, len, 0, &path, st);
+    return wire_scan(desc, data, len, &trail, st);
 }
