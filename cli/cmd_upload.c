@@ -172,24 +172,28 @@ upload_file_fd(upload_t *u, int fd, const char *path, const char *name)
 }
 
 /* Open a FILE argument (following a symlink, as cp does) without ever
- * blocking: O_NONBLOCK makes opening a FIFO return at once, so that
- * upload_file_fd can refuse it; a regular file's reads ignore the flag. A
- * socket cannot be opened at all, so say what it is. */
+ * blocking or touching a device: what stat says is a FIFO, device or
+ * socket is refused unopened (opening a device can act: a tape rewinds,
+ * a watchdog arms). O_NONBLOCK covers a file swapped for a FIFO after the
+ * stat, which upload_file_fd then refuses; a regular file's reads ignore
+ * the flag. */
 static int
 upload_open_arg(upload_t *u, const char *path)
 {
     struct stat st;
     const char *odd;
-    int         fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    int         fd, err;
 
+    if (stat(path, &st) == 0 && (odd = upload_odd_type(st.st_mode)) != NULL) {
+        (void)upload_refuse_type(u, path, odd);
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd >= 0)
         return fd;
-    int err = errno;
-    if (stat(path, &st) == 0 && (odd = upload_odd_type(st.st_mode)) != NULL)
-        (void)upload_refuse_type(u, path, odd);
-    else
-        (void)upload_error(u, nox__cli_errno_err(err), "%s: %s", path,
-                           strerror(err));
+    err = errno;
+    (void)upload_error(u, nox__cli_errno_err(err), "%s: %s", path,
+                       strerror(err));
     return -1;
 }
 
