@@ -95,6 +95,13 @@ void nox__cond_sleep_until(pthread_cond_t *cv, pthread_mutex_t *mu,
 #define NOX_RFC3339_LEN 32
 void nox__rfc3339(int64_t t, char out[NOX_RFC3339_LEN]);
 
+/* ---- text ---- */
+
+/* Append s to out (at *len, capacity cap, kept NUL-terminated) with
+ * control characters as \xNN, so request data never moves a terminal's
+ * cursor or forges log lines; stops when out is full. */
+void nox__append_escaped(char *out, size_t cap, size_t *len, const char *s);
+
 /* ---- fd I/O ---- */
 
 /* Write all n bytes, retrying on EINTR and short writes. Returns 0 or an

@@ -125,3 +125,24 @@ nox__close(int fd)
         (void)close(fd); /* on Linux the fd is gone even on EINTR */
     errno = saved;
 }
+
+void
+nox__append_escaped(char *out, size_t cap, size_t *len, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*len + 5 >= cap)
+            break;
+        if (*p < 0x20 || *p == 0x7f) {
+            out[(*len)++] = '\\';
+            out[(*len)++] = 'x';
+            out[(*len)++] = hex[*p >> 4];
+            out[(*len)++] = hex[*p & 0xf];
+        } else {
+            out[(*len)++] = (char)*p;
+        }
+    }
+    if (*len < cap)
+        out[*len] = '\0';
+}

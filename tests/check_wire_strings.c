@@ -420,9 +420,9 @@ START_TEST(dispatch_refuses_env_keys_with_a_newline_or_equals)
     create("envs");
     exec_msg(&e, cmd, 1, "A\nB", "1", "C", "2");
     e.req.session_id = (char *)"envs";
-    /* The reply's message shows control characters as '?'. */
+    /* The message shows the name's control characters escaped. */
     expect_code(call_nul(SANDBOX "Exec", &e.req.base, NULL), INVALID_ARGUMENT,
-                "invalid environment variable name: 'A?B'");
+                "invalid environment variable name: 'A\\x0aB'");
     exec_msg(&e, cmd, 1, "A", "1", "C=D", "2");
     e.req.session_id = (char *)"envs";
     expect_code(call_nul(SANDBOX "Exec", &e.req.base, NULL), INVALID_ARGUMENT,

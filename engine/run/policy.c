@@ -520,10 +520,19 @@ nox__policy_check_env_name(const char *name, nox_status_t *st)
     if (name == NULL || name[0] == '\0')
         return nox__status_set(st, NOX_EINVAL,
                                "invalid environment variable name: ''");
-    for (; *p != '\0'; p++)
-        if (*p == '=' || *p < 0x20 || *p == 0x7f)
+    for (; *p != '\0'; p++) {
+        if (*p == '=' || *p < 0x20 || *p == 0x7f) {
+            /* Quoted with its control characters escaped: the message
+             * reaches terminals and logs. */
+            char   quoted[NOX_MSG_MAX / 2];
+            size_t len = 0;
+
+            quoted[0] = '\0';
+            nox__append_escaped(quoted, sizeof(quoted), &len, name);
             return nox__status_set(st, NOX_EINVAL,
                                    "invalid environment variable name: '%s'",
-                                   name);
+                                   quoted);
+        }
+    }
     return NOX_OK;
 }

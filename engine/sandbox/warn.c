@@ -67,28 +67,6 @@ nox__warn_start(const nox_warn_t *w, const char *base_dir, bool namespaces,
     warn_emit(w, text);
 }
 
-/* Append s to text (at *len, capacity cap) with control characters as
- * \xNN: request data (argv) must not move the cursor, clear the screen or
- * forge extra log lines on the operator's terminal. */
-static void
-warn_append_escaped(char *text, size_t cap, size_t *len, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*len + 5 >= cap)
-            return;
-        if (*p < 0x20 || *p == 0x7f) {
-            text[(*len)++] = '\\';
-            text[(*len)++] = 'x';
-            text[(*len)++] = hex[*p >> 4];
-            text[(*len)++] = hex[*p & 0xf];
-        } else {
-            text[(*len)++] = (char)*p;
-        }
-    }
-}
-
 void
 nox__warn_exec(const nox_warn_t *w, const char *session_id,
                const char *const *argv, size_t argc)
@@ -107,7 +85,7 @@ nox__warn_exec(const nox_warn_t *w, const char *session_id,
         len = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
     for (size_t i = 0; i < argc && len + 5 < sizeof(text); i++) {
         text[len++] = ' ';
-        warn_append_escaped(text, sizeof(text), &len, argv[i]);
+        nox__append_escaped(text, sizeof(text), &len, argv[i]);
     }
     if (len + 5 >= sizeof(text)) { /* cut short: say so */
         len = len < sizeof(text) - 4 ? len : sizeof(text) - 4;
