@@ -260,6 +260,30 @@ START_TEST(upload_on_a_full_disk_undoes_what_it_wrote)
 }
 END_TEST
 
+START_TEST(upload_on_a_full_disk_removes_the_destination_it_created)
+{
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    char               ws[PATH_MAX], names[1024];
+    size_t             len;
+
+    if (!mounted)
+        return;
+    full_create("up", &info);
+    (void)snprintf(ws, sizeof(ws), "%s/workspace", info.path);
+    char *tar = full_tar(&len);
+    full_fill(FULL_ROOM);
+    ck_assert_int_eq(nox_engine_upload(eng, "up", "brand/new/dest",
+                                       NOX_TAR_PLAIN, tar, len, NULL, &st),
+                     NOX_ERESOURCE);
+    ck_assert_str_eq(st.msg, want_msg);
+    full_names(ws, names, sizeof(names));
+    ck_assert_str_eq(names, "");
+    full_unfill();
+    free(tar);
+}
+END_TEST
+
 START_TEST(create_on_a_full_disk_leaves_nothing)
 {
     nox_sandbox_info_t info;
@@ -322,6 +346,8 @@ disk_full_suite(void)
     tcase_add_checked_fixture(tc, full_setup, full_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, upload_on_a_full_disk_undoes_what_it_wrote);
+    tcase_add_test(tc,
+                   upload_on_a_full_disk_removes_the_destination_it_created);
     tcase_add_test(tc, create_on_a_full_disk_leaves_nothing);
     tcase_add_test(tc, touch_on_a_full_disk_keeps_the_metadata);
     suite_add_tcase(s, tc);

@@ -933,6 +933,31 @@ START_TEST(engine_warnings_escape_control_characters)
     tu_rmtree_free(log_dir);
 }
 END_TEST
+/* A failed upload takes back the destination directories it created, and
+ * only those: what stood before, or was written into meanwhile, stays. */
+START_TEST(engine_failed_upload_removes_the_destination_it_created)
+{
+    nox_status_t st;
+    char         ws[PATH_MAX];
+    uint64_t     files = 7;
+
+    create(eng, "up", 0, true);
+    (void)snprintf(ws, sizeof(ws), "%s/noxrunner_sandbox_up/workspace", base);
+    /* Not an archive at all: rejected after the destination is made. */
+    ck_assert_int_eq(nox_engine_upload(eng, "up", "brand/new/dest", NOX_TAR_GZ,
+                                       "not a tar", 9, &files, &st),
+                     NOX_EINVAL);
+    ck_assert(!tu_exists(ws, "brand"));
+    ck_assert_uint_eq(files, 7);
+    /* A directory that stood before the call stays. */
+    ck_assert_int_eq(mkdir(strcat(ws, "/brand"), 0755), 0);
+    ck_assert_int_eq(nox_engine_upload(eng, "up", "/workspace/brand/new/dest",
+                                       NOX_TAR_GZ, "x", 1, NULL, &st),
+                     NOX_EINVAL);
+    ck_assert(tu_exists(ws, "."));
+    ck_assert(!tu_exists(ws, "new"));
+}
+END_TEST
 
 static Suite *
 engine_suite(void)
@@ -952,6 +977,8 @@ engine_suite(void)
     tcase_add_test(life, engine_state_survives_a_restart);
     tcase_add_test(life, engine_concurrent_creates_make_exactly_one_sandbox);
     tcase_add_test(life, engine_list_is_sorted_and_has_paths);
+    tcase_add_test(life,
+                   engine_failed_upload_removes_the_destination_it_created);
     tcase_add_test(
         life,
         engine_damaged_metadata_is_repaired_by_create_and_removed_by_delete);

@@ -49,6 +49,7 @@ nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
                   uint64_t *files_written, nox_status_t *st)
 {
     nox_live_sandbox_t sb;
+    nox_path_made_t    made;
     int                ws_fd = -1, dest_fd = -1;
     uint64_t           n = 0, budget = 0;
     nox_err_t          rv;
@@ -66,11 +67,16 @@ nox_engine_upload(nox_engine_t *e, const char *sid, const char *dest,
     bool as = nox__fs_as_sandbox_user(sb.meta.namespaces, true);
     /* Where dest_fd really is, not the path that reached it, is what
      * extraction judges symlink targets by: hence the workspace fd. */
-    rv = nox__path_open(ws_fd, dest, NOX_PATH_DIR | NOX_PATH_CREATE, &dest_fd,
-                        NULL, 0, NULL, st);
-    if (rv == NOX_OK)
+    rv = nox__path_open_made(ws_fd, dest, NOX_PATH_DIR | NOX_PATH_CREATE,
+                             &dest_fd, &made, st);
+    if (rv == NOX_OK) {
         rv = nox__tar_extract_limited(ws_fd, dest_fd, format, data, len, budget,
                                       &n, st);
+        /* The call is undone as a whole, the destination directories it
+         * created included. */
+        if (rv != NOX_OK)
+            nox__path_unmake(ws_fd, &made);
+    }
     if (as)
         (void)nox__fs_as_sandbox_user(true, false);
     if (rv == NOX_OK && files_written != NULL)

@@ -279,7 +279,8 @@ paths_is_escape(int err)
  * redirects). */
 static nox_err_t
 paths_mkdir_step(int ws_fd, int parent_fd, const char *prefix, const char *name,
-                 const char *rel, int *fd_out, nox_status_t *st)
+                 const char *rel, int *fd_out, nox_path_made_t *made,
+                 nox_status_t *st)
 {
     int dflags = paths_oflags(NOX_PATH_DIR);
     int fd = paths_openat2(ws_fd, prefix, dflags);
@@ -289,11 +290,16 @@ paths_mkdir_step(int ws_fd, int parent_fd, const char *prefix, const char *name,
         /* mkdirat never follows a final symlink: a dangling link here
          * gives EEXIST and nothing is created at its target. EEXIST from
          * a concurrent creator is just as fine. */
-        if (mkdirat(parent_fd, name, 0755) != 0 && errno != EEXIST)
+        if (mkdirat(parent_fd, name, 0755) == 0) {
+            if (made->path[0] == '\0')
+                made->keep = (size_t)(name - prefix);
+            memcpy(made->path, prefix, strlen(prefix) + 1);
+        } else if (errno != EEXIST) {
             return nox__status_errno(st, NOX_EINTERNAL, errno,
                                      "cannot create directory "
                                      "/workspace/%s",
                                      prefix);
+        }
         fd = paths_openat2(ws_fd, prefix, dflags);
         err = fd < 0 ? errno : 0;
         /* Still missing after mkdir: a dangling symlink (or it was
@@ -309,10 +315,11 @@ paths_mkdir_step(int ws_fd, int parent_fd, const char *prefix, const char *name,
 
 /* Create the missing directories of rel one component at a time. Each
  * prefix is reopened beneath ws_fd, so a symlink swapped in by a command
- * between steps is caught by RESOLVE_BENEATH like any other. */
+ * between steps is caught by RESOLVE_BENEATH like any other. A failure
+ * removes again what this call created. */
 static nox_err_t
 paths_create(int ws_fd, const char *rel, unsigned flags, int *fd_out,
-             bool *escaped, nox_status_t *st)
+             bool *escaped, nox_path_made_t *made, nox_status_t *st)
 {
     char      prefix[PATH_MAX];
     size_t    n = strlen(rel), pos = 0, end;
@@ -327,10 +334,12 @@ paths_create(int ws_fd, const char *rel, unsigned flags, int *fd_out,
         memcpy(prefix, rel, end); /* rel is shorter than PATH_MAX */
         prefix[end] = '\0';
         rv = paths_mkdir_step(ws_fd, parent_fd, prefix, prefix + pos, rel, &fd,
-                              st);
+                              made, st);
         nox__close(parent_fd);
-        if (rv != NOX_OK)
+        if (rv != NOX_OK) {
+            nox__path_unmake(ws_fd, made);
             return rv;
+        }
         if (fd < 0) {
             *escaped = true;
             return paths_open_root(ws_fd, flags, fd_out, st);
@@ -346,7 +355,7 @@ paths_create(int ws_fd, const char *rel, unsigned flags, int *fd_out,
  * instead because rel leads out of the workspace. */
 static nox_err_t
 paths_open_rel(int ws_fd, const char *rel, unsigned flags, int *fd_out,
-               bool *escaped, nox_status_t *st)
+               bool *escaped, nox_path_made_t *made, nox_status_t *st)
 {
     int fd, err;
 
@@ -361,19 +370,22 @@ paths_open_rel(int ws_fd, const char *rel, unsigned flags, int *fd_out,
         return paths_open_root(ws_fd, flags, fd_out, st);
     }
     if (err == ENOENT && (flags & NOX_PATH_CREATE))
-        return paths_create(ws_fd, rel, flags, fd_out, escaped, st);
+        return paths_create(ws_fd, rel, flags, fd_out, escaped, made, st);
     return paths_fail(err, rel, st);
 }
 
-nox_err_t
-nox__path_open(int ws_fd, const char *req, unsigned flags, int *fd_out,
-               char *rel_out, size_t rel_len, bool *redirected,
-               nox_status_t *st)
+static nox_err_t
+paths_open(int ws_fd, const char *req, unsigned flags, int *fd_out,
+           char *rel_out, size_t rel_len, bool *redirected,
+           nox_path_made_t *made, nox_status_t *st)
 {
     char      rel[PATH_MAX];
     bool      redir = false, escaped = false;
     int       fd = -1;
     nox_err_t rv;
+
+    made->path[0] = '\0';
+    made->keep = 0;
 
     rv = nox__path_normalize(req, rel, sizeof(rel), &redir, st);
     if (rv != NOX_OK)
@@ -382,7 +394,7 @@ nox__path_open(int ws_fd, const char *req, unsigned flags, int *fd_out,
     if (rel_out != NULL && strlen(rel) >= rel_len)
         return nox__status_set(st, NOX_EINVAL, "path too long: /workspace%s%s",
                                paths_sep(rel), rel);
-    rv = paths_open_rel(ws_fd, rel, flags, &fd, &escaped, st);
+    rv = paths_open_rel(ws_fd, rel, flags, &fd, &escaped, made, st);
     if (rv != NOX_OK)
         return rv;
     if (escaped)
@@ -393,4 +405,53 @@ nox__path_open(int ws_fd, const char *req, unsigned flags, int *fd_out,
         *redirected = redir || escaped;
     *fd_out = fd;
     return NOX_OK;
+}
+
+nox_err_t
+nox__path_open(int ws_fd, const char *req, unsigned flags, int *fd_out,
+               char *rel_out, size_t rel_len, bool *redirected,
+               nox_status_t *st)
+{
+    nox_path_made_t made;
+
+    return paths_open(ws_fd, req, flags, fd_out, rel_out, rel_len, redirected,
+                      &made, st);
+}
+
+nox_err_t
+nox__path_open_made(int ws_fd, const char *req, unsigned flags, int *fd_out,
+                    nox_path_made_t *made, nox_status_t *st)
+{
+    return paths_open(ws_fd, req, flags, fd_out, NULL, 0, NULL, made, st);
+}
+
+void
+nox__path_unmake(int ws_fd, nox_path_made_t *made)
+{
+    struct open_how how;
+    char           *slash;
+    int             fd;
+
+    memset(&how, 0, sizeof(how));
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    /* No symlink at all on the way: one a command swapped in must not
+     * point the removal at another directory. */
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+    while (strlen(made->path) > made->keep) {
+        slash = strrchr(made->path, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        fd = (int)syscall(SYS_openat2, ws_fd, slash != NULL ? made->path : ".",
+                          &how, sizeof(how));
+        /* rmdir semantics: a directory a command has written into since
+         * stays, and so then do the ones above it. */
+        bool gone =
+            fd >= 0 && unlinkat(fd, slash != NULL ? slash + 1 : made->path,
+                                AT_REMOVEDIR) == 0;
+        nox__close(fd);
+        if (!gone || slash == NULL)
+            break;
+    }
+    made->path[0] = '\0';
+    made->keep = 0;
 }

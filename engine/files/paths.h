@@ -17,6 +17,7 @@
 
 #include "nox_common.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -50,5 +51,26 @@ enum {
 nox_err_t nox__path_open(int ws_fd, const char *req, unsigned flags,
                          int *fd_out, char *rel_out, size_t rel_len,
                          bool *redirected, nox_status_t *st);
+
+/* The directories one nox__path_open_made() call created: path is the
+ * deepest (relative to the workspace, "" when none was), and its first
+ * keep bytes name what already stood there. */
+typedef struct {
+    char   path[PATH_MAX];
+    size_t keep;
+} nox_path_made_t;
+
+/* nox__path_open without rel_out and redirected, also filling *made (never
+ * NULL) on success, so the caller can take back what this call created
+ * when its later work fails. On failure nothing it created is left. */
+nox_err_t nox__path_open_made(int ws_fd, const char *req, unsigned flags,
+                              int *fd_out, nox_path_made_t *made,
+                              nox_status_t *st);
+
+/* Remove the directories in *made, deepest first, each only while it is
+ * still an empty directory reached without any symlink below ws_fd
+ * (rmdir semantics: what a command wrote into one keeps it, and the ones
+ * above it). Best effort; *made is emptied. */
+void nox__path_unmake(int ws_fd, nox_path_made_t *made);
 
 #endif /* NOX_PATHS_H */

@@ -36,11 +36,18 @@
  * rejected entry (the message names it), or a dest_fd not below root_fd;
  * nothing is written then. NOX_ERESOURCE past NOX_TAR_MAX_ENTRIES or
  * NOX_TAR_MAX_BYTES, or when the device is full (st->no_space set).
- * NOX_EINTERNAL for other I/O errors while writing. A failure while
- * writing undoes the call: what it created is removed and what it replaced
- * is put back (replaced entries wait under a temporary name until the end,
- * so the device needs room for both meanwhile); only the modes of
- * directories that already existed stay changed. */
+ * NOX_EABORTED when a directory the call made or opened was removed or
+ * renamed meanwhile (a command changed the workspace). NOX_EINTERNAL for
+ * other I/O errors while writing. A failure while writing undoes the call:
+ * what it created is removed and what it replaced is put back (replaced
+ * entries wait under a temporary name until the end, so the device needs
+ * room for both meanwhile); only the modes of directories that already
+ * existed stay changed. A name someone else wrote after this call (a
+ * concurrent upload) keeps their entry: the call's own is not there to
+ * undo, and what it replaced is dropped. On a filesystem without
+ * renameat2's RENAME_NOREPLACE and RENAME_EXCHANGE (NFS, some FUSE) a
+ * plain rename is used: new entries are still undone, but a file or
+ * symlink the call replaced stays replaced. */
 nox_err_t nox__tar_extract(int root_fd, int dest_fd, nox_tar_format_t format,
                            const void *data, size_t len,
                            uint64_t *files_written, nox_status_t *st);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +38,19 @@ write_errno(tar_write_t *w, int err, const char *what)
 {
     char show[NOX_TAR_SHOW_MAX + 4];
 
-    /* Pass 1 saw no symlink or file on the path, so one now means the
-     * tree changed under us; refuse rather than follow. */
-    if (err == ELOOP || err == ENOTDIR)
+    /* Pass 1 saw no symlink on the path, so one now means the tree
+     * changed under us; refuse rather than follow. */
+    if (err == ELOOP)
         return nox__tar_reject(w->st, w->raw,
                                "path goes through a symlink or non-directory");
+    /* Every call here is under a directory this upload made or opened: a
+     * name gone or no longer a directory means a command removed or
+     * renamed it meanwhile. Not our fault, nor the archive's; the caller
+     * rolls back before answering. */
+    if (err == ENOENT || err == ENOTDIR)
+        return nox__status_set(w->st, NOX_EABORTED,
+                               "the workspace changed during the upload; "
+                               "nothing of it was kept");
     nox__tar_show(w->raw, show);
     return nox__status_errno(w->st, NOX_EINTERNAL, err, "cannot %s for '%s'",
                              what, show);
@@ -69,7 +78,8 @@ write_walk(tar_write_t *w, char *path, int *out)
         if (slash != NULL)
             *slash = '\0';
         /* path now ends at comp: the directory's name below dest. */
-        err = nox__tar_undo_push(&w->undo, NOX_TAR_UNDO_MKDIR, "", path, NULL)
+        err = nox__tar_undo_push(&w->undo, NOX_TAR_UNDO_MKDIR, "", path, NULL,
+                                 NULL)
                   ? ENOMEM
                   : 0;
         if (err == 0 && mkdirat(fd, comp, 0755) != 0) {
@@ -159,19 +169,50 @@ write_unswap_dir(tar_write_t *w, int dir_fd, const char *tmp, const char *name)
     return nox__tar_reject(w->st, w->raw, "a directory exists at that name");
 }
 
+/* write_commit on a filesystem without renameat2's flags (NFS, some FUSE):
+ * a plain rename, which cannot keep what it replaces. An entry made where
+ * nothing stood (judged just before the rename: a concurrent writer can
+ * slip in between) is undone like any other; a file or symlink replaced
+ * here is replaced for good, even if the upload then fails. */
+static nox_err_t
+write_commit_plain(tar_write_t *w, int dir_fd, const char *tmp,
+                   const char *name, const struct stat *own)
+{
+    struct stat sb;
+    bool        fresh;
+
+    fresh =
+        fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
+    if (fresh && nox__tar_undo_push(&w->undo, NOX_TAR_UNDO_CREATED, w->parent,
+                                    name, NULL, own) != NOX_OK)
+        return write_no_memory(w);
+    if (renameat(dir_fd, tmp, dir_fd, name) == 0)
+        return NOX_OK;
+    int err = errno;
+    if (fresh)
+        nox__tar_undo_pop(&w->undo);
+    if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
+        return nox__tar_reject(w->st, w->raw,
+                               "a directory exists at that name");
+    return write_errno(w, err, "rename into place");
+}
+
 /* Move tmp to name in dir_fd (w->parent below the destination). Where
  * something already is, the two are swapped, so the old entry waits
  * under tmp until the extraction ends (then it is removed, or swapped
- * back if the extraction failed); a directory there is refused. On a
- * filesystem without these renames, a plain rename replaces for good. */
+ * back if the extraction failed); a directory there is refused. */
 static nox_err_t
 write_commit(tar_write_t *w, int dir_fd, const char *tmp, const char *name)
 {
     const char     *parent = w->parent;
     nox_tar_undo_t *u = &w->undo;
+    struct stat     own;
     int             err;
 
-    if (nox__tar_undo_push(u, NOX_TAR_UNDO_CREATED, parent, name, NULL) !=
+    /* What we put at the name, so that undoing touches only that. */
+    if (fstatat(dir_fd, tmp, &own, AT_SYMLINK_NOFOLLOW) != 0)
+        return write_errno(w, errno, "look at the new entry");
+    if (nox__tar_undo_push(u, NOX_TAR_UNDO_CREATED, parent, name, NULL, &own) !=
         NOX_OK)
         return write_no_memory(w);
     if (renameat2(dir_fd, tmp, dir_fd, name, RENAME_NOREPLACE) == 0)
@@ -179,8 +220,8 @@ write_commit(tar_write_t *w, int dir_fd, const char *tmp, const char *name)
     err = errno;
     nox__tar_undo_pop(u);
     if (err == EEXIST) {
-        if (nox__tar_undo_push(u, NOX_TAR_UNDO_REPLACED, parent, name, tmp) !=
-            NOX_OK)
+        if (nox__tar_undo_push(u, NOX_TAR_UNDO_REPLACED, parent, name, tmp,
+                               &own) != NOX_OK)
             return write_no_memory(w);
         if (renameat2(dir_fd, tmp, dir_fd, name, RENAME_EXCHANGE) == 0)
             return write_unswap_dir(w, dir_fd, tmp, name);
@@ -189,12 +230,7 @@ write_commit(tar_write_t *w, int dir_fd, const char *tmp, const char *name)
     }
     if (err != EINVAL) /* EINVAL: this filesystem lacks the flag */
         return write_errno(w, err, "rename into place");
-    if (renameat(dir_fd, tmp, dir_fd, name) == 0)
-        return NOX_OK;
-    if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST)
-        return nox__tar_reject(w->st, w->raw,
-                               "a directory exists at that name");
-    return write_errno(w, errno, "rename into place");
+    return write_commit_plain(w, dir_fd, tmp, name, &own);
 }
 
 static nox_err_t
@@ -283,7 +319,7 @@ write_dir(tar_write_t *w, int dir_fd, const char *name, struct archive_entry *e)
 {
     int fd, err = 0;
 
-    if (nox__tar_undo_push(&w->undo, NOX_TAR_UNDO_MKDIR, w->parent, name,
+    if (nox__tar_undo_push(&w->undo, NOX_TAR_UNDO_MKDIR, w->parent, name, NULL,
                            NULL) != NOX_OK)
         return write_no_memory(w);
     if (mkdirat(dir_fd, name, 0700) != 0) {

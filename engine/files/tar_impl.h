@@ -13,6 +13,8 @@
 #include "tar.h"
 #include "nox_archive.h"
 
+#include <sys/stat.h>
+
 #define NOX_TAR_IO_SIZE (64 * 1024) /* copy buffer, both directions */
 #define NOX_TAR_TMP_LEN 32          /* ".nox-tmp-<16 hex digits>" */
 #define NOX_TAR_SHOW_MAX 200 /* bytes of an entry name quoted in a message */
@@ -81,12 +83,16 @@ typedef struct {
 } nox_tar_undo_t;
 
 /* Record a step on parent/name (parent "" for the destination itself;
- * backup only for NOX_TAR_UNDO_REPLACED). Push before doing the step and
- * pop if it then fails, so a step done is always recorded. NOX_ERESOURCE
- * when memory runs out (nothing recorded). */
+ * backup only for NOX_TAR_UNDO_REPLACED). own (NULL for
+ * NOX_TAR_UNDO_MKDIR) is the entry the step puts at the name: the
+ * rollback touches the name only while it still holds that very entry
+ * (st_dev, st_ino), so what a concurrent writer put there after us stays.
+ * Push before doing the step and pop if it then fails, so a step done is
+ * always recorded. NOX_ERESOURCE when memory runs out (nothing
+ * recorded). */
 nox_err_t nox__tar_undo_push(nox_tar_undo_t *u, uint8_t kind,
                              const char *parent, const char *name,
-                             const char *backup);
+                             const char *backup, const struct stat *own);
 
 /* Forget the last step pushed. */
 void nox__tar_undo_pop(nox_tar_undo_t *u);

@@ -1,6 +1,8 @@
 /* tar_undo.c - what extraction pass 2 changed, so that a failed upload
  * (a full disk, a directory raced into place) leaves the destination as
  * it found it: what it created is removed, what it replaced is put back.
+ * A name is touched only while it still holds the entry the step put
+ * there, so a concurrent upload that wrote it after us keeps its write.
  *
  * Every path is below the destination and was checked in pass 1 to go
  * through real directories only; undoing still walks them one component
@@ -11,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +23,13 @@ struct nox_tar_undo_step {
     char   *path; /* "dir/name" below the destination; owned */
     uint8_t kind; /* NOX_TAR_UNDO_* */
     char    backup[NOX_TAR_TMP_LEN]; /* REPLACED: the old entry's name now */
+    dev_t   own_dev;                 /* CREATED, REPLACED: what we put */
+    ino_t   own_ino;                 /* at the name */
 };
 
 nox_err_t
 nox__tar_undo_push(nox_tar_undo_t *u, uint8_t kind, const char *parent,
-                   const char *name, const char *backup)
+                   const char *name, const char *backup, const struct stat *own)
 {
     nox_tar_undo_step_t *steps = u->steps;
     char                *path;
@@ -43,6 +48,8 @@ nox__tar_undo_push(nox_tar_undo_t *u, uint8_t kind, const char *parent,
     steps[u->n].kind = kind;
     (void)snprintf(steps[u->n].backup, sizeof(steps[u->n].backup), "%s",
                    backup != NULL ? backup : "");
+    steps[u->n].own_dev = own != NULL ? own->st_dev : 0;
+    steps[u->n].own_ino = own != NULL ? own->st_ino : 0;
     u->n++;
     return NOX_OK;
 }
@@ -75,6 +82,32 @@ undo_open_parent(int dest_fd, char *path, char **name)
     return fd;
 }
 
+/* Does name in fd still hold the entry step s put there? */
+static bool
+undo_is_ours(int fd, const char *name, const nox_tar_undo_step_t *s)
+{
+    struct stat sb;
+
+    return fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+           sb.st_dev == s->own_dev && sb.st_ino == s->own_ino;
+}
+
+/* Put the entry we replaced back, but only over what we wrote: if another
+ * upload (or a command) has written the name since, theirs is the newer
+ * state and stays, and the old entry is dropped. */
+static void
+undo_replaced(int fd, const char *name, const nox_tar_undo_step_t *s)
+{
+    if (undo_is_ours(fd, name, s) &&
+        renameat2(fd, s->backup, fd, name, RENAME_EXCHANGE) == 0 &&
+        !undo_is_ours(fd, s->backup, s))
+        /* Someone wrote the name between the check and the swap: their
+         * entry goes back to it. */
+        (void)renameat2(fd, s->backup, fd, name, RENAME_EXCHANGE);
+    /* The backup now holds ours or the old entry: either way it goes. */
+    (void)unlinkat(fd, s->backup, 0);
+}
+
 /* Undo one step. Best effort: a step that cannot be undone (a command
  * changed the tree meanwhile) is left, and the others still are. */
 static void
@@ -87,19 +120,16 @@ undo_step(int dest_fd, nox_tar_undo_step_t *s)
         return;
     switch (s->kind) {
     case NOX_TAR_UNDO_CREATED:
-        (void)unlinkat(fd, name, 0);
+        /* Only ours: a concurrent upload may have put its own there. */
+        if (undo_is_ours(fd, name, s))
+            (void)unlinkat(fd, name, 0);
         break;
     case NOX_TAR_UNDO_MKDIR:
         /* Only if empty: a command may have written into it meanwhile. */
         (void)unlinkat(fd, name, AT_REMOVEDIR);
         break;
     case NOX_TAR_UNDO_REPLACED:
-        /* Swap the old entry back in; the new one, now under the backup
-         * name, goes. */
-        if (renameat2(fd, s->backup, fd, name, RENAME_EXCHANGE) == 0)
-            (void)unlinkat(fd, s->backup, 0);
-        else /* the new one is gone already: the old one goes back */
-            (void)renameat(fd, s->backup, fd, name);
+        undo_replaced(fd, name, s);
         break;
     }
     nox__close(fd);
