@@ -1978,7 +1978,9 @@ START_TEST(iso_stopping_sandbox_processes_cannot_hang_the_engine)
     nox_exec_result_free(&res);
     ck_assert_int_eq(nox_engine_delete(eng, "stop", &deleted, &st), NOX_OK);
     ck_assert(deleted);
-    ck_assert_int_eq(iso_await_count(stopper, 3, 0, 2000), 0);
+    /* Killed with their pid namespace; on a loaded machine the kernel
+     * can take a while to tear a stopped process down. */
+    ck_assert_int_eq(iso_await_count(stopper, 3, 0, 10000), 0);
     ck_assert(!iso_holder_alive(&h));
     ck_assert_int_eq(iso_count_in_pidns(h.ns), 0);
 }
