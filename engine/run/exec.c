@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +41,15 @@ typedef struct {
     uint64_t           oom_before;
     nox_exec_done_fn   done;
     void              *arg;
+    atomic_bool vanished; /* exec_on_start killed it: the sandbox is gone */
 } exec_job_t;
 
 /* Runs as soon as the command exists and is registered with the runner.
  * Checking then that the sandbox still stands closes the race with a
  * concurrent DeleteSandbox: either the delete sees the registration and
- * kills the group, or we see the rename and kill it ourselves. */
+ * kills the group (a command killed while running: SIGNALED), or we see
+ * the rename and kill it ourselves: then it never ran in a sandbox that
+ * existed, and the caller hears NOT_FOUND (exec_on_done). */
 static void
 exec_on_start(void *arg, pid_t pgid)
 {
@@ -55,8 +59,10 @@ exec_on_start(void *arg, pid_t pgid)
     if (fstatat(j->engine->base_fd, j->sb.name, &now, AT_SYMLINK_NOFOLLOW) !=
             0 ||
         fstat(j->sb.sb_fd, &then) != 0 || now.st_ino != then.st_ino ||
-        now.st_dev != then.st_dev)
+        now.st_dev != then.st_dev) {
+        atomic_store(&j->vanished, true);
         (void)kill(-pgid, SIGKILL);
+    }
 }
 
 static void
@@ -74,7 +80,17 @@ exec_on_done(void *arg, nox_err_t rv, nox_exec_result_t *res,
 {
     exec_job_t   *j = arg;
     nox_engine_t *e = j->engine;
+    nox_status_t  fin = *st;
 
+    /* Its sandbox was deleted before the command got going: the kill is
+     * ours, not an outcome of the command. */
+    if (rv == NOX_OK && atomic_load(&j->vanished)) {
+        nox_exec_result_free(res);
+        *res = (nox_exec_result_t)NOX_EXEC_RESULT_INIT;
+        rv = nox__status_set(&fin, NOX_ENOENT,
+                             "sandbox not found: %s (deleted meanwhile)",
+                             j->sb.meta.session_id);
+    }
     /* A SIGKILL while the sandbox's memory group counted an OOM kill is
      * the memory limit (a concurrent command of the same sandbox could
      * be the victim instead; the counter cannot tell them apart). */
@@ -86,7 +102,6 @@ exec_on_done(void *arg, nox_err_t rv, nox_exec_result_t *res,
     if (rv == NOX_OK)
         nox__sandbox_extend(e, &j->sb);
     /* A run that failed in a sandbox deleted meanwhile: it is gone. */
-    nox_status_t fin = *st;
     if (rv != NOX_OK)
         rv = nox__sandbox_finish(e, &j->sb, rv, &fin);
     nox_exec_done_fn done = j->done;
@@ -383,6 +398,7 @@ nox_engine_exec_start(nox_engine_t *e, const nox_exec_req_t *r,
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     j->engine = e;
     j->ws_fd = -1;
+    atomic_init(&j->vanished, false);
     j->done = done;
     j->arg = arg;
     rv = nox__sandbox_open(e, r->session_id, NOX_SB_EXTEND | NOX_SB_RUN, &j->sb,

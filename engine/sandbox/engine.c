@@ -201,9 +201,11 @@ nox__sandbox_names(const nox_engine_t *e, const char *sid,
  * remove the tree, but at isolation none a command can take it on its
  * own sandbox and keep it: so the wait is bounded, in sleeps growing to
  * ENGINE_LOCK_PAUSE_MAX_US (no wakeups while uncontended: the first try
- * takes it), and ends at once when the engine is aborted for shutdown. */
+ * takes it), and ends at once when the engine is aborted for shutdown.
+ * Without wait, a held lock fails at once (NOX_EUNAVAIL). */
 static nox_err_t
-engine_flock(nox_engine_t *e, int fd, const char *sid, nox_status_t *st)
+engine_flock(nox_engine_t *e, int fd, const char *sid, bool wait,
+             nox_status_t *st)
 {
     int64_t end = nox__mono_ms() + ENGINE_LOCK_WAIT_MS;
     long    pause_us = 50;
@@ -214,6 +216,8 @@ engine_flock(nox_engine_t *e, int fd, const char *sid, nox_status_t *st)
         if (errno != EWOULDBLOCK && errno != EINTR)
             return nox__status_errno(st, NOX_EINTERNAL, errno,
                                      "cannot lock sandbox %s", sid);
+        if (!wait && errno == EWOULDBLOCK)
+            return nox__status_set(st, NOX_EUNAVAIL, "sandbox %s is busy", sid);
         if (atomic_load(&e->aborted))
             return nox__status_set(st, NOX_EUNAVAIL,
                                    "sandbox %s: the engine is shutting down",
@@ -280,9 +284,9 @@ engine_in_place(const nox_engine_t *e, const nox_live_sandbox_t *sb)
  * churn. */
 #define ENGINE_LOCK_ROUNDS 1000
 
-nox_err_t
-nox__sandbox_lock(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
-                  nox_status_t *st)
+static nox_err_t
+engine_lock(nox_engine_t *e, const char *sid, bool wait, nox_live_sandbox_t *sb,
+            nox_status_t *st)
 {
     nox_err_t rv = nox__session_id_check(sid, st);
 
@@ -303,7 +307,7 @@ nox__sandbox_lock(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
             return nox__status_errno(st, NOX_EINTERNAL, errno,
                                      "cannot open sandbox %s", sid);
         }
-        rv = engine_flock(e, sb->sb_fd, sid, st);
+        rv = engine_flock(e, sb->sb_fd, sid, wait, st);
         if (rv != NOX_OK) {
             nox__sandbox_close(sb);
             return rv;
@@ -321,6 +325,20 @@ nox__sandbox_lock(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
                            "sandbox not found: %s (deleted and created "
                            "again without pause)",
                            sid);
+}
+
+nox_err_t
+nox__sandbox_lock(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
+                  nox_status_t *st)
+{
+    return engine_lock(e, sid, true, sb, st);
+}
+
+nox_err_t
+nox__sandbox_try_lock(nox_engine_t *e, const char *sid, nox_live_sandbox_t *sb,
+                      nox_status_t *st)
+{
+    return engine_lock(e, sid, false, sb, st);
 }
 
 nox_err_t

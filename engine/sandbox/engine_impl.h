@@ -21,7 +21,8 @@
  * runs. A lock only counts on the directory still under the name (a
  * delete renames it away under the lock); a create locks its directory
  * before renaming it into place, a delete keeps it locked until the
- * tombstone is gone, and the reaper skips locked leftovers. A running Exec
+ * tombstone is gone, and the reaper skips (never waits for) locked
+ * sandboxes and leftovers. A running Exec
  * holds a shared flock on the workspace directory, which the reaper tests (in
  * any process) so it never expires a sandbox under a running command.
  */
@@ -98,6 +99,12 @@ void nox__sandbox_names(const nox_engine_t *e, const char *session_id,
  * the name looked up again. */
 nox_err_t nox__sandbox_lock(nox_engine_t *e, const char *session_id,
                             nox_live_sandbox_t *sb, nox_status_t *st);
+
+/* nox__sandbox_lock without waiting: a lock someone holds now is
+ * NOX_EUNAVAIL "sandbox <id> is busy" at once. For the reaper, which a
+ * command holding its own sandbox's lock must not stall. */
+nox_err_t nox__sandbox_try_lock(nox_engine_t *e, const char *session_id,
+                                nox_live_sandbox_t *sb, nox_status_t *st);
 
 /* What an operation does to the sandbox it opens (nox__sandbox_open). */
 enum {

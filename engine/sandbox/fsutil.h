@@ -11,16 +11,17 @@
 
 /* Remove name (a file, symlink or directory tree) in dir_fd. Walks with
  * O_NOFOLLOW|O_DIRECTORY and unlinkat(), so a symlink inside the tree is
- * removed, never followed. A missing name is NOX_OK. Entries that vanish
+ * removed, never followed. A tree of any depth goes, with a bounded number
+ * of fds: parts too deep are first moved up into name itself (under names
+ * .nox-rmtree-N). A missing name is NOX_OK. Entries that vanish
  * while walking (a concurrent remover) are fine; entries that appear
  * (a concurrent writer) can leave a directory that will not go:
  * NOX_EABORTED then, and another pass may succeed. */
 nox_err_t nox__rmtree_at(int dir_fd, const char *name, nox_status_t *st);
 
-/* Add to *bytes the sizes of the regular files under name in dir_fd
- * (never following symlinks; at most NOX_DU_MAX_DEPTH levels). Files that
- * vanish meanwhile are skipped. Returns 0 or an errno value. */
-#define NOX_DU_MAX_DEPTH 256
+/* Add to *bytes the sizes of the regular files under name in dir_fd, at
+ * any depth (never following symlinks; one directory open at a time).
+ * Files that vanish meanwhile are skipped. Returns 0 or an errno value. */
 int nox__du_at(int dir_fd, const char *name, uint64_t *bytes);
 
 /* Make this thread create and access files as the sandbox's user

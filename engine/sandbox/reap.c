@@ -199,7 +199,11 @@ reap_visit(nox_engine_t *e, const char *name, void *arg, nox_status_t *st)
         reap_leftover(e, name);
         return NOX_OK;
     }
-    if (nox__sandbox_lock(e, sid, &sb, NULL) != NOX_OK)
+    /* A locked sandbox is skipped, never waited for: a command can hold
+     * its own sandbox's lock for as long as it runs, and every reap pass
+     * (the CLI's local mode runs one before each call) would stall on it.
+     * The next pass takes it. */
+    if (nox__sandbox_try_lock(e, sid, &sb, NULL) != NOX_OK)
         return NOX_OK;
     /* Judged under the lock (a Touch may have just extended it), and
      * never while a command runs: it is activity, and the TTL restarts

@@ -287,8 +287,11 @@ nox_err_t nox_engine_download(nox_engine_t *e, const char *session_id,
                               nox_status_t *st);
 
 /* Kill the sandbox's processes and remove its directory (never following
- * symlinks). An unknown session is NOX_OK with *deleted false; a directory
- * not made by noxrunner is NOX_EPRECOND and stays. */
+ * symlinks; a tree of any depth). An unknown session is NOX_OK with
+ * *deleted false; a directory not made by noxrunner is NOX_EPRECOND and
+ * stays. A running command it kills ends SIGNALED (SIGKILL) for its Exec;
+ * an Exec whose command the delete beat to its start is NOX_ENOENT
+ * "sandbox not found: <id> (deleted meanwhile)". */
 nox_err_t nox_engine_delete(nox_engine_t *e, const char *session_id,
                             bool *deleted, nox_status_t *st);
 
@@ -301,7 +304,8 @@ nox_err_t nox_engine_list(nox_engine_t *e, nox_sandbox_info_t **out, size_t *n,
 /* Delete every expired sandbox (unless a command is running in it), every
  * sandbox with damaged metadata that has been idle for a default TTL,
  * and leftovers of interrupted creates and deletes; never a directory not
- * made by noxrunner. *reaped (may be NULL) gets
+ * made by noxrunner. Never waits for a lock: a sandbox or leftover whose
+ * lock is held is skipped until a later pass. *reaped (may be NULL) gets
  * the number of sandboxes deleted. */
 nox_err_t nox_engine_reap(nox_engine_t *e, size_t *reaped, nox_status_t *st);
 
