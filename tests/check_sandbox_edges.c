@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define EDGE_DEEP 300 /* past every depth a walk held open before */
@@ -294,6 +295,7 @@ END_TEST
 /* ------------------------------------------------------------------ */
 
 typedef struct {
+    const char       *sid;
     pid_t             tid;
     nox_err_t         rv;
     nox_exec_result_t res;
@@ -305,7 +307,7 @@ exec_thread(void *arg)
 {
     exec_outcome_t *o = arg;
     const char     *argv[] = {"sleep", "5"};
-    nox_exec_req_t  r = {.session_id = "gone", .argv = argv, .argc = 2};
+    nox_exec_req_t  r = {.session_id = o->sid, .argv = argv, .argc = 2};
 
     o->tid = (pid_t)syscall(SYS_gettid);
     o->rv = nox_engine_exec(eng, &r, &o->res, &o->st);
@@ -332,42 +334,65 @@ blocked_writing_stderr(pid_t tid)
 }
 
 /* The engine warns on stderr before it starts a command; a full pipe
- * there holds the Exec after its sandbox lookup and before the start, so
- * the delete runs exactly in between. */
-START_TEST(exec_whose_sandbox_is_deleted_before_its_start_is_not_found)
+ * there holds an Exec after its sandbox lookup and before the start, so
+ * a test can act exactly in between. Reopens eng warning into the pipe
+ * p (made full) and creates sandbox sid. */
+static void
+stall_open(int p[2], const char *sid)
 {
-    exec_outcome_t o = {.tid = 0, .res = NOX_EXEC_RESULT_INIT};
-    char           sink[65536];
-    nox_status_t   st;
-    pthread_t      t;
-    bool           deleted = false;
-    int            p[2];
+    char sink[65536];
 
     ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
     ck_assert_int_eq(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
     nox_engine_close(eng);
     eng = open_engine(0); /* warns: into the pipe */
-    create("gone", 600, NULL);
+    create(sid, 600, NULL);
     ck_assert_int_eq(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
     while (write(p[1], sink, sizeof(sink)) > 0)
         ;
     ck_assert_int_eq(errno, EAGAIN);
     ck_assert_int_eq(fcntl(p[1], F_SETFL, 0), 0);
+}
 
-    ck_assert_int_eq(pthread_create(&t, NULL, exec_thread, &o), 0);
+/* Start an Exec of `sleep 5` in o->sid on thread *t and wait until it is
+ * held at its warning. */
+static void
+stall_exec(exec_outcome_t *o, pthread_t *t)
+{
+    ck_assert_int_eq(pthread_create(t, NULL, exec_thread, o), 0);
     int64_t end = nox__mono_ms() + 10000;
-    while (o.tid == 0 || !blocked_writing_stderr(o.tid)) {
+    while (o->tid == 0 || !blocked_writing_stderr(o->tid)) {
         ck_assert_int_lt(nox__mono_ms(), end);
         usleep(1000);
     }
-    ck_assert_int_eq(nox_engine_delete(eng, "gone", &deleted, &st), NOX_OK);
-    ck_assert(deleted);
-    /* Let the warning through, and whatever comes after it. */
+}
+
+/* Let the warning through, and whatever comes after it; join t. */
+static void
+stall_release(int p[2], pthread_t t)
+{
+    char sink[65536];
+
     ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
     ck_assert_int_eq(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
     while (read(p[0], sink, sizeof(sink)) > 0)
         ;
     ck_assert_int_eq(pthread_join(t, NULL), 0);
+}
+
+START_TEST(exec_whose_sandbox_is_deleted_before_its_start_is_not_found)
+{
+    exec_outcome_t o = {.sid = "gone", .res = NOX_EXEC_RESULT_INIT};
+    nox_status_t   st;
+    pthread_t      t;
+    bool           deleted = false;
+    int            p[2];
+
+    stall_open(p, "gone");
+    stall_exec(&o, &t);
+    ck_assert_int_eq(nox_engine_delete(eng, "gone", &deleted, &st), NOX_OK);
+    ck_assert(deleted);
+    stall_release(p, t);
     ck_assert_msg(o.rv == NOX_ENOENT, "exec: %d, exit %d signal %d", o.rv,
                   o.res.exit_code, o.res.term_signal);
     ck_assert_str_eq(o.st.msg, "sandbox not found: gone (deleted meanwhile)");
@@ -375,6 +400,58 @@ START_TEST(exec_whose_sandbox_is_deleted_before_its_start_is_not_found)
     ck_assert_int_eq(entries_of("gone"), 0);
     ck_assert_int_eq(close(p[0]), 0);
     ck_assert_int_eq(close(p[1]), 0);
+}
+END_TEST
+
+/* Shutdown aborts the engine while a worker is still starting an Exec:
+ * the command must not run on (the abort's kill did not see it). */
+START_TEST(exec_starting_while_the_engine_aborts_never_runs)
+{
+    exec_outcome_t o = {.sid = "late", .res = NOX_EXEC_RESULT_INIT};
+    pthread_t      t;
+    int            p[2];
+
+    stall_open(p, "late");
+    stall_exec(&o, &t);
+    nox_engine_abort(eng);
+    int64_t t0 = nox__mono_ms();
+    stall_release(p, t);
+    ck_assert_int_lt(nox__mono_ms() - t0, 2000);
+    ck_assert_msg(o.rv == NOX_EUNAVAIL, "exec: %d, exit %d signal %d", o.rv,
+                  o.res.exit_code, o.res.term_signal);
+    ck_assert_str_eq(o.st.msg, "the engine is shutting down");
+    ck_assert_uint_eq(nox_engine_running(eng), 0);
+    ck_assert_int_eq(close(p[0]), 0);
+    ck_assert_int_eq(close(p[1]), 0);
+}
+END_TEST
+
+/* A forked child has the engine's memory but not its command thread: an
+ * Exec there says so at once instead of waiting for ever. */
+START_TEST(exec_in_a_forked_child_fails_at_once)
+{
+    const char       *argv[] = {"true"};
+    nox_exec_req_t    r = {.session_id = "forked", .argv = argv, .argc = 1};
+    nox_exec_result_t res = NOX_EXEC_RESULT_INIT;
+    nox_status_t      st;
+    int               status;
+
+    create("forked", 600, NULL);
+    ck_assert_int_eq(nox_engine_exec(eng, &r, &res, &st), NOX_OK);
+    nox_exec_result_free(&res);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        (void)alarm(10); /* a hang fails the test instead of blocking */
+        nox_err_t rv = nox_engine_exec(eng, &r, &res, &st);
+        _exit(rv == NOX_EPRECOND &&
+                      strstr(st.msg, "open one in this process") != NULL
+                  ? 0
+                  : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "child status %#x", status);
 }
 END_TEST
 
@@ -401,6 +478,8 @@ sandbox_edges_suite(void)
     tcase_set_timeout(race, 30);
     tcase_add_test(race,
                    exec_whose_sandbox_is_deleted_before_its_start_is_not_found);
+    tcase_add_test(race, exec_starting_while_the_engine_aborts_never_runs);
+    tcase_add_test(race, exec_in_a_forked_child_fails_at_once);
     suite_add_tcase(s, race);
     return s;
 }

@@ -44,6 +44,8 @@ struct nox__runner {
     runner_job_t    jobs; /* list head; guarded by mu */
     size_t          n_jobs;
     bool            stopping;
+    bool            aborted; /* nox__runner_abort: no command may run */
+    pid_t           owner;   /* the process the thread belongs to */
     bool            thread_started;
     pthread_t       thread;
     int             epfd;
@@ -216,6 +218,7 @@ nox__runner_open(nox__runner_t **out, nox_status_t *st)
     if (r == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     r->jobs.next = r->jobs.prev = &r->jobs;
+    r->owner = getpid();
     r->epfd = epoll_create1(EPOLL_CLOEXEC);
     r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->epfd < 0 || r->wake_fd < 0 ||
@@ -266,6 +269,15 @@ nox__runner_kill(nox__runner_t *r, const char *sid)
     (void)pthread_mutex_unlock(&r->mu);
 }
 
+void
+nox__runner_abort(nox__runner_t *r)
+{
+    (void)pthread_mutex_lock(&r->mu);
+    r->aborted = true;
+    (void)pthread_mutex_unlock(&r->mu);
+    nox__runner_kill(r, NULL);
+}
+
 size_t
 nox__runner_count(nox__runner_t *r)
 {
@@ -297,6 +309,14 @@ nox__runner_start(nox__runner_t *r, const nox_spawn_opts_t *o, const char *sid,
     nox_err_t               rv;
     int                     e;
 
+    /* A forked child has the runner's memory but not its thread: its
+     * commands would never be waited for. */
+    if (getpid() != r->owner) {
+        free(j);
+        return nox__status_set(st, NOX_EPRECOND,
+                               "this engine was opened by another process "
+                               "(before a fork): open one in this process");
+    }
     if (j == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     j->res = empty;
@@ -304,8 +324,12 @@ nox__runner_start(nox__runner_t *r, const nox_spawn_opts_t *o, const char *sid,
     j->arg = arg;
     (void)snprintf(j->sid, sizeof(j->sid), "%s", sid);
     (void)pthread_mutex_lock(&r->mu);
-    e = runner_start_thread(r);
+    e = r->aborted ? ECANCELED : runner_start_thread(r);
     (void)pthread_mutex_unlock(&r->mu);
+    if (e == ECANCELED) {
+        free(j);
+        return nox__status_set(st, NOX_EUNAVAIL, "the engine is shutting down");
+    }
     if (e != 0) {
         free(j);
         return nox__status_errno(st, NOX_ERESOURCE, e,
@@ -319,6 +343,10 @@ nox__runner_start(nox__runner_t *r, const nox_spawn_opts_t *o, const char *sid,
     (void)pthread_mutex_lock(&r->mu);
     j->pgid = j->sp != NULL ? nox__spawn_pid(j->sp) : 0;
     runner_link(r, j);
+    /* An abort that came while this command was being started did not
+     * see it: it dies now, and its done function says so. */
+    if (r->aborted && j->pgid > 0)
+        (void)kill(-j->pgid, SIGKILL);
     (void)pthread_mutex_unlock(&r->mu);
     if (j->sp != NULL && started != NULL)
         started(arg, j->pgid);

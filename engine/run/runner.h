@@ -60,6 +60,10 @@ nox_err_t nox__runner_start(nox__runner_t *r, const nox_spawn_opts_t *o,
  * all). Their done functions still run, with the outcome of the kill. */
 void nox__runner_kill(nox__runner_t *r, const char *sid);
 
+/* For shutdown: SIGKILL every command, and every one whose start is
+ * under way or comes later (a start then fails with NOX_EUNAVAIL). */
+void nox__runner_abort(nox__runner_t *r);
+
 /* Commands started and not yet done (for tests and shutdown). */
 size_t nox__runner_count(nox__runner_t *r);
 

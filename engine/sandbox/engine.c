@@ -152,7 +152,7 @@ void
 nox_engine_abort(nox_engine_t *e)
 {
     atomic_store(&e->aborted, true);
-    nox__runner_kill(e->runner, NULL);
+    nox__runner_abort(e->runner);
 }
 
 size_t

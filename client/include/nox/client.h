@@ -20,7 +20,9 @@
  * Thread safety: one thread at a time per nox_client_t; separate clients
  * are independent and may be used from different threads at once.
  * nox_strerror(), nox_err_name() and nox_exec_cause_name() may be called
- * from any thread.
+ * from any thread. A client belongs to the process that opened it: after
+ * fork() the child opens its own (NNG is not fork-safe, and an in-process
+ * client's Exec in a child fails with NOX_EPRECOND saying so).
  */
 #ifndef NOX_CLIENT_H
 #define NOX_CLIENT_H

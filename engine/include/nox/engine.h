@@ -25,6 +25,10 @@
  *   NOX_EINTERNAL  an unexpected system error (the message says which)
  * Out-parameters are written only on success.
  *
+ * An engine belongs to the process that opened it: a forked child must
+ * open its own (an Exec through an inherited one fails with NOX_EPRECOND,
+ * as the engine's command thread did not survive the fork).
+ *
  * Thread safety: one nox_engine_t may be used from many threads at once;
  * all operations are safe to call concurrently, on the same sandbox or on
  * different ones. Commands run concurrently (no process-wide chdir). The
@@ -259,9 +263,10 @@ nox_err_t nox_engine_exec_start(nox_engine_t *e, const nox_exec_req_t *r,
  * run, with the outcome of the kill). */
 void nox_engine_kill_all(nox_engine_t *e);
 
-/* For shutdown: SIGKILL every command (as nox_engine_kill_all) and make
- * every call waiting for a sandbox's lock, now or later, give up at once
- * with NOX_EUNAVAIL. Cannot be undone; close the engine next. */
+/* For shutdown: SIGKILL every command (as nox_engine_kill_all), also one
+ * whose start is under way, and make every call waiting for a sandbox's
+ * lock, and every Exec, now or later, give up at once with NOX_EUNAVAIL.
+ * Cannot be undone; close the engine next. */
 void nox_engine_abort(nox_engine_t *e);
 
 /* The number of commands started and not yet done. */
