@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -297,6 +298,36 @@ START_TEST(engine_kill_all_ends_every_running_command)
     ck_assert_int_eq(l.res.term_signal, SIGKILL);
     ck_assert_int_eq(l.res.cause, NOX_CAUSE_SIGNALED);
     ck_assert_uint_eq(nox_engine_running(eng), 0);
+    nox_exec_result_free(&l.res);
+}
+END_TEST
+
+/* The open file limit bounds the commands running at once (each holds
+ * fds): 384 leaves room for the minimum, 16, and the 17th is refused. */
+START_TEST(engine_refuses_commands_beyond_what_the_fd_limit_allows)
+{
+    const char   *argv[] = {"sleep", "30"};
+    struct rlimit rl;
+    done_log_t    l = DONE_LOG_INIT;
+    nox_status_t  st;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_msg(rl.rlim_max >= 384, "hard fd limit %ld", (long)rl.rlim_max);
+    rl.rlim_cur = 384;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    create(eng, "a", 0, true);
+    for (int i = 0; i < 16; i++)
+        ck_assert_int_eq(start("a", argv, 2, &l, &st), NOX_OK);
+    ck_assert_int_eq(start("a", argv, 2, &l, &st), NOX_ERESOURCE);
+    ck_assert_str_eq(st.msg, "too many commands running (16): each needs file "
+                             "descriptors, and the open file limit allows 16 "
+                             "at once");
+    nox_engine_kill_all(eng);
+    ck_assert_int_eq(wait_done(&l, 16, 5000), 16);
+    /* Room again once they are done. */
+    const char *quick[] = {"true"};
+    ck_assert_int_eq(start("a", quick, 1, &l, &st), NOX_OK);
+    ck_assert_int_eq(wait_done(&l, 17, 5000), 17);
     nox_exec_result_free(&l.res);
 }
 END_TEST
@@ -1019,6 +1050,8 @@ engine_suite(void)
     tcase_add_test(
         async, engine_exec_start_of_a_missing_command_reports_127_through_done);
     tcase_add_test(async, engine_kill_all_ends_every_running_command);
+    tcase_add_test(async,
+                   engine_refuses_commands_beyond_what_the_fd_limit_allows);
     tcase_add_test(async,
                    engine_close_kills_running_commands_and_waits_for_done);
     tcase_add_test(async,

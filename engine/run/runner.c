@@ -23,9 +23,16 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define RUNNER_EVENTS 64 /* epoll events taken per wakeup */
+/* A running command holds up to six of the engine's fds (pipes, pidfd,
+ * workspace lock) while it runs; the process keeps this many for
+ * everything else (connections, sandboxes being opened, libraries). */
+#define RUNNER_FDS_PER_JOB 8
+#define RUNNER_FDS_RESERVED 256
+#define RUNNER_MIN_JOBS 16
 
 typedef struct runner_job {
     struct runner_job  *next, *prev;
@@ -289,6 +296,23 @@ nox__runner_count(nox__runner_t *r)
     return n;
 }
 
+/* How many commands may run at once: as many as the process's open file
+ * limit leaves room for, so that a flood of Execs (clients that send and
+ * hang up cost nothing) is refused with a clear error instead of
+ * starving every other call of fds. */
+static size_t
+runner_max_jobs(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    if (rl.rlim_cur <=
+        RUNNER_FDS_RESERVED + RUNNER_FDS_PER_JOB * RUNNER_MIN_JOBS)
+        return RUNNER_MIN_JOBS;
+    return (size_t)(rl.rlim_cur - RUNNER_FDS_RESERVED) / RUNNER_FDS_PER_JOB;
+}
+
 /* Hand j to the event thread. */
 static void
 runner_activate(nox__runner_t *r, runner_job_t *j)
@@ -323,12 +347,24 @@ nox__runner_start(nox__runner_t *r, const nox_spawn_opts_t *o, const char *sid,
     j->done = done;
     j->arg = arg;
     (void)snprintf(j->sid, sizeof(j->sid), "%s", sid);
+    size_t max = runner_max_jobs(), running;
     (void)pthread_mutex_lock(&r->mu);
-    e = r->aborted ? ECANCELED : runner_start_thread(r);
+    running = r->n_jobs;
+    e = r->aborted       ? ECANCELED
+        : running >= max ? EMFILE
+                         : runner_start_thread(r);
     (void)pthread_mutex_unlock(&r->mu);
     if (e == ECANCELED) {
         free(j);
         return nox__status_set(st, NOX_EUNAVAIL, "the engine is shutting down");
+    }
+    if (e == EMFILE) {
+        free(j);
+        return nox__status_set(st, NOX_ERESOURCE,
+                               "too many commands running (%zu): each needs "
+                               "file descriptors, and the open file limit "
+                               "allows %zu at once",
+                               running, max);
     }
     if (e != 0) {
         free(j);
