@@ -19,10 +19,10 @@
 #include "dispatch.h"
 #include "fuzz_env.h"
 #include "fuzz_wire.h"
+#include "sandbox_scan.h"
 
 #include "noxrunner/v1/sandbox.pb-c.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,25 +186,19 @@ dispatch_check_reply(const nox_buf_t *reply, const char *must_fail)
     noxrunner__v1__rpc_response__free_unpacked(r, NULL);
 }
 
-/* No workspace holds a symlink that leads out of it. */
+/* No workspace holds a symlink that leads out of it (the test suites'
+ * check after an upload). */
 static void
 dispatch_check_links(void)
 {
-    char   ws[PATH_MAX], found[2 * PATH_MAX + 8];
-    DIR   *d = opendir(dispatch_env.base);
-    size_t plen = strlen(NOX_SANDBOX_PREFIX);
+    char   found[2 * PATH_MAX + 8];
+    size_t n = nox_test_escaping_links_in_each_sandbox(dispatch_env.base, found,
+                                                       sizeof(found));
 
-    if (d == NULL)
-        fuzz_die("cannot list %s", dispatch_env.base);
-    for (struct dirent *de; (de = readdir(d)) != NULL;) {
-        if (strncmp(de->d_name, NOX_SANDBOX_PREFIX, plen) != 0)
-            continue;
-        fuzz_workspace_path(&dispatch_env, de->d_name + plen, ws);
-        if (access(ws, F_OK) == 0 &&
-            fuzz_escaping_links(ws, found, sizeof(found)) != 0)
-            fuzz_die("a symlink leads out of the workspace: %s", found);
-    }
-    (void)closedir(d);
+    if (n == (size_t)-1)
+        fuzz_die("cannot scan the sandboxes in %s", dispatch_env.base);
+    if (n != 0)
+        fuzz_die("a symlink leads out of its workspace: %s", found);
 }
 
 int

@@ -22,4 +22,15 @@
 size_t nox_test_escaping_links(const char *sandbox_dir, char *first,
                                size_t first_len);
 
+/* nox_test_escaping_links on the workspace of every noxrunner_sandbox_*
+ * directory under base_dir (not following a link to one), summed. The
+ * workspace is where uploads write and all a command at namespaces can
+ * reach, so a link from it to another sandbox, to its own metadata file
+ * or to its tmp/ escapes, though it stays under base_dir. first (when not
+ * NULL and the sum is not 0) receives the first such link as
+ * "<sandbox dir name>/workspace/<link> -> <where it leads>". Returns
+ * (size_t)-1 when base_dir cannot be read or a workspace resolved. */
+size_t nox_test_escaping_links_in_each_sandbox(const char *base_dir,
+                                               char *first, size_t first_len);
+
 #endif /* NOX_SANDBOX_SCAN_H */
