@@ -3,7 +3,10 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
       libnng-dev libarchive-dev libcjson-dev zlib1g-dev check clang-format
-      python3)
+      python3
+      # scripts/fuzz.sh: clang, and libFuzzer's runtime, which clang's
+      # libclang-common-14-dev only recommends (dpkg -S libclang_rt.fuzzer)
+      clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

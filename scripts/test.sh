@@ -18,3 +18,6 @@ done
 BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh \
   -DNOX_SANITIZE=address,undefined
 (cd build-asan && ctest --output-on-failure -j"$(nproc)")
+# Then each libFuzzer harness for 30 s on a copy of its seed corpus
+# (scripts/fuzz.sh; README "Reliability").
+scripts/fuzz.sh 30
