@@ -16,6 +16,9 @@ nox__status_clear(nox_status_t *st)
     st->no_space = false;
 }
 
+static void status_vformat(nox_status_t *st, nox_err_t code, const char *fmt,
+                           va_list ap) NOX_PRINTF(3, 0);
+
 static void
 status_vformat(nox_status_t *st, nox_err_t code, const char *fmt, va_list ap)
 {

@@ -18,7 +18,7 @@ build=${FUZZ_BUILD_DIR:-build-fuzz}
 artifacts=${FUZZ_ARTIFACTS:-fuzz-artifacts}
 
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DNOX_FUZZ=ON -DNOX_BUILD_TESTS=OFF -DNOX_WERROR=OFF >/dev/null
+  -DNOX_FUZZ=ON -DNOX_BUILD_TESTS=OFF -DNOX_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target nox_fuzz
 
 tmp_parent=/tmp
