@@ -2,7 +2,6 @@
  * codes and messages out, against a real engine in a fresh base dir. */
 #include "dispatch.h"
 #include "nox/server.h"
-#include "sandbox_scan.h"
 #include "testenvelope.h"
 #include "testutil.h"
 
@@ -24,20 +23,15 @@ static nox_dispatch_ctx_t dctx;
 static void
 setup(void)
 {
-    nox_engine_opts_t o = {.quiet = 1, .isolation = NOX_ISOLATION_NONE};
-    nox_status_t      st;
-
     base = tu_mkdtemp();
-    o.base_dir = base;
-    ck_assert_int_eq(nox_engine_open(&eng, &o, &st), NOX_OK);
-    dctx.engine = eng;
-    dctx.max_message_bytes = MAX_BYTES;
+    tu_dispatch_open(&dctx, base, MAX_BYTES);
+    eng = dctx.engine;
 }
 
 static void
 teardown(void)
 {
-    nox_engine_close(eng);
+    tu_dispatch_close(&dctx);
     tu_rmtree_free(base);
 }
 
@@ -47,14 +41,7 @@ teardown(void)
 static Noxrunner__V1__RpcResponse *
 raw(const void *req, size_t len)
 {
-    nox_buf_t                   reply = NOX_BUF_INIT;
-    Noxrunner__V1__RpcResponse *r;
-
-    ck_assert_int_eq(nox__dispatch(&dctx, req, len, &reply), NOX_OK);
-    r = noxrunner__v1__rpc_response__unpack(NULL, reply.len, reply.data);
-    ck_assert_ptr_nonnull(r);
-    nox__buf_free(&reply);
-    return r;
+    return tu_dispatch_raw(&dctx, req, len);
 }
 
 /* Call an RPC with a message payload (NULL: empty payload). */
@@ -483,18 +470,6 @@ START_TEST(dispatch_clamps_the_exec_timeout_to_the_deadline)
 }
 END_TEST
 
-/* No link in any sandbox's workspace under base leads out of that
- * workspace (into another sandbox, its metadata or tmp/ included). */
-static void
-assert_no_link_out_of_a_workspace(void)
-{
-    char first[2 * PATH_MAX + 64];
-
-    ck_assert_msg(nox_test_escaping_links_in_each_sandbox(base, first,
-                                                          sizeof(first)) == 0,
-                  "a link leads out of a workspace: %s", first);
-}
-
 /* Download a tree from one sandbox and upload it into another: the
  * archive the engine packs is one it accepts. */
 START_TEST(dispatch_uploads_and_downloads_files)
@@ -531,7 +506,7 @@ START_TEST(dispatch_uploads_and_downloads_files)
                           &noxrunner__v1__upload_files_response__descriptor);
     ck_assert_uint_eq(u->files_written, 1);
     noxrunner__v1__upload_files_response__free_unpacked(u, NULL);
-    assert_no_link_out_of_a_workspace();
+    tu_assert_no_link_out_of_a_workspace(base);
     noxrunner__v1__download_files_response__free_unpacked(dl, NULL);
 
     x = exec_ok(exec_dl("s2", cat, 0));

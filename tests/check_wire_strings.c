@@ -250,34 +250,23 @@ static nox_dispatch_ctx_t dctx;
 static void
 setup(void)
 {
-    nox_engine_opts_t o = {.quiet = 1, .isolation = NOX_ISOLATION_NONE};
-    nox_status_t      st;
-
     base = tu_mkdtemp();
-    o.base_dir = base;
-    ck_assert_int_eq(nox_engine_open(&eng, &o, &st), NOX_OK);
-    dctx.engine = eng;
-    dctx.max_message_bytes = MAX_BYTES;
+    tu_dispatch_open(&dctx, base, MAX_BYTES);
+    eng = dctx.engine;
 }
 
 static void
 teardown(void)
 {
-    nox_engine_close(eng);
+    tu_dispatch_close(&dctx);
     tu_rmtree_free(base);
 }
 
+/* Dispatch raw bytes; returns the unpacked reply (free it). */
 static Noxrunner__V1__RpcResponse *
 raw(const uint8_t *req, size_t len)
 {
-    nox_buf_t                   reply = NOX_BUF_INIT;
-    Noxrunner__V1__RpcResponse *r;
-
-    ck_assert_int_eq(nox__dispatch(&dctx, req, len, &reply), NOX_OK);
-    r = noxrunner__v1__rpc_response__unpack(NULL, reply.len, reply.data);
-    ck_assert_ptr_nonnull(r);
-    nox__buf_free(&reply);
-    return r;
+    return tu_dispatch_raw(&dctx, req, len);
 }
 
 /* Call method with msg as payload, the NUL of marker put in (NULL: none). */

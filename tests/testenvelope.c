@@ -41,3 +41,35 @@ tu_put_nul(uint8_t *buf, size_t len, const char *marker)
                   "marker '%s' occurs twice", marker);
     at[hash - marker] = 0x00;
 }
+
+void
+tu_dispatch_open(nox_dispatch_ctx_t *ctx, const char *base_dir,
+                 size_t max_message_bytes)
+{
+    nox_engine_opts_t o = {
+        .base_dir = base_dir, .quiet = 1, .isolation = NOX_ISOLATION_NONE};
+    nox_status_t st;
+
+    ck_assert_int_eq(nox_engine_open(&ctx->engine, &o, &st), NOX_OK);
+    ctx->max_message_bytes = max_message_bytes;
+}
+
+void
+tu_dispatch_close(nox_dispatch_ctx_t *ctx)
+{
+    nox_engine_close(ctx->engine);
+    ctx->engine = NULL;
+}
+
+Noxrunner__V1__RpcResponse *
+tu_dispatch_raw(nox_dispatch_ctx_t *ctx, const void *req, size_t len)
+{
+    nox_buf_t                   reply = NOX_BUF_INIT;
+    Noxrunner__V1__RpcResponse *r;
+
+    ck_assert_int_eq(nox__dispatch(ctx, req, len, &reply), NOX_OK);
+    r = noxrunner__v1__rpc_response__unpack(NULL, reply.len, reply.data);
+    ck_assert_ptr_nonnull(r);
+    nox__buf_free(&reply);
+    return r;
+}

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include "fsutil.h"
+#include "sandbox_scan.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -93,4 +94,14 @@ tu_exists(const char *dir, const char *name)
     if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
         return 0;
     return lstat(path, &sb) == 0;
+}
+
+void
+tu_assert_no_link_out_of_a_workspace(const char *base_dir)
+{
+    char first[2 * PATH_MAX + 64];
+
+    ck_assert_msg(nox_test_escaping_links_in_each_sandbox(base_dir, first,
+                                                          sizeof(first)) == 0,
+                  "a link leads out of a workspace: %s", first);
 }

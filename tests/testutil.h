@@ -29,4 +29,9 @@ char *tu_read_file(const char *dir, const char *name, size_t *len_out);
 /* 1 when dir/name exists (lstat), else 0. */
 int tu_exists(const char *dir, const char *name);
 
+/* Fail the test if a link in any sandbox's workspace under base_dir leads
+ * out of that workspace (into another sandbox, its metadata or tmp/
+ * included): the check after every upload test (sandbox_scan.h). */
+void tu_assert_no_link_out_of_a_workspace(const char *base_dir);
+
 #endif /* NOX_TESTUTIL_H */
