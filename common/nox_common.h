@@ -41,7 +41,9 @@ nox_err_t nox__status_set(nox_status_t *st, nox_err_t code, const char *fmt,
 
 /* Like nox__status_set, then appends ": <strerror(errnum)>". A full device
  * (errnum ENOSPC or EDQUOT) is NOX_ERESOURCE whatever code says, with
- * st->no_space set; that is also what is returned when st is NULL. */
+ * st->no_space set; so are too many open files (EMFILE, ENFILE) and out of
+ * memory (ENOMEM), without it. The code is also returned when st is
+ * NULL. */
 nox_err_t nox__status_errno(nox_status_t *st, nox_err_t code, int errnum,
                             const char *fmt, ...) NOX_PRINTF(4, 5);
 

@@ -51,10 +51,11 @@ nox__status_errno(nox_status_t *st, nox_err_t code, int errnum, const char *fmt,
     char    ebuf[128];
     size_t  len;
 
-    /* Running out of disk is the caller's resource, not our bug: mapped
-     * here, where every errno becomes a status, so no path misses it. */
+    /* Running out of disk, file descriptors or memory is a resource
+     * running short, not our bug: mapped here, where every errno becomes a
+     * status, so no path misses it. */
     bool no_space = errnum == ENOSPC || errnum == EDQUOT;
-    if (no_space)
+    if (no_space || errnum == EMFILE || errnum == ENFILE || errnum == ENOMEM)
         code = NOX_ERESOURCE;
     if (st == NULL)
         return code;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define MAIN_USAGE_EXIT 2
 #define MAIN_MAX_URLS 64
@@ -295,6 +296,31 @@ main_grace(nox_server_t *srv, int64_t grace_ms, const sigset_t *stop)
     nox_server_end_grace(srv);
 }
 
+/* Raise the soft limit on open files to the hard one. Each running
+ * command holds about six fds (pipes, pidfd, sandbox and workspace
+ * directories) and commands are bounded by the sandboxes' limits, not by
+ * the workers: the usual soft limit of 1024 would run out under a few
+ * hundred Execs. Commands inherit the raised limit. Quiet unless it
+ * fails, which only costs headroom. */
+static void
+main_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    char          ebuf[128];
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur == rl.rlim_max)
+            return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            return;
+    }
+    (void)fprintf(stderr,
+                  "noxrunnerd: warning: cannot raise the open files limit: "
+                  "%s\n",
+                  strerror_r(errno, ebuf, sizeof(ebuf))); /* GNU */
+}
+
 /* Open the engine, serve until a stop signal, shut down. Exit status. */
 static int
 main_serve(const main_opts_t *m, const sigset_t *stop)
@@ -362,5 +388,6 @@ main(int argc, char **argv)
         (void)fprintf(stderr, "noxrunnerd: cannot set up signals: %s\n", es);
         return EXIT_FAILURE;
     }
+    main_raise_fd_limit();
     return main_serve(&m, &stop);
 }

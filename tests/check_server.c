@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1023,6 +1024,57 @@ START_TEST(noxrunnerd_serves_until_sigterm_and_removes_its_socket)
 }
 END_TEST
 
+/* The soft and hard "Max open files" of pid, from /proc/<pid>/limits. */
+static void
+proc_fd_limits(pid_t pid, unsigned long *soft, unsigned long *hard)
+{
+    char  path[64], line[256];
+    FILE *f;
+    int   found = 0;
+
+    (void)snprintf(path, sizeof(path), "/proc/%ld/limits", (long)pid);
+    f = fopen(path, "re");
+    ck_assert_ptr_nonnull(f);
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = sscanf(line, "Max open files %lu %lu", soft, hard) == 2;
+    (void)fclose(f);
+    ck_assert_msg(found, "no open files limit in %s", path);
+}
+
+START_TEST(noxrunnerd_raises_its_open_files_limit_to_the_hard_limit)
+{
+    char        url[PATH_MAX + 8];
+    const char *args[] = {"--listen", url, "--base-dir", base, "--quiet", NULL};
+    struct rlimit saved, low;
+    unsigned long soft, hard;
+    pid_t         pid;
+    nng_socket    s;
+    char         *log;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max <= 256)
+        return; /* no room below the hard limit to start it lower */
+    /* Started with a soft limit below the hard one, as under a login
+     * shell's 1024 (this test runs in its own forked process). */
+    low = saved;
+    low.rlim_cur = 256;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    (void)snprintf(url, sizeof(url), "ipc://%s/d.sock", base);
+    pid = daemon_spawn(args, "d.log");
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    s = daemon_connect(url, pid);
+    cli_close(s);
+    proc_fd_limits(pid, &soft, &hard);
+    daemon_term(pid, SIGTERM);
+    ck_assert_uint_eq(hard, (unsigned long)saved.rlim_max);
+    ck_assert_uint_eq(soft, hard);
+    log = tu_read_file(base, "d.log", NULL);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_ptr_null(strstr(log, "warning"));
+    free(log);
+}
+END_TEST
+
 /* Wait until path is gone; returns the milliseconds it took (-1: not
  * within ms). */
 static int64_t
@@ -1336,6 +1388,8 @@ server_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, noxrunnerd_serves_until_sigterm_and_removes_its_socket);
+    tcase_add_test(tc,
+                   noxrunnerd_raises_its_open_files_limit_to_the_hard_limit);
     tcase_add_test(tc, noxrunnerd_commands_run_with_default_signal_state);
     tcase_add_test(tc, noxrunnerd_restarted_sees_the_sandboxes_of_the_last_run);
     tcase_add_test(tc, noxrunnerd_reports_bad_usage_and_bad_addresses);

@@ -246,24 +246,63 @@ engine_flock(nox_engine_t *e, int fd, const char *sid, bool wait,
  * its rename away to a tombstone. Our subdirectories prove nothing:
  * NoxRunner's Python local mode makes the same names with a workspace/
  * too. The mark is read only when the file is missing, so the common
- * lookup costs nothing extra. */
-static void
-engine_classify(nox_live_sandbox_t *sb)
+ * lookup costs nothing extra.
+ * Any other failure to read (too many open files, out of memory, I/O)
+ * says nothing about the sandbox, which may well be live with the user's
+ * files: it is the caller's error, never BROKEN, or the reaper would
+ * delete it and create would rewrite its metadata. */
+/* rv: the metadata of sid could not be read, and st says why (the
+ * error of the call, which names the sandbox). */
+static nox_err_t
+engine_unknown(const char *sid, nox_err_t rv, nox_status_t *st)
+{
+    char why[NOX_MSG_MAX];
+
+    if (st == NULL)
+        return rv;
+    (void)snprintf(why, sizeof(why), "%s", st->msg);
+    return nox__status_set(st, rv, "sandbox %s: %s", sid, why);
+}
+
+static nox_err_t
+engine_classify(nox_live_sandbox_t *sb, nox_status_t *st)
 {
     const char *sid = sb->name + sizeof(NOX_SANDBOX_PREFIX) - 1;
     struct stat m;
+    nox_err_t   rv;
 
-    if (fstatat(sb->sb_fd, NOX_META_FILE, &m, AT_SYMLINK_NOFOLLOW) != 0)
-        sb->state = (errno != ENOENT && errno != EACCES) ||
-                            nox__meta_marked(sb->sb_fd, sid)
-                        ? NOX_SB_BROKEN
-                        : NOX_SB_FOREIGN;
-    else if (nox__meta_read(sb->sb_fd, &sb->meta, NULL) != NOX_OK)
+    if (fstatat(sb->sb_fd, NOX_META_FILE, &m, AT_SYMLINK_NOFOLLOW) != 0) {
+        int err = errno;
+        /* EACCES: a directory of another user's, unless it is ours. */
+        if (err != ENOENT && err != EACCES)
+            return nox__status_errno(st, NOX_EINTERNAL, err,
+                                     "cannot read the metadata of sandbox %s",
+                                     sid);
+        if (!nox__meta_marked(sb->sb_fd, sid)) {
+            sb->state = NOX_SB_FOREIGN;
+            return NOX_OK;
+        }
+        if (err == EACCES)
+            return nox__status_errno(st, NOX_EINTERNAL, err,
+                                     "cannot read the metadata of sandbox %s",
+                                     sid);
         sb->state = NOX_SB_BROKEN;
-    else if (nox__now() >= sb->meta.expires_at)
+        return NOX_OK;
+    }
+    rv = nox__meta_read(sb->sb_fd, &sb->meta, st);
+    if (rv == NOX_ENOENT || rv == NOX_EDATALOSS) {
+        /* Damaged, or unlinked since the fstatat (by a command: the file
+         * was there, so the directory is ours). */
+        nox__status_clear(st);
+        sb->state = NOX_SB_BROKEN;
+    } else if (rv != NOX_OK) {
+        return engine_unknown(sid, rv, st);
+    } else if (nox__now() >= sb->meta.expires_at) {
         sb->state = NOX_SB_EXPIRED;
-    else
+    } else {
         sb->state = NOX_SB_LIVE;
+    }
+    return NOX_OK;
 }
 
 /* true when sb's directory is still the one under its name: a delete
@@ -316,8 +355,10 @@ engine_lock(nox_engine_t *e, const char *sid, bool wait, nox_live_sandbox_t *sb,
          * and is emptying it: classifying that one would see a sandbox
          * losing its files, and writing there would race the removal. */
         if (engine_in_place(e, sb)) {
-            engine_classify(sb);
-            return NOX_OK;
+            rv = engine_classify(sb, st);
+            if (rv != NOX_OK)
+                nox__sandbox_close(sb);
+            return rv;
         }
         nox__sandbox_close(sb);
     }
@@ -457,10 +498,10 @@ nox__sandbox_extend(nox_engine_t *e, nox_live_sandbox_t *sb)
     /* Re-read: a Touch or create may have changed the TTL meanwhile. A
      * failed refresh is not the command's failure; the TTL from its start
      * stands. */
-    engine_classify(sb);
+    bool known = engine_classify(sb, NULL) == NOX_OK;
     /* Expired by the clock is fine: the reaper spared it because the
      * command ran, and the command's end is its latest activity. */
-    if ((sb->state == NOX_SB_LIVE || sb->state == NOX_SB_EXPIRED) &&
+    if (known && (sb->state == NOX_SB_LIVE || sb->state == NOX_SB_EXPIRED) &&
         engine_in_place(e, sb)) {
         sb->meta.expires_at = nox__now() + sb->meta.ttl_seconds;
         (void)nox__meta_write(sb->sb_fd, &sb->meta, NULL);
@@ -492,12 +533,14 @@ nox__sandbox_busy(const nox_live_sandbox_t *sb)
 {
     int  fd = openat(sb->sb_fd, "workspace",
                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    bool busy = false;
+    bool busy;
 
+    /* Fails safe: only a clean answer frees the sandbox for removal. No
+     * workspace is one (no command can hold its lock); a probe that could
+     * not be made (too many open files...) is not. */
     if (fd < 0)
-        return false;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
-        busy = errno == EWOULDBLOCK;
+        return errno != ENOENT;
+    busy = flock(fd, LOCK_EX | LOCK_NB) != 0;
     nox__close(fd); /* releases the probe's lock, if taken */
     return busy;
 }

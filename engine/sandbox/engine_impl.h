@@ -60,8 +60,10 @@ struct nox_engine {
 typedef enum {
     NOX_SB_LIVE,    /* metadata read, not expired */
     NOX_SB_EXPIRED, /* metadata read, expired: gone for every caller */
-    /* Metadata file unreadable, damaged, or missing from a directory
-     * with our mark */
+    /* Metadata file damaged (malformed, incomplete, not a regular file)
+     * or missing from a directory with our mark. A metadata file that
+     * cannot be read for another reason (too many open files...) is no
+     * state: the lookup fails with that error. */
     NOX_SB_BROKEN,
     /* No metadata file and no mark: not made by noxrunner (e.g.
      * NoxRunner's Python local mode uses the same names). Never reaped,
@@ -93,7 +95,10 @@ void nox__sandbox_names(const nox_engine_t *e, const char *session_id,
 /* Open the sandbox directory of session_id, take its lock and classify it
  * (sb->state). NOX_EINVAL for a bad id, NOX_ENOENT when there is no such
  * directory, NOX_EPRECOND (nox__sandbox_foreign) when a file, a symlink
- * or a directory we cannot read has the name. On success the lock is held until
+ * or a directory we cannot read has the name; NOX_ERESOURCE (too many
+ * open files, out of memory) or NOX_EINTERNAL when the directory or its
+ * metadata cannot be read: then nothing is known of it, and nothing may
+ * be done to it. On success the lock is held until
  * nox__sandbox_close(), on the directory that stands under the name: one a
  * concurrent delete renamed away while we waited for its lock is let go, and
  * the name looked up again. */
@@ -148,7 +153,8 @@ nox_err_t nox__sandbox_workspace(const nox_live_sandbox_t *sb, int *fd_out,
                                  nox_status_t *st);
 
 /* true when some process is running a command in sb (the workspace's
- * shared lock is held). */
+ * shared lock is held), or when that cannot be found out (fails safe);
+ * false when the lock is free or there is no workspace. */
 bool nox__sandbox_busy(const nox_live_sandbox_t *sb);
 
 /* Fill info from sb (metadata must be valid). */

@@ -144,19 +144,42 @@ meta_apply(nox_meta_t *m, char *line)
     return 0;
 }
 
+/* NOX_EDATALOSS: the metadata file is there but is not one we wrote. */
+static nox_err_t
+meta_damaged(nox_status_t *st, const char *what)
+{
+    return nox__status_set(st, NOX_EDATALOSS, "%s sandbox metadata", what);
+}
+
 static nox_err_t
 meta_slurp(int sb_fd, char *buf, size_t len, nox_status_t *st)
 {
-    size_t  got = 0;
-    ssize_t r;
-    int     fd;
+    struct stat fs;
+    size_t      got = 0;
+    ssize_t     r;
+    int         fd;
 
-    fd = openat(sb_fd, NOX_META_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* A command can put anything under the name: O_NOFOLLOW refuses a
+     * symlink (ELOOP), O_NONBLOCK keeps a FIFO from stalling us. */
+    fd = openat(sb_fd, NOX_META_FILE,
+                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return nox__status_set(st, NOX_ENOENT, "sandbox has no metadata");
+        if (errno == ELOOP || errno == ENXIO)
+            return meta_damaged(st, "not a file:");
         return nox__status_errno(st, NOX_EINTERNAL, errno,
                                  "cannot read sandbox metadata");
+    }
+    if (fstat(fd, &fs) != 0) {
+        int err = errno;
+        nox__close(fd);
+        return nox__status_errno(st, NOX_EINTERNAL, err,
+                                 "cannot read sandbox metadata");
+    }
+    if (!S_ISREG(fs.st_mode)) {
+        nox__close(fd);
+        return meta_damaged(st, "not a file:");
     }
     while (got < len - 1) {
         r = read(fd, buf + got, len - 1 - got);
@@ -165,8 +188,9 @@ meta_slurp(int sb_fd, char *buf, size_t len, nox_status_t *st)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
+            int err = errno;
             nox__close(fd);
-            return nox__status_errno(st, NOX_EINTERNAL, errno,
+            return nox__status_errno(st, NOX_EINTERNAL, err,
                                      "cannot read sandbox metadata");
         }
         got += (size_t)r;
@@ -192,12 +216,10 @@ nox__meta_read(int sb_fd, nox_meta_t *m, nox_status_t *st)
     for (line = strtok_r(buf, "\n", &save); line != NULL;
          line = strtok_r(NULL, "\n", &save)) {
         if (meta_apply(m, line) != 0)
-            return nox__status_set(st, NOX_EINTERNAL,
-                                   "malformed sandbox metadata");
+            return meta_damaged(st, "malformed");
     }
     if (m->session_id[0] == '\0' || m->expires_at < 0)
-        return nox__status_set(st, NOX_EINTERNAL,
-                               "incomplete sandbox metadata");
+        return meta_damaged(st, "incomplete");
     return NOX_OK;
 }
 

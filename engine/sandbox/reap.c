@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -92,14 +93,32 @@ reap_list_visit(nox_engine_t *e, const char *name, void *arg, nox_status_t *st)
     nox__sandbox_names(e, sid, &sb);
     sb.sb_fd = openat(e->base_fd, name,
                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sb.sb_fd < 0)
-        return NOX_OK; /* deleted meanwhile */
+    if (sb.sb_fd < 0) {
+        /* Deleted meanwhile, or not a directory of ours. */
+        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP ||
+            errno == EACCES)
+            return NOX_OK;
+        return nox__status_errno(st, NOX_EINTERNAL, errno,
+                                 "cannot list sandbox %s", sid);
+    }
     /* No lock: metadata is replaced atomically, a plain read is whole. */
-    rv = nox__meta_read(sb.sb_fd, &sb.meta, NULL);
+    rv = nox__meta_read(sb.sb_fd, &sb.meta, st);
     nox__sandbox_close(&sb);
     /* Only live sandboxes of ours: a directory without metadata was not
-     * made by noxrunner and is not listed at all. */
-    if (rv != NOX_OK || nox__now() >= sb.meta.expires_at)
+     * made by noxrunner and is not listed at all, nor is one whose
+     * metadata is damaged. A live one that cannot be read now (too many
+     * open files...) must not vanish from the list: the list fails. */
+    if (rv == NOX_ENOENT || rv == NOX_EDATALOSS) {
+        nox__status_clear(st);
+        return NOX_OK;
+    }
+    if (rv != NOX_OK) {
+        char why[NOX_MSG_MAX] = "";
+        if (st != NULL)
+            (void)snprintf(why, sizeof(why), "%s", st->msg);
+        return nox__status_set(st, rv, "cannot list sandbox %s: %s", sid, why);
+    }
+    if (nox__now() >= sb.meta.expires_at)
         return NOX_OK;
     if (l->len == l->cap) {
         size_t ncap = l->cap ? l->cap * 2 : 16;
