@@ -168,6 +168,11 @@ meta_slurp(int sb_fd, char *buf, size_t len, nox_status_t *st)
             return nox__status_set(st, NOX_ENOENT, "sandbox has no metadata");
         if (errno == ELOOP || errno == ENXIO)
             return meta_damaged(st, "not a file:");
+        /* The file is in a directory of ours, so only a command can have
+         * taken our right to read it: damage, which create repairs (a
+         * new file is written beside it and renamed over it). */
+        if (errno == EACCES || errno == EPERM)
+            return meta_damaged(st, "unreadable:");
         return nox__status_errno(st, NOX_EINTERNAL, errno,
                                  "cannot read sandbox metadata");
     }
