@@ -60,7 +60,7 @@ spawn_errno_code(int e)
 }
 
 /* Release the buffers of a result this module built (nox_exec_result_free
- * belongs to engine.c; spawn must not depend on it). */
+ * belongs to exec.c; spawn must not depend on it). */
 static void
 spawn_result_release(nox_exec_result_t *r)
 {

@@ -1,7 +1,8 @@
 /*
  * engine_impl.h - the engine's private state and the sandbox handle shared
- * by engine.c (lookup, locking, delete), create.c, reap.c (list and TTL),
- * exec.c and files.c. The running commands are runner.c's.
+ * by engine.c (lifecycle, delete), lookup.c (lookup, locking, states),
+ * create.c, reap.c (list and TTL), exec.c and files.c. The running commands are
+ * runner.c's.
  *
  * Names under base_dir:
  *   noxrunner_sandbox_<sid>/           a sandbox (workspace/, tmp/, meta)
