@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -427,6 +428,107 @@ START_TEST(foreign_dir_with_another_ids_mark_stays_foreign)
 }
 END_TEST
 
+/* ---- ours, made unreadable by a command ---- */
+
+/* A command at isolation none runs as the engine's user and can take
+ * that user's rights away from the sandbox's files. Root's lookups pass
+ * the kernel's permission checks anyway, so these tests drop to nobody
+ * (the forked test process only) when run as root. */
+static void
+setup_as_nobody(void)
+{
+    setup();
+    if (geteuid() != 0)
+        return;
+    ck_assert_int_eq(chown(base, 65534, 65534), 0);
+    ck_assert_int_eq(setgroups(0, NULL), 0);
+    ck_assert_int_eq(setresgid(65534, 65534, 65534), 0);
+    ck_assert_int_eq(setresuid(65534, 65534, 65534), 0);
+}
+
+static void
+sandbox_path(const char *sid, const char *rest, char *out, size_t len)
+{
+    ck_assert_int_lt(
+        snprintf(out, len, "%s/noxrunner_sandbox_%s%s", base, sid, rest),
+        (int)len);
+}
+
+START_TEST(ours_with_unreadable_metadata_is_broken_and_repaired)
+{
+    nox_create_req_t   r = {.session_id = "u"};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    char               meta[4096], ws[4096];
+    bool               created = true, deleted = false;
+    int64_t            at;
+
+    open_engine(NOX_ISOLATION_NONE);
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
+    sandbox_path("u", "/.noxrunner.meta", meta, sizeof(meta));
+    sandbox_path("u", "/workspace", ws, sizeof(ws));
+    tu_write_file(ws, "work.txt", "kept", 4);
+    ck_assert_int_eq(chmod(meta, 0), 0);
+    ck_assert_int_eq(nox_engine_touch(eng, "u", &at, &st), NOX_ENOENT);
+    ck_assert_msg(strstr(st.msg, "no valid metadata") != NULL, "%s", st.msg);
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
+    ck_assert(!created);
+    ck_assert_int_eq(nox_engine_touch(eng, "u", &at, &st), NOX_OK);
+    ck_assert(tu_exists(ws, "work.txt"));
+    ck_assert_int_eq(chmod(meta, 0), 0);
+    ck_assert_int_eq(nox_engine_delete(eng, "u", &deleted, &st), NOX_OK);
+    ck_assert(deleted);
+    sandbox_path("u", "", meta, sizeof(meta));
+    ck_assert_int_eq(count_entries(meta), -1);
+}
+END_TEST
+
+START_TEST(ours_made_unsearchable_is_served_and_deleted)
+{
+    nox_create_req_t   r = {.session_id = "u"};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    char               dir[4096];
+    bool               created = false, deleted = false;
+    int64_t            at;
+
+    open_engine(NOX_ISOLATION_NONE);
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
+    sandbox_path("u", "", dir, sizeof(dir));
+    ck_assert_int_eq(chmod(dir, 0600), 0); /* readable, not searchable */
+    ck_assert_int_eq(nox_engine_touch(eng, "u", &at, &st), NOX_OK);
+    ck_assert_int_eq(chmod(dir, 0600), 0);
+    ck_assert_int_eq(nox_engine_delete(eng, "u", &deleted, &st), NOX_OK);
+    ck_assert(deleted);
+    ck_assert_int_eq(count_entries(dir), -1);
+}
+END_TEST
+
+START_TEST(expired_with_an_unreadable_workspace_is_reaped)
+{
+    nox_create_req_t   r = {.session_id = "u", .ttl_seconds = 1};
+    nox_sandbox_info_t info;
+    nox_status_t       st;
+    char               ws[4096];
+    bool               created = false;
+    size_t             reaped = 0;
+
+    open_engine(NOX_ISOLATION_NONE);
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, NULL, &st),
+                     NOX_OK);
+    sandbox_path("u", "/workspace", ws, sizeof(ws));
+    ck_assert_int_eq(chmod(ws, 0), 0);
+    usleep(2100 * 1000);
+    ck_assert_int_eq(nox_engine_reap(eng, &reaped, &st), NOX_OK);
+    ck_assert_uint_eq(reaped, 1);
+    sandbox_path("u", "", ws, sizeof(ws));
+    ck_assert_int_eq(count_entries(ws), -1);
+}
+END_TEST
+
 static Suite *
 foreign_suite(void)
 {
@@ -447,6 +549,14 @@ foreign_suite(void)
         tc, ours_without_metadata_is_broken_and_create_repairs_it, 0, 2);
     tcase_add_loop_test(tc, ours_without_metadata_is_deleted, 0, 2);
     tcase_add_test(tc, ours_without_metadata_is_reaped_after_its_idle_ttl);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ours, made unreadable by a command");
+    tcase_add_checked_fixture(tc, setup_as_nobody, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, ours_with_unreadable_metadata_is_broken_and_repaired);
+    tcase_add_test(tc, ours_made_unsearchable_is_served_and_deleted);
+    tcase_add_test(tc, expired_with_an_unreadable_workspace_is_reaped);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -197,7 +197,36 @@ hook_remove_sub_after_x(int olddir, const char *oldname, int newdir,
     return rc;
 }
 
+/* Entry "z" fails, after a command has removed the "f" we replaced. */
+static int
+hook_command_removes_then_fail(int olddir, const char *oldname, int newdir,
+                               const char *newname, unsigned flags)
+{
+    if (strcmp(newname, "z") == 0) {
+        ck_assert_int_eq(unlinkat(ws_fd, "f", 0), 0);
+        errno = ENOSPC;
+        return -1;
+    }
+    return rename_real(olddir, oldname, newdir, newname, flags);
+}
+
 /* ---- tests ---- */
+
+START_TEST(rollback_restores_a_replaced_file_a_command_removed_since)
+{
+    const char  *files[] = {"f=ours f", "z=zz"};
+    nox_status_t st;
+    char         names[256];
+
+    tu_write_file(ws, "f", "old f", 5);
+    rename_hook = hook_command_removes_then_fail;
+    ck_assert_int_eq(extract_files(files, 2, &st), NOX_ERESOURCE);
+    /* Nothing stands at the name: the old file goes back, not away. */
+    assert_file("f", "old f");
+    ws_names(names, sizeof(names));
+    ck_assert_str_eq(names, "f");
+}
+END_TEST
 
 START_TEST(rollback_keeps_what_a_concurrent_upload_wrote_since)
 {
@@ -258,6 +287,8 @@ tar_undo_suite(void)
     tcase_add_checked_fixture(tc, ws_setup, ws_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, rollback_keeps_what_a_concurrent_upload_wrote_since);
+    tcase_add_test(tc,
+                   rollback_restores_a_replaced_file_a_command_removed_since);
     tcase_add_test(tc, rollback_without_rename_flags_removes_what_it_created);
     tcase_add_test(tc, directory_removed_during_extraction_is_aborted);
     suite_add_tcase(s, tc);

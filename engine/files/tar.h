@@ -44,7 +44,9 @@
  * room for both meanwhile); only the modes of directories that already
  * existed stay changed. A name someone else wrote after this call (a
  * concurrent upload) keeps their entry: the call's own is not there to
- * undo, and what it replaced is dropped. On a filesystem without
+ * undo, and what it replaced is dropped (so when that other upload fails
+ * too, it puts back this call's entry, not the original); a name removed
+ * meanwhile gets what this call replaced back. On a filesystem without
  * renameat2's RENAME_NOREPLACE and RENAME_EXCHANGE (NFS, some FUSE) a
  * plain rename is used: new entries are still undone, but a file or
  * symlink the call replaced stays replaced. */

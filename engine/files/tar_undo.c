@@ -94,10 +94,17 @@ undo_is_ours(int fd, const char *name, const nox_tar_undo_step_t *s)
 
 /* Put the entry we replaced back, but only over what we wrote: if another
  * upload (or a command) has written the name since, theirs is the newer
- * state and stays, and the old entry is dropped. */
+ * state and stays, and the old entry is dropped. Where the name has been
+ * removed meanwhile, the old entry simply goes back (never over one that
+ * appears at the same moment). */
 static void
 undo_replaced(int fd, const char *name, const nox_tar_undo_step_t *s)
 {
+    struct stat now;
+
+    if (fstatat(fd, name, &now, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT &&
+        renameat2(fd, s->backup, fd, name, RENAME_NOREPLACE) == 0)
+        return;
     if (undo_is_ours(fd, name, s) &&
         renameat2(fd, s->backup, fd, name, RENAME_EXCHANGE) == 0 &&
         !undo_is_ours(fd, s->backup, s))

@@ -61,10 +61,10 @@ struct nox_engine {
 typedef enum {
     NOX_SB_LIVE,    /* metadata read, not expired */
     NOX_SB_EXPIRED, /* metadata read, expired: gone for every caller */
-    /* Metadata file damaged (malformed, incomplete, not a regular file)
-     * or missing from a directory with our mark. A metadata file that
-     * cannot be read for another reason (too many open files...) is no
-     * state: the lookup fails with that error. */
+    /* Metadata file damaged (malformed, incomplete, not a regular file,
+     * unreadable to us) or missing from a directory with our mark. A metadata
+     * file that cannot be read for another reason (too many open files...) is
+     * no state: the lookup fails with that error. */
     NOX_SB_BROKEN,
     /* No metadata file and no mark: not made by noxrunner (e.g.
      * NoxRunner's Python local mode uses the same names). Never reaped,

@@ -123,6 +123,14 @@ rmtree_dir(rmtree_t *t, int dir_fd, const char *name, int depth)
     /* O_NOFOLLOW: if name was swapped for a symlink since unlinkat saw a
      * directory, we fail here instead of walking the link's target. */
     fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* A directory of ours we may not even read (a command's chmod 0): its
+     * owner's rights come back first. AT_SYMLINK_NOFOLLOW: glibc does it
+     * through an O_PATH fd and refuses a symlink, so a name swapped for
+     * one never has its target's mode changed. */
+    if (fd < 0 && errno == EACCES &&
+        fchmodat(dir_fd, name, 0700, AT_SYMLINK_NOFOLLOW) == 0)
+        fd = openat(dir_fd, name,
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return NOX_OK;

@@ -118,31 +118,13 @@ lookup_unknown(const char *sid, nox_err_t rv, nox_status_t *st)
     return nox__status_set(st, rv, "sandbox %s: %s", sid, why);
 }
 
+/* Read sb's metadata file (it exists) and set sb->state from it. */
 static nox_err_t
-lookup_classify(nox_live_sandbox_t *sb, nox_status_t *st)
+lookup_read(nox_live_sandbox_t *sb, nox_status_t *st)
 {
     const char *sid = sb->name + sizeof(NOX_SANDBOX_PREFIX) - 1;
-    struct stat m;
     nox_err_t   rv;
 
-    if (fstatat(sb->sb_fd, NOX_META_FILE, &m, AT_SYMLINK_NOFOLLOW) != 0) {
-        int err = errno;
-        /* EACCES: a directory of another user's, unless it is ours. */
-        if (err != ENOENT && err != EACCES)
-            return nox__status_errno(st, NOX_EINTERNAL, err,
-                                     "cannot read the metadata of sandbox %s",
-                                     sid);
-        if (!nox__meta_marked(sb->sb_fd, sid)) {
-            sb->state = NOX_SB_FOREIGN;
-            return NOX_OK;
-        }
-        if (err == EACCES)
-            return nox__status_errno(st, NOX_EINTERNAL, err,
-                                     "cannot read the metadata of sandbox %s",
-                                     sid);
-        sb->state = NOX_SB_BROKEN;
-        return NOX_OK;
-    }
     rv = nox__meta_read(sb->sb_fd, &sb->meta, st);
     if (rv == NOX_ENOENT || rv == NOX_EDATALOSS) {
         /* Damaged, or unlinked since the fstatat (by a command: the file
@@ -157,6 +139,35 @@ lookup_classify(nox_live_sandbox_t *sb, nox_status_t *st)
         sb->state = NOX_SB_LIVE;
     }
     return NOX_OK;
+}
+
+static nox_err_t
+lookup_classify(nox_live_sandbox_t *sb, nox_status_t *st)
+{
+    const char *sid = sb->name + sizeof(NOX_SANDBOX_PREFIX) - 1;
+    struct stat m;
+
+    if (fstatat(sb->sb_fd, NOX_META_FILE, &m, AT_SYMLINK_NOFOLLOW) != 0) {
+        int err = errno;
+        /* EACCES: a directory of another user's, unless it is ours. */
+        if (err != ENOENT && err != EACCES)
+            return nox__status_errno(st, NOX_EINTERNAL, err,
+                                     "cannot read the metadata of sandbox %s",
+                                     sid);
+        if (!nox__meta_marked(sb->sb_fd, sid)) {
+            sb->state = NOX_SB_FOREIGN;
+            return NOX_OK;
+        }
+        /* Ours, made unsearchable by a command (chmod on its sandbox
+         * directory at isolation none): it gets the mode create gave it
+         * back, else the sandbox could be neither repaired nor removed. */
+        if (err == EACCES && fchmod(sb->sb_fd, 0700) == 0 &&
+            fstatat(sb->sb_fd, NOX_META_FILE, &m, AT_SYMLINK_NOFOLLOW) == 0)
+            return lookup_read(sb, st);
+        sb->state = NOX_SB_BROKEN;
+        return NOX_OK;
+    }
+    return lookup_read(sb, st);
 }
 
 /* true when sb's directory is still the one under its name: a delete
@@ -389,11 +400,13 @@ nox__sandbox_busy(const nox_live_sandbox_t *sb)
                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     bool busy;
 
-    /* Fails safe: only a clean answer frees the sandbox for removal. No
-     * workspace is one (no command can hold its lock); a probe that could
-     * not be made (too many open files...) is not. */
+    /* Fails safe: only a clean answer frees the sandbox for removal. A
+     * probe that could not be made for want of resources (too many open
+     * files, no memory) is not one; any other failure (no workspace, or
+     * one a command made unreadable or replaced) means no command can
+     * hold its lock, or an expired sandbox would stay for ever. */
     if (fd < 0)
-        return errno != ENOENT;
+        return errno == EMFILE || errno == ENFILE || errno == ENOMEM;
     busy = flock(fd, LOCK_EX | LOCK_NB) != 0;
     nox__close(fd); /* releases the probe's lock, if taken */
     return busy;

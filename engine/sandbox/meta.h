@@ -50,9 +50,9 @@ nox_err_t nox__meta_write(int sb_fd, const nox_meta_t *m, nox_status_t *st);
 
 /* Read the metadata of the sandbox at sb_fd. NOX_ENOENT when there is no
  * metadata file; NOX_EDATALOSS when what is there is damaged (malformed,
- * incomplete, or not a regular file). Any other failure to read it (too
- * many open files, out of memory, an I/O error) says nothing about the
- * sandbox: it is that error (nox__status_errno: NOX_ERESOURCE or
+ * incomplete, not a regular file, or made unreadable to us). Any other failure
+ * to read it (too many open files, out of memory, an I/O error) says nothing
+ * about the sandbox: it is that error (nox__status_errno: NOX_ERESOURCE or
  * NOX_EINTERNAL). */
 nox_err_t nox__meta_read(int sb_fd, nox_meta_t *m, nox_status_t *st);
 
