@@ -3,6 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
       libnng-dev libarchive-dev libcjson-dev zlib1g-dev check clang-format
+      libmicrohttpd-dev libcurl4-openssl-dev openssl
       python3
       # scripts/fuzz.sh: clang, and libFuzzer's runtime, which clang's
       # libclang-common-14-dev only recommends (dpkg -S libclang_rt.fuzzer)

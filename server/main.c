@@ -9,8 +9,9 @@
  */
 #include "nox/engine.h"
 #include "nox/server.h"
-#include "server_priv.h"
+#include "auth.h"
 #include "nox_archive.h"
+#include "server_priv.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +27,7 @@
 
 #define MAIN_USAGE_EXIT 2
 #define MAIN_MAX_URLS 64
+#define MAIN_MAX_UIDS 64
 #define MAIN_GRACE_POLL_MS 50
 
 typedef struct {
@@ -39,6 +41,17 @@ typedef struct {
     size_t          output_cap;        /* 0: default */
     int             quiet;             /* 1, or -1: from $NOXRUNNER_QUIET */
     nox_isolation_t isolation; /* AUTO: $NOXRUNNER_ISOLATION, else auto */
+    const char     *http[MAIN_MAX_URLS];
+    size_t          n_http;
+    const char     *https[MAIN_MAX_URLS];
+    size_t          n_https;
+    const char     *tls_cert;
+    const char     *tls_key;
+    const char     *token_file; /* read at start-up (auth.h) */
+    unsigned        ipc_allow_uids[MAIN_MAX_UIDS];
+    size_t          n_ipc_allow_uids;
+    bool            insecure_no_auth;
+    unsigned        http_max_connections; /* 0: default */
 } main_opts_t;
 
 static void
@@ -49,9 +62,31 @@ main_usage(FILE *f)
         "usage: noxrunnerd [options]\n"
         "Serve the NoxRunner sandbox service (noxrunner.v1.Sandbox) on "
         "NNG.\n\n"
-        "  --listen URL             ipc://PATH or tcp://HOST:PORT; "
+        "  --listen URL             ipc://PATH, tcp://HOST:PORT or "
+        "tls+tcp://HOST:PORT;\n"
+        "                           repeatable (default " NOX_DEFAULT_URL ")\n"
+        "  --http HOST:PORT         also serve NoxRunner's REST API over "
+        "HTTP; repeatable\n"
+        "  --https HOST:PORT        the same over HTTPS (needs --tls-cert "
+        "and --tls-key)\n"
+        "  --tls-cert FILE          PEM certificate chain for https and "
+        "tls+tcp://\n"
+        "  --tls-key FILE           PEM private key for https and "
+        "tls+tcp://\n"
+        "  --token-file FILE        bearer token (one line, file mode 0600) "
+        "every tcp,\n"
+        "                           tls+tcp, http and https request must "
+        "carry\n"
+        "  --ipc-allow-uid UID      let this user call over ipc:// too "
+        "(the socket is\n"
+        "                           otherwise its owner's only); "
         "repeatable\n"
-        "                           (default " NOX_DEFAULT_URL ")\n"
+        "  --insecure-no-auth       allow a non-loopback tcp or http "
+        "address without\n"
+        "                           --token-file (anyone who reaches it "
+        "runs commands)\n"
+        "  --http-max-connections N open HTTP connections at once, 503 "
+        "beyond (default 256)\n"
         "  --base-dir DIR           sandbox directory (default "
         "$NOXRUNNER_BASE_DIR, else /tmp)\n"
         "  --workers N              concurrent requests (default %d)\n"
@@ -119,6 +154,14 @@ enum {
     OPT_GRACE,
     OPT_QUIET,
     OPT_ISOLATION,
+    OPT_HTTP,
+    OPT_HTTPS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TOKEN_FILE,
+    OPT_IPC_ALLOW_UID,
+    OPT_INSECURE_NO_AUTH,
+    OPT_HTTP_MAX_CONN,
     OPT_HELP,
     OPT_VERSION
 };
@@ -133,6 +176,14 @@ static const struct option main_longopts[] = {
     {"shutdown-grace", required_argument, NULL, OPT_GRACE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"isolation", required_argument, NULL, OPT_ISOLATION},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"https", required_argument, NULL, OPT_HTTPS},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"ipc-allow-uid", required_argument, NULL, OPT_IPC_ALLOW_UID},
+    {"insecure-no-auth", no_argument, NULL, OPT_INSECURE_NO_AUTH},
+    {"http-max-connections", required_argument, NULL, OPT_HTTP_MAX_CONN},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -186,6 +237,44 @@ main_apply_opt(main_opts_t *m, int c, const char *arg)
     case OPT_ISOLATION:
         if (nox_isolation_parse(arg, &m->isolation, NULL) != NOX_OK)
             break;
+        return 0;
+    case OPT_HTTP:
+    case OPT_HTTPS: {
+        const char **list = c == OPT_HTTP ? m->http : m->https;
+        size_t      *n = c == OPT_HTTP ? &m->n_http : &m->n_https;
+        if (*n == MAIN_MAX_URLS) {
+            (void)fprintf(stderr, "noxrunnerd: too many --%s addresses\n",
+                          c == OPT_HTTP ? "http" : "https");
+            return -1;
+        }
+        list[(*n)++] = arg;
+        return 0;
+    }
+    case OPT_TLS_CERT:
+        m->tls_cert = arg;
+        return 0;
+    case OPT_TLS_KEY:
+        m->tls_key = arg;
+        return 0;
+    case OPT_TOKEN_FILE:
+        m->token_file = arg;
+        return 0;
+    case OPT_IPC_ALLOW_UID:
+        if (m->n_ipc_allow_uids == MAIN_MAX_UIDS) {
+            (void)fprintf(stderr, "noxrunnerd: too many --ipc-allow-uid\n");
+            return -1;
+        }
+        if (main_parse_size(arg, 0, UINT32_MAX - 1, &v) != 0)
+            break;
+        m->ipc_allow_uids[m->n_ipc_allow_uids++] = (unsigned)v;
+        return 0;
+    case OPT_INSECURE_NO_AUTH:
+        m->insecure_no_auth = true;
+        return 0;
+    case OPT_HTTP_MAX_CONN:
+        if (main_parse_size(arg, 1, 65536, &v) != 0)
+            break;
+        m->http_max_connections = (unsigned)v;
         return 0;
     }
     (void)fprintf(stderr, "noxrunnerd: invalid value '%s' for %s\n", arg,
@@ -323,19 +412,13 @@ main_raise_fd_limit(void)
 
 /* Open the engine, serve until a stop signal, shut down. Exit status. */
 static int
-main_serve(const main_opts_t *m, const sigset_t *stop)
+main_serve_with(const main_opts_t *m, nox_server_opts_t *so,
+                const sigset_t *stop)
 {
     nox_engine_opts_t eo = {.base_dir = m->base_dir,
                             .output_cap = m->output_cap,
                             .quiet = m->quiet,
                             .isolation = m->isolation};
-    nox_server_opts_t so = {NULL,
-                            m->urls,
-                            m->n_urls,
-                            m->workers,
-                            m->max_message_bytes,
-                            m->reap_interval_ms,
-                            m->shutdown_grace_ms};
     nox_engine_t     *engine;
     nox_server_t     *srv;
     nox_status_t      st;
@@ -348,8 +431,8 @@ main_serve(const main_opts_t *m, const sigset_t *stop)
         (void)fprintf(stderr, "noxrunnerd: %s\n", st.msg);
         return EXIT_FAILURE;
     }
-    so.engine = engine;
-    if (nox_server_start(&srv, &so, &st) != NOX_OK) {
+    so->engine = engine;
+    if (nox_server_start(&srv, so, &st) != NOX_OK) {
         (void)fprintf(stderr, "noxrunnerd: %s\n", st.msg);
         nox_engine_close(engine);
         return EXIT_FAILURE;
@@ -366,6 +449,43 @@ main_serve(const main_opts_t *m, const sigset_t *stop)
     nox_server_stop(srv);
     nox_engine_close(engine);
     return EXIT_SUCCESS;
+}
+
+/* Serve with m's options until a stop signal, shut down. Exit status. */
+static int
+main_serve(const main_opts_t *m, const sigset_t *stop)
+{
+    nox_server_opts_t so = {.urls = m->urls,
+                            .n_urls = m->n_urls,
+                            .workers = m->workers,
+                            .max_message_bytes = m->max_message_bytes,
+                            .reap_interval_ms = m->reap_interval_ms,
+                            .shutdown_grace_ms = m->shutdown_grace_ms,
+                            .http_addrs = m->http,
+                            .n_http = m->n_http,
+                            .https_addrs = m->https,
+                            .n_https = m->n_https,
+                            .tls_cert = m->tls_cert,
+                            .tls_key = m->tls_key,
+                            .ipc_allow_uids = m->ipc_allow_uids,
+                            .n_ipc_allow_uids = m->n_ipc_allow_uids,
+                            .insecure_no_auth = m->insecure_no_auth,
+                            .http_max_connections = m->http_max_connections};
+    nox_status_t      st;
+    char             *token = NULL;
+    int               rc;
+
+    /* The token is read before anything else starts, so that a token
+     * file others can read stops the server before it serves. */
+    if (m->token_file != NULL &&
+        nox__token_file_read(m->token_file, &token, &st) != NOX_OK) {
+        (void)fprintf(stderr, "noxrunnerd: %s\n", st.msg);
+        return EXIT_FAILURE;
+    }
+    so.token = token;
+    rc = main_serve_with(m, &so, stop);
+    nox__token_free(token);
+    return rc;
 }
 
 int

@@ -50,7 +50,11 @@ setup(void)
 {
     nox_engine_opts_t eo = {.quiet = 1, .isolation = NOX_ISOLATION_NONE};
     const char       *urls[] = {ipc_url, "tcp://127.0.0.1:0"};
-    nox_server_opts_t so = {NULL, urls, 2, 4, MAX_BYTES, 0, 0};
+    nox_server_opts_t so = {.urls = urls,
+                            .n_urls = 2,
+                            .workers = 4,
+                            .max_message_bytes = MAX_BYTES,
+                            .reap_interval_ms = 0};
     nox_status_t      st;
 
     base = tu_mkdtemp();
@@ -604,7 +608,11 @@ END_TEST
 START_TEST(server_refuses_an_address_a_live_server_holds)
 {
     const char       *urls[] = {ipc_url};
-    nox_server_opts_t so = {eng, urls, 1, 1, 0, -1, 0};
+    nox_server_opts_t so = {.engine = eng,
+                            .urls = urls,
+                            .n_urls = 1,
+                            .workers = 1,
+                            .reap_interval_ms = -1};
     nox_server_t     *two = NULL;
     nox_status_t      st;
     char              want[PATH_MAX + 64];
@@ -626,7 +634,11 @@ START_TEST(server_replaces_a_stale_ipc_socket_file)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     char               url[PATH_MAX + 8];
     const char        *urls[] = {url};
-    nox_server_opts_t  so = {eng, urls, 1, 1, 0, -1, 0};
+    nox_server_opts_t  so = {.engine = eng,
+                             .urls = urls,
+                             .n_urls = 1,
+                             .workers = 1,
+                             .reap_interval_ms = -1};
     nox_server_t      *two = NULL;
     nox_status_t       st;
     nng_socket         s;
@@ -849,7 +861,11 @@ START_TEST(server_never_replaces_a_file_that_is_not_a_socket)
 {
     char              url[PATH_MAX + 8];
     const char       *urls[] = {url};
-    nox_server_opts_t so = {eng, urls, 1, 1, 0, -1, 0};
+    nox_server_opts_t so = {.engine = eng,
+                            .urls = urls,
+                            .n_urls = 1,
+                            .workers = 1,
+                            .reap_interval_ms = -1};
     nox_server_t     *two = NULL;
     nox_status_t      st;
     char             *text;
@@ -869,7 +885,11 @@ START_TEST(server_start_fails_cleanly_on_a_bad_url)
 {
     char              url[PATH_MAX + 8];
     const char       *urls[] = {url, "bogus://x"};
-    nox_server_opts_t so = {eng, urls, 2, 1, 0, -1, 0};
+    nox_server_opts_t so = {.engine = eng,
+                            .urls = urls,
+                            .n_urls = 2,
+                            .workers = 1,
+                            .reap_interval_ms = -1};
     nox_server_t     *two = NULL;
     nox_status_t      st;
 
@@ -885,7 +905,11 @@ END_TEST
 START_TEST(server_start_rejects_bad_options)
 {
     const char       *urls[] = {ipc_url};
-    nox_server_opts_t so = {eng, urls, 1, -1, 0, -1, 0};
+    nox_server_opts_t so = {.engine = eng,
+                            .urls = urls,
+                            .n_urls = 1,
+                            .workers = -1,
+                            .reap_interval_ms = -1};
     nox_server_t     *two = NULL;
     nox_status_t      st;
 

@@ -69,6 +69,13 @@ typedef struct {
      * ...") is written there, NUL-terminated and truncated to fit. */
     char  *errbuf;
     size_t errbuf_len;
+    /* The bearer token of a server that requires one (tcp://, tls+tcp://,
+     * http://, https://); NULL: $NOXRUNNER_TOKEN, else none. */
+    const char *token;
+    /* PEM file of the certificate authorities trusted for https:// and
+     * tls+tcp://; NULL: $NOXRUNNER_CA_FILE, else the system's. The
+     * server's certificate is always verified. */
+    const char *ca_file;
 } nox_client_opts_t;
 
 typedef struct {

@@ -16,6 +16,7 @@
 
 #include "nox/engine.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,31 @@ typedef struct {
     /* How long nox_server_stop lets calls in flight finish before it
      * kills their commands; 0: NOX_DEFAULT_SHUTDOWN_GRACE_MS; < 0: none. */
     int64_t shutdown_grace_ms;
+
+    /* NoxRunner's REST API (README "Use it as a NoxRunner backend"):
+     * "HOST:PORT" addresses served over plain HTTP and over HTTPS. */
+    const char *const *http_addrs;
+    size_t             n_http;
+    const char *const *https_addrs; /* need tls_cert and tls_key */
+    size_t             n_https;
+    /* PEM certificate chain and private key for https and tls+tcp://. */
+    const char *tls_cert;
+    const char *tls_key;
+    /* The bearer token every request over tcp://, tls+tcp://, http and
+     * https must carry (RpcRequest.token; "Authorization: Bearer"), or
+     * NULL for none. Compared in constant time. */
+    const char *token;
+    /* Users besides the server's own that may call over ipc:// (whose
+     * socket is created mode 0600 so that no other user can connect
+     * unless listed here: then it is 0666 and each request is checked
+     * against the peer's uid). */
+    const unsigned *ipc_allow_uids;
+    size_t          n_ipc_allow_uids;
+    /* Serve a non-loopback tcp:// or http address without a token (loudly
+     * warned); without it such a start fails with NOX_EINVAL. */
+    bool insecure_no_auth;
+    /* Open HTTP connections at once; beyond, 503. 0: default (256). */
+    unsigned http_max_connections;
 } nox_server_opts_t;
 
 /* Listen on every URL and start serving. On success *out owns the server

@@ -1,0 +1,153 @@
+/* auth.c - the bearer token (read from its file, compared in constant
+ * time) and the loopback test for listen addresses. */
+#include "auth.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Read at most cap bytes of fd into buf; returns the count or -1. */
+static ssize_t
+auth_read_all(int fd, char *buf, size_t cap)
+{
+    size_t got = 0;
+
+    while (got < cap) {
+        ssize_t n = read(fd, buf + got, cap - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+/* Check the file's type and mode (of the open fd, so that the file read
+ * is the file checked). */
+static nox_err_t
+auth_check_file(int fd, const char *path, nox_status_t *st)
+{
+    struct stat sb;
+
+    if (fstat(fd, &sb) != 0)
+        return nox__status_errno(st, NOX_EINVAL, errno, "token file %s", path);
+    if (!S_ISREG(sb.st_mode))
+        return nox__status_set(st, NOX_EINVAL,
+                               "token file %s is not a regular file", path);
+    if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        return nox__status_set(st, NOX_EINVAL,
+                               "token file %s may be read or changed by "
+                               "other users (mode %04o): chmod 600 %s",
+                               path, (unsigned)(sb.st_mode & 07777), path);
+    return NOX_OK;
+}
+
+/* Cut the line end and check what is left. */
+static nox_err_t
+auth_check_token(char *buf, size_t n, const char *path, nox_status_t *st)
+{
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    if (n == 0)
+        return nox__status_set(st, NOX_EINVAL, "token file %s is empty", path);
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] <= ' ' || buf[i] > '~')
+            return nox__status_set(st, NOX_EINVAL,
+                                   "token file %s: the token must be one "
+                                   "line of printable ASCII without spaces",
+                                   path);
+    return NOX_OK;
+}
+
+nox_err_t
+nox__token_file_read(const char *path, char **token, nox_status_t *st)
+{
+    /* One byte more than a token and its CR LF, to tell "too long". */
+    size_t    cap = NOX_TOKEN_MAX + 3;
+    char     *buf = calloc(1, cap + 1);
+    int       fd;
+    ssize_t   n;
+    nox_err_t err;
+
+    if (buf == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        free(buf);
+        return nox__status_errno(st, NOX_EINVAL, errno,
+                                 "cannot open token file %s", path);
+    }
+    err = auth_check_file(fd, path, st);
+    n = err == NOX_OK ? auth_read_all(fd, buf, cap) : 0;
+    if (err == NOX_OK && n < 0)
+        err = nox__status_errno(st, NOX_EINVAL, errno,
+                                "cannot read token file %s", path);
+    (void)close(fd);
+    if (err == NOX_OK && (size_t)n == cap)
+        err = nox__status_set(st, NOX_EINVAL,
+                              "token file %s: the token is longer than %d "
+                              "bytes",
+                              path, NOX_TOKEN_MAX);
+    if (err == NOX_OK)
+        err = auth_check_token(buf, (size_t)n, path, st);
+    if (err != NOX_OK) {
+        nox__token_free(buf);
+        return err;
+    }
+    *token = buf;
+    return NOX_OK;
+}
+
+void
+nox__token_free(char *token)
+{
+    if (token == NULL)
+        return;
+    explicit_bzero(token, strlen(token));
+    free(token);
+}
+
+bool
+nox__token_equal(const char *expected, const char *given, size_t len)
+{
+    size_t                 elen = strlen(expected);
+    volatile unsigned char diff = (unsigned char)(elen != len);
+
+    if (given == NULL)
+        return false;
+    /* Every byte of given is looked at, against expected's byte or (past
+     * its end) against itself, so the time says nothing about where the
+     * first difference is. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char e =
+            i < elen ? (unsigned char)expected[i] : (unsigned char)given[i];
+        diff |= (unsigned char)(e ^ (unsigned char)given[i]);
+    }
+    return diff == 0;
+}
+
+bool
+nox__host_is_loopback(const char *host)
+{
+    struct in_addr  a4;
+    struct in6_addr a6;
+
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
