@@ -105,6 +105,30 @@ nox__client_call(nox_client_t *c, unsigned m, const ProtobufCMessage *req,
 
 /* ---- opening ---- */
 
+/* A copy of the option, else of the environment variable, else NULL.
+ * An empty value counts as none. Returns false when memory runs out. */
+static bool
+client_opt_or_env(const char *opt, const char *env, char **out)
+{
+    const char *v = opt != NULL ? opt : getenv(env);
+
+    *out = NULL;
+    if (v == NULL || v[0] == '\0')
+        return true;
+    *out = strdup(v);
+    return *out != NULL;
+}
+
+static void
+client_free(nox_client_t *c)
+{
+    if (c->token != NULL)
+        explicit_bzero(c->token, strlen(c->token));
+    free(c->token);
+    free(c->ca_file);
+    free(c);
+}
+
 static nox_client_t *
 client_new(const nox_client_opts_t *opts)
 {
@@ -118,6 +142,13 @@ client_new(const nox_client_opts_t *opts)
     if (opts != NULL) {
         c->max_payload = opts->max_message_bytes;
         c->archive_format = opts->archive_format;
+    }
+    if (!client_opt_or_env(opts != NULL ? opts->token : NULL, "NOXRUNNER_TOKEN",
+                           &c->token) ||
+        !client_opt_or_env(opts != NULL ? opts->ca_file : NULL,
+                           "NOXRUNNER_CA_FILE", &c->ca_file)) {
+        client_free(c);
+        return NULL;
     }
     return c;
 }
@@ -133,7 +164,8 @@ client_open_failed(nox_client_t *c, const nox_client_opts_t *opts,
     if (opts != NULL && opts->errbuf != NULL && opts->errbuf_len > 0)
         (void)snprintf(opts->errbuf, opts->errbuf_len, "%s",
                        msg[0] != '\0' ? msg : nox_strerror(err));
-    free(c);
+    if (c != NULL)
+        client_free(c);
     return err;
 }
 
@@ -197,7 +229,7 @@ nox_client_close(nox_client_t *c)
         return;
     nox__transport_close(&c->t);
     nox__local_close(c->local);
-    free(c);
+    client_free(c);
 }
 
 const char *

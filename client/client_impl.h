@@ -36,7 +36,11 @@ struct nox_client {
     size_t               max_payload;    /* request limit; 0: not known yet */
     nox_archive_format_t archive_format; /* of uploads and downloads */
     nox_local_t         *local; /* in-process mode only (t unused then) */
-    nox_status_t         last;  /* outcome of the last call (errmsg) */
+    /* From the options, else $NOXRUNNER_TOKEN / $NOXRUNNER_CA_FILE
+     * (client_new); NULL when none. Owned; the token is wiped at close. */
+    char        *token;
+    char        *ca_file;
+    nox_status_t last; /* outcome of the last call (errmsg) */
 };
 
 /* One RPC (method m, an NOX_RPC_ value) within budget_ms. On success
