@@ -227,7 +227,7 @@ START_TEST(http_answers_garbage_400_and_keeps_serving)
 }
 END_TEST
 
-START_TEST(http_answers_413_to_a_chunked_body_over_the_limit)
+START_TEST(http_answers_413_to_a_body_announced_or_sent_over_the_limit)
 {
     int      fd;
     char    *got, head[64];
@@ -256,6 +256,15 @@ START_TEST(http_answers_413_to_a_chunked_body_over_the_limit)
     ck_assert_ptr_nonnull(strstr(got, "\"code\":8"));
     free(got);
     free(data);
+    close(fd);
+    /* An announced length over the limit is answered before any body. */
+    fd = ht_connect();
+    got = ht_raw(fd,
+                 "POST /v1/sandboxes/c1/files/upload HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 1073741824\r\n\r\n",
+                 84, 2000);
+    ck_assert_msg(strncmp(got, "HTTP/1.1 413 ", 13) == 0, "got: %.60s", got);
+    free(got);
     close(fd);
     assert_healthz(NULL);
 }
@@ -687,7 +696,8 @@ http_conn_suite(void)
     tcase_add_test(tc, http_serves_many_requests_on_one_kept_alive_connection);
     tcase_add_test(tc, http_stalled_clients_do_not_delay_healthz);
     tcase_add_test(tc, http_answers_garbage_400_and_keeps_serving);
-    tcase_add_test(tc, http_answers_413_to_a_chunked_body_over_the_limit);
+    tcase_add_test(tc,
+                   http_answers_413_to_a_body_announced_or_sent_over_the_limit);
     tcase_add_test(tc, http_a_long_exec_delays_neither_healthz_nor_other_execs);
     tcase_add_test(tc, http_answers_503_beyond_the_connection_limit);
     tcase_add_test(
