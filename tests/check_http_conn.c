@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -588,6 +589,53 @@ START_TEST(http_start_refuses_bad_addresses_and_https_without_a_certificate)
 }
 END_TEST
 
+/* Open file descriptors of this process. */
+static int
+count_fds(void)
+{
+    DIR           *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int            n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+START_TEST(http_start_refuses_a_bad_certificate_and_leaks_nothing)
+{
+    const char       *addrs[] = {"127.0.0.1:0"};
+    nox_server_opts_t so = {.https_addrs = addrs,
+                            .n_https = 1,
+                            .reap_interval_ms = -1,
+                            .workers = 1};
+    nox_server_t     *s = NULL;
+    nox_status_t      st;
+    char              cert[512];
+    int               before;
+
+    ht_start(NULL);
+    tu_write_file(ht_dir, "bad.pem", "not a certificate\n", 18);
+    (void)snprintf(cert, sizeof(cert), "%s/bad.pem", ht_dir);
+    so.engine = ht_eng;
+    so.tls_cert = cert;
+    so.tls_key = cert;
+    before = count_fds();
+    ck_assert_int_eq(nox_server_start(&s, &so, &st), NOX_EINVAL);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(st.msg, "refused the certificate or key") != NULL,
+                  "%s", st.msg);
+    ck_assert_int_eq(count_fds(), before);
+    /* A file that is not there. */
+    (void)snprintf(cert, sizeof(cert), "%s/missing.pem", ht_dir);
+    ck_assert_int_eq(nox_server_start(&s, &so, &st), NOX_EINVAL);
+    ck_assert_msg(strstr(st.msg, "cannot open") != NULL, "%s", st.msg);
+    ck_assert_int_eq(count_fds(), before);
+}
+END_TEST
+
 START_TEST(http_serves_ipv6_loopback_in_brackets)
 {
     const char       *addrs[] = {"[::1]:0"};
@@ -711,6 +759,7 @@ http_conn_suite(void)
     tcase_add_test(st, http_start_refuses_an_open_address_without_a_token);
     tcase_add_test(
         st, http_start_refuses_bad_addresses_and_https_without_a_certificate);
+    tcase_add_test(st, http_start_refuses_a_bad_certificate_and_leaks_nothing);
     tcase_add_test(st, http_serves_ipv6_loopback_in_brackets);
     tcase_add_test(st,
                    noxrunnerd_serves_http_alone_and_announces_the_real_port);

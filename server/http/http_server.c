@@ -278,13 +278,17 @@ http_start_daemon(nox__http_t *h, nox__http_daemon_t *hd, const char *addr,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)NOX_HTTP_CONN_MEMORY,
         tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, h->key_pem,
         MHD_OPTION_HTTPS_MEM_CERT, h->cert_pem, MHD_OPTION_END);
-    if (hd->d == NULL) {
-        (void)close(fd);
+    /* On failure libmicrohttpd has closed fd itself. */
+    if (hd->d == NULL && tls)
+        return nox__status_set(st, NOX_EINVAL,
+                               "cannot serve %s: libmicrohttpd refused the "
+                               "certificate or key (see its message above)",
+                               hd->url);
+    if (hd->d == NULL)
         return nox__status_set(st, NOX_EUNAVAIL,
                                "cannot serve %s (libmicrohttpd refused; see "
                                "its message above)",
                                hd->url);
-    }
     return NOX_OK;
 }
 
