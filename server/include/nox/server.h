@@ -6,7 +6,8 @@
  * or more NNG listen URLs: ipc://, tcp:// or inproc:// (a client in the
  * same process, as nox-bench's inproc row). Requests are served concurrently by
  * a pool of worker threads, each with its own NNG context; the TTL reaper is a
- * thread of the server.
+ * thread of the server. The same service is served as NoxRunner's REST API
+ * on the http and https addresses of the options (server/http/).
  *
  * Thread safety: nox_server_start and nox_server_stop must not race on the
  * same server; otherwise the server is self-contained.
@@ -33,7 +34,7 @@ typedef struct nox_server nox_server_t; /* opaque; layout in server.c */
 typedef struct {
     nox_engine_t      *engine;  /* borrowed; must outlive the server */
     const char *const *urls;    /* listen URLs */
-    size_t             n_urls;  /* >= 1 */
+    size_t             n_urls;  /* >= 1, or 0 with http or https addresses */
     int                workers; /* 0: NOX_DEFAULT_WORKERS */
     size_t             max_message_bytes; /* 0: NOX_DEFAULT_MAX_MESSAGE_BYTES */
     int                reap_interval_ms;  /* 0: default; < 0: no reaper */
