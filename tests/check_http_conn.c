@@ -329,6 +329,62 @@ START_TEST(http_a_long_exec_delays_neither_healthz_nor_other_execs)
 }
 END_TEST
 
+typedef struct {
+    const char *path;
+    ht_res_t    r;
+} post_arg_t;
+
+static void *
+post_thread(void *arg)
+{
+    post_arg_t *a = arg;
+
+    ht_req(NULL, "POST", a->path, NULL, NULL, 0, NULL, &a->r);
+    return NULL;
+}
+
+/* A call that waits (here a touch, for the sandbox's lock, which a
+ * command holds for 2 s) waits on a worker: the polling thread, and so
+ * /healthz and the other calls, go on. */
+START_TEST(http_a_call_waiting_on_a_worker_delays_no_other_request)
+{
+    exec_arg_t a = {.body = "{\"cmd\": [\"flock\", \"..\", \"sleep\", "
+                            "\"2\"]}"};
+    post_arg_t b = {.path = "/v1/sandboxes/long/touch"};
+    pthread_t  ta, tb;
+    long long  t0, ms;
+    ht_res_t   r;
+
+    ht_start(NULL);
+    ck_assert_int_eq(
+        ht_req(NULL, "PUT", "/v1/sandboxes/long", NULL, NULL, 0, NULL, &r),
+        200);
+    ht_res_free(&r);
+    wait_in_flight(0);
+    ck_assert_int_eq(pthread_create(&ta, NULL, exec_thread, &a), 0);
+    wait_in_flight(1);
+    usleep(200 * 1000); /* flock has the lock */
+    ck_assert_int_eq(pthread_create(&tb, NULL, post_thread, &b), 0);
+    wait_in_flight(2);
+    usleep(100 * 1000); /* the touch waits for the lock */
+    t0 = ht_ms();
+    assert_healthz(NULL);
+    ck_assert_int_eq(
+        ht_req(NULL, "PUT", "/v1/sandboxes/other", NULL, NULL, 0, NULL, &r),
+        200);
+    ht_res_free(&r);
+    ms = ht_ms() - t0;
+    printf("healthz and a create beside a touch waiting 2 s: %lld ms\n", ms);
+    ck_assert_int_lt(ms, 1000);
+    ck_assert_int_eq(pthread_join(tb, NULL), 0);
+    ck_assert_int_eq(b.r.status, 200);
+    ht_res_free(&b.r);
+    ck_assert_int_eq(pthread_join(ta, NULL), 0);
+    ck_assert_int_eq(a.r.status, 200);
+    ht_res_free(&a.r);
+}
+END_TEST
+
 /* ---- limits, quiesce, stop ---- */
 
 START_TEST(http_answers_503_beyond_the_connection_limit)
@@ -476,6 +532,7 @@ http_conn_suite(void)
     tcase_add_test(tc,
                    http_answers_413_to_a_body_announced_or_sent_over_the_limit);
     tcase_add_test(tc, http_a_long_exec_delays_neither_healthz_nor_other_execs);
+    tcase_add_test(tc, http_a_call_waiting_on_a_worker_delays_no_other_request);
     tcase_add_test(tc, http_answers_503_beyond_the_connection_limit);
     tcase_add_test(
         tc, http_quiesce_answers_open_connections_503_and_refuses_new_ones);
