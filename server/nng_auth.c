@@ -22,6 +22,25 @@ nng_auth_is_tls(const char *url)
     return strncmp(url, "tls+tcp", 7) == 0 || strncmp(url, "wss", 3) == 0;
 }
 
+/* Read up to cap bytes of fd into buf; the count, or -1 (errno). */
+static ssize_t
+nng_auth_read_all(int fd, char *buf, size_t cap)
+{
+    size_t got = 0;
+
+    while (got < cap) {
+        ssize_t n = read(fd, buf + got, cap - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
 /* Read a whole PEM file into *out (malloc'd, NUL-terminated: mbedtls
  * wants the terminator counted in PEM input). */
 static nox_err_t
@@ -30,35 +49,29 @@ nng_auth_read_pem(const char *path, const char *what, char **out,
 {
     int     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     char   *buf;
-    size_t  got = 0;
     ssize_t n;
+    int     e;
 
     if (fd < 0)
         return nox__status_errno(st, NOX_EINVAL, errno, "cannot open %s %s",
                                  what, path);
-    buf = malloc(NNG_AUTH_PEM_MAX + 1);
+    buf = malloc(NNG_AUTH_PEM_MAX + 2);
     if (buf == NULL) {
         nox__close(fd);
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     }
-    while (got < NNG_AUTH_PEM_MAX &&
-           ((n = read(fd, buf + got, NNG_AUTH_PEM_MAX - got)) > 0 ||
-            (n < 0 && errno == EINTR)))
-        got += n > 0 ? (size_t)n : 0;
-    if (got < NNG_AUTH_PEM_MAX && n < 0) {
-        int e = errno;
-        nox__close(fd);
-        free(buf);
-        return nox__status_errno(st, NOX_EINVAL, e, "cannot read %s %s", what,
-                                 path);
-    }
+    n = nng_auth_read_all(fd, buf, NNG_AUTH_PEM_MAX + 1);
+    e = errno;
     nox__close(fd);
-    if (got == NNG_AUTH_PEM_MAX) {
+    if (n < 0 || n > NNG_AUTH_PEM_MAX) {
         free(buf);
+        if (n < 0)
+            return nox__status_errno(st, NOX_EINVAL, e, "cannot read %s %s",
+                                     what, path);
         return nox__status_set(st, NOX_EINVAL, "%s %s is larger than %d bytes",
                                what, path, NNG_AUTH_PEM_MAX);
     }
-    buf[got] = '\0';
+    buf[n] = '\0';
     *out = buf;
     return NOX_OK;
 }

@@ -7,6 +7,7 @@
 #include "nox/client.h"
 #include "nox/server.h"
 #include "server_priv.h"
+#include "testenvelope.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -198,6 +199,97 @@ START_TEST(auth_ipc_and_inproc_need_no_token_on_a_server_with_one)
     /* The same server still wants it over tcp. */
     ck_assert_int_eq(nox__server_url(srv, 2, tcp, sizeof(tcp)), NOX_OK);
     ck_assert_int_eq(health(tcp, NULL, msg, sizeof(msg)), NOX_EAUTH);
+}
+END_TEST
+
+/* ---- the dispatcher's check ---- */
+
+/* A Health envelope carrying token (NULL: none), packed; *len its size. */
+static uint8_t *
+health_envelope(const char *token, size_t *len)
+{
+    Noxrunner__V1__RpcRequest r = NOXRUNNER__V1__RPC_REQUEST__INIT;
+    uint8_t                  *buf;
+
+    r.method = "/noxrunner.v1.Sandbox/Health";
+    if (token != NULL)
+        r.token = (char *)token;
+    *len = noxrunner__v1__rpc_request__get_packed_size(&r);
+    buf = malloc(*len);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(noxrunner__v1__rpc_request__pack(&r, buf), *len);
+    return buf;
+}
+
+static uint8_t *
+buf_alloc(void *arg, size_t size)
+{
+    nox_buf_t *b = arg;
+
+    b->len = 0;
+    if (nox__buf_reserve(b, size) != NOX_OK)
+        return NULL;
+    b->len = size;
+    return b->data;
+}
+
+/* The code the dispatcher answers req with, for a caller that must send
+ * token. */
+static uint32_t
+dispatch_code(const uint8_t *req, size_t len, const char *token)
+{
+    nox_dispatch_ctx_t          ctx;
+    nox_dispatch_caller_t       who = {token};
+    nox_buf_t                   out = {0};
+    nox_dispatch_reply_t        rep = {buf_alloc, &out, NULL, NULL, NULL, NULL};
+    Noxrunner__V1__RpcResponse *r;
+    bool                        pending;
+    size_t                      n;
+    uint32_t                    code;
+
+    tu_dispatch_open(&ctx, base, 1024 * 1024);
+    ck_assert_int_eq(
+        nox__dispatch_start_from(&ctx, &who, req, len, &rep, &pending, &n),
+        NOX_OK);
+    ck_assert(!pending);
+    r = noxrunner__v1__rpc_response__unpack(NULL, n, out.data);
+    ck_assert_ptr_nonnull(r);
+    code = r->code;
+    if (code == 16)
+        ck_assert_str_eq(r->message, TOKEN_MESSAGE);
+    noxrunner__v1__rpc_response__free_unpacked(r, NULL);
+    nox__buf_free(&out);
+    tu_dispatch_close(&ctx);
+    return code;
+}
+
+START_TEST(auth_dispatcher_checks_the_token_of_a_caller_that_needs_one)
+{
+    size_t   len;
+    uint8_t *with = health_envelope(TOKEN, &len);
+    size_t   len2;
+    uint8_t *without = health_envelope(NULL, &len2);
+
+    ck_assert_uint_eq(dispatch_code(with, len, TOKEN), 0);
+    ck_assert_uint_eq(dispatch_code(without, len2, TOKEN), 16);
+    ck_assert_uint_eq(dispatch_code(with, len, "another"), 16);
+    /* A caller that needs none is served either way. */
+    ck_assert_uint_eq(dispatch_code(without, len2, NULL), 0);
+    free(with);
+    free(without);
+}
+END_TEST
+
+START_TEST(auth_dispatcher_refuses_the_token_followed_by_a_nul)
+{
+    size_t   len;
+    uint8_t *req = health_envelope(TOKEN "#tail", &len);
+
+    /* protobuf-c would hand out only the part before the NUL, which is
+     * the token: the envelope is refused before the token is looked at. */
+    tu_put_nul(req, len, "#tail");
+    ck_assert_uint_eq(dispatch_code(req, len, TOKEN), 3);
+    free(req);
 }
 END_TEST
 
@@ -795,6 +887,9 @@ auth_suite(void)
     tcase_add_test(tc, auth_tcp_token_from_the_environment_is_sent);
     tcase_add_test(tc, auth_server_without_a_token_ignores_a_token_sent);
     tcase_add_test(tc, auth_ipc_and_inproc_need_no_token_on_a_server_with_one);
+    tcase_add_test(tc,
+                   auth_dispatcher_checks_the_token_of_a_caller_that_needs_one);
+    tcase_add_test(tc, auth_dispatcher_refuses_the_token_followed_by_a_nul);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ipc");
