@@ -603,16 +603,18 @@ dispatch_invoke(dispatch_call_t *call, const Noxrunner__V1__RpcRequest *req)
         protobuf_c_message_free_unpacked(input, NULL);
 }
 
-/* Does the envelope carry the token the caller's transport needs? The
- * envelope's strings were checked for NUL bytes, so env->token is all
- * the caller sent. */
+/* Does the envelope carry the token the caller's transport needs? If not,
+ * the call's status says so. Called once the envelope's strings were
+ * checked for NUL bytes, so env->token is all the caller sent. */
 static bool
-dispatch_authentic(const nox_dispatch_caller_t     *caller,
+dispatch_authentic(dispatch_call_t *call, const nox_dispatch_caller_t *caller,
                    const Noxrunner__V1__RpcRequest *env)
 {
-    if (caller == NULL || caller->token == NULL)
+    if (caller == NULL || caller->token == NULL ||
+        nox__token_equal(caller->token, env->token, strlen(env->token)))
         return true;
-    return nox__token_equal(caller->token, env->token, strlen(env->token));
+    (void)nox__status_set(&call->st, NOX_EAUTH, NOX_AUTH_TOKEN_MESSAGE);
+    return false;
 }
 
 nox_err_t
@@ -646,12 +648,9 @@ nox__dispatch_start_from(const nox_dispatch_ctx_t    *ctx,
         (void)nox__status_set(&call.st, NOX_EINVAL,
                               "malformed request envelope");
     else if (nox__wire_check_strings(&noxrunner__v1__rpc_request__descriptor,
-                                     req, len, &call.st) != NOX_OK)
-        (void)0; /* a method or token cut at a NUL is refused */
-    else if (!dispatch_authentic(caller, env))
-        (void)nox__status_set(&call.st, NOX_EAUTH, NOX_AUTH_TOKEN_MESSAGE);
-    else
-        dispatch_invoke(&call, env);
+                                     req, len, &call.st) == NOX_OK &&
+             dispatch_authentic(&call, caller, env))
+        dispatch_invoke(&call, env); /* a method cut at a NUL is refused */
     noxrunner__v1__rpc_request__free_unpacked(env, NULL);
     if (call.pending) {
         *pending = true;
