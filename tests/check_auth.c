@@ -351,10 +351,10 @@ typedef struct {
 } other_result_t;
 
 /* Fork, before this process has any thread, a child that waits for the
- * go on *go_fd, then calls Health on ipc_url as uid NOBODY and writes an
+ * go on *go_fd, then calls Health on url as uid NOBODY and writes an
  * other_result_t to *res_fd. */
 static pid_t
-other_user_fork(int *go_fd, int *res_fd)
+other_user_fork(const char *url, int *go_fd, int *res_fd)
 {
     int   go[2], res[2];
     pid_t pid;
@@ -372,7 +372,7 @@ other_user_fork(int *go_fd, int *res_fd)
             setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
             _exit(2);
         nox_client_opts_t o = {.timeout_ms = 1500};
-        r.rv = health(ipc_url, &o, r.msg, sizeof(r.msg));
+        r.rv = health(url, &o, r.msg, sizeof(r.msg));
         _exit(write(res[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 3);
     }
     (void)close(go[0]);
@@ -423,7 +423,7 @@ START_TEST(auth_ipc_other_user_not_allowed_is_permission_denied)
 
     if (!need_root())
         return;
-    pid = other_user_fork(&go, &res);
+    pid = other_user_fork(ipc_url, &go, &res);
     ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
     r = other_user_result(pid, go, res);
     ck_assert_int_eq(r.rv, NOX_EDENIED);
@@ -448,7 +448,7 @@ START_TEST(auth_ipc_other_user_allowed_is_served)
 
     if (!need_root())
         return;
-    pid = other_user_fork(&go, &res);
+    pid = other_user_fork(ipc_url, &go, &res);
     ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
     r = other_user_result(pid, go, res);
     ck_assert_msg(r.rv == NOX_OK, "%d %s", r.rv, r.msg);
@@ -465,10 +465,34 @@ START_TEST(auth_ipc_other_user_cannot_connect_to_a_0600_socket)
 
     if (!need_root())
         return;
-    pid = other_user_fork(&go, &res);
+    pid = other_user_fork(ipc_url, &go, &res);
     (void)start_one(ipc_url, NULL);
     r = other_user_result(pid, go, res);
     ck_assert_int_eq(r.rv, NOX_EUNAVAIL);
+}
+END_TEST
+
+START_TEST(auth_abstract_socket_other_user_is_permission_denied)
+{
+    char              url[64];
+    const char       *urls[] = {url};
+    nox_server_opts_t o = {.urls = urls, .n_urls = 1};
+    nox_status_t      st;
+    other_result_t    r;
+    int               go, res;
+    pid_t             pid;
+    char              msg[256];
+
+    if (!need_root())
+        return;
+    /* An abstract socket has no file mode: anyone may connect, so the
+     * uid check is all there is. */
+    (void)snprintf(url, sizeof(url), "abstract://nox-auth-%ld", (long)getpid());
+    pid = other_user_fork(url, &go, &res);
+    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
+    r = other_user_result(pid, go, res);
+    ck_assert_int_eq(r.rv, NOX_EDENIED);
+    ck_assert_int_eq(health(url, NULL, msg, sizeof(msg)), NOX_OK);
 }
 END_TEST
 
@@ -905,6 +929,7 @@ auth_suite(void)
     tcase_add_test(tc, auth_ipc_other_user_not_allowed_is_permission_denied);
     tcase_add_test(tc, auth_ipc_other_user_allowed_is_served);
     tcase_add_test(tc, auth_ipc_other_user_cannot_connect_to_a_0600_socket);
+    tcase_add_test(tc, auth_abstract_socket_other_user_is_permission_denied);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tls");
