@@ -816,6 +816,29 @@ START_TEST(auth_url_host_is_parsed_for_every_form)
 }
 END_TEST
 
+START_TEST(auth_refusal_applies_to_http_addresses_too)
+{
+    nox_status_t st;
+
+    /* The HTTP gateway's "HOST:PORT" and "http://HOST:PORT" forms. */
+    ck_assert_int_eq(nox__auth_refuse_open("0.0.0.0:8080", false, false, &st),
+                     NOX_EINVAL);
+    ck_assert_str_eq(st.msg, "refusing to serve 0.0.0.0:8080 without a token: "
+                             "anyone who reaches it could run commands here "
+                             "(use --token-file, or --insecure-no-auth)");
+    ck_assert_int_eq(
+        nox__auth_refuse_open("http://[::]:8080", false, false, &st),
+        NOX_EINVAL);
+    ck_assert_int_eq(nox__auth_refuse_open("127.0.0.1:8080", false, false, &st),
+                     NOX_OK);
+    ck_assert_int_eq(
+        nox__auth_refuse_open("https://0.0.0.0:8443", true, false, &st),
+        NOX_OK);
+    ck_assert_int_eq(nox__auth_refuse_open("ipc:///x", false, false, &st),
+                     NOX_OK);
+}
+END_TEST
+
 /* ---- the token file ---- */
 
 static char *
@@ -954,6 +977,7 @@ auth_suite(void)
     tcase_add_test(
         tc, auth_non_loopback_address_with_a_token_starts_without_warning);
     tcase_add_test(tc, auth_url_host_is_parsed_for_every_form);
+    tcase_add_test(tc, auth_refusal_applies_to_http_addresses_too);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("token file");
