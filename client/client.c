@@ -186,7 +186,8 @@ nox_client_open(nox_client_t **out, const char *url,
                                   nox__status_set(&c->last, NOX_EINVAL,
                                                   "unknown archive format %d",
                                                   (int)c->archive_format));
-    err = nox__transport_open(&c->t, url, false, &c->last);
+    err =
+        nox__transport_open(&c->t, url, false, c->token, c->ca_file, &c->last);
     if (err != NOX_OK)
         return client_open_failed(c, opts, err);
     *out = c;
