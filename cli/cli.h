@@ -16,6 +16,7 @@
 #define NOX_CLI_H
 
 #include "nox/client.h"
+#include "nox_common.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -208,13 +209,6 @@ nox_err_t nox__cli_errno_err(int errnum);
 
 /* Write n bytes to a stdio stream; 0, or an errno value. */
 int nox__cli_write(FILE *f, const void *p, size_t n);
-
-/* ---- utf8.c ---- */
-
-/* A malloc'd NUL-terminated copy of p[0..n) that is valid UTF-8: each
- * maximal invalid sequence, and each NUL byte (a C string cannot carry
- * it), becomes U+FFFD. NULL only when out of memory. */
-char *nox__cli_utf8_sanitize(const uint8_t *p, size_t n);
 
 /* ---- subcommands ---- */
 int nox__cli_cmd_health(nox__cli_ctx_t *ctx);
