@@ -283,6 +283,9 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
     curl_easy_reset(c);
     h->errbuf[0] = '\0';
     rc |= curl_easy_setopt(c, CURLOPT_URL, url);
+    /* As encoded: curl would otherwise squash a session id "." or ".."
+     * (dot segments) and call another path. */
+    rc |= curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
