@@ -182,6 +182,41 @@ START_TEST(http_spec_backend_list_is_not_supported)
 }
 END_TEST
 
+/* The number of connections the stub has accepted so far. */
+static int
+stub_connections(void)
+{
+    char *log = tu_read_file(dir, "stub.log", NULL);
+    int   n = 0;
+
+    ck_assert_ptr_nonnull(log);
+    for (const char *p = log; (p = strstr(p, "spec_backend: connection")); p++)
+        n++;
+    free(log);
+    return n;
+}
+
+START_TEST(http_calls_of_one_client_share_one_connection)
+{
+    nox_client_t *c = open_url(stub.url, NULL);
+    const char   *argv[] = {"true"};
+    nox_health_t  h;
+    nox_exec_t    r;
+    char         *expires = NULL;
+
+    create_ok(c, "ka");
+    ck_assert_int_eq(nox_client_touch(c, "ka", &expires), NOX_OK);
+    free(expires);
+    ck_assert_int_eq(nox_client_exec(c, "ka", argv, 1, NULL, &r), NOX_OK);
+    nox_exec_free(&r);
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
+    nox_health_free(&h);
+    ck_assert_int_eq(nox_client_delete(c, "ka", NULL), NOX_OK);
+    ck_assert_int_eq(stub_connections(), 1);
+    nox_client_close(c);
+}
+END_TEST
+
 /* ---- HTTP statuses as error codes ---- */
 
 /* Every row of the status table, from a JSON error body and from a text
@@ -458,6 +493,7 @@ http_client_suite(void)
                    http_spec_backend_serves_every_call_of_the_specification);
     tcase_add_test(tc, http_spec_backend_health_falls_back_to_healthz);
     tcase_add_test(tc, http_spec_backend_list_is_not_supported);
+    tcase_add_test(tc, http_calls_of_one_client_share_one_connection);
     tcase_add_test(tc, http_status_becomes_its_error_code);
     tcase_add_test(tc, http_unknown_sandbox_is_not_found);
     tcase_add_test(tc, http_slow_reply_times_out_within_the_budget);
