@@ -325,7 +325,10 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
 
 /* The connection ended before any reply: the server may never have seen
  * the request (an idle keep-alive connection it closed), or may have
- * died running it. */
+ * died running it. (libcurl itself sends any request once more, on a new
+ * connection, when a reused one turns out closed before a byte of reply:
+ * the usual race with a server closing an idle connection, which it
+ * cannot be told from a server that died at that moment.) */
 static bool
 http_dropped(CURLcode rc)
 {
