@@ -336,9 +336,10 @@ http_dropped(CURLcode rc)
            rc == CURLE_RECV_ERROR;
 }
 
+/* repeatable: the call was sent again after dropped connections. */
 static nox_err_t
 http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
-                int64_t budget_ms, nox_status_t *st)
+                int64_t budget_ms, bool repeatable, nox_status_t *st)
 {
     const char *why = h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc);
     curl_off_t  connected = 0;
@@ -371,10 +372,13 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
-        return nox__status_set(
-            st, NOX_EUNAVAIL,
-            "connection to %s lost before the reply (not retried): %s", h->base,
-            why);
+        return nox__status_set(st, NOX_EUNAVAIL,
+                               "connection to %s lost before the reply%s: %s",
+                               h->base,
+                               repeatable ? ""
+                                          : " (not retried: the server may "
+                                            "have run the call)",
+                               why);
     default:
         /* Refused, unresolvable, TLS verification failed (curl's message
          * says which certificate and why): all "cannot reach". */
@@ -445,6 +449,7 @@ http_route_call(nox_http_t *h, const nox_rest_route_t *route,
 {
     nox_rest_call_t call = {0};
     http_reply_t    r = {.body = NOX_BUF_INIT, .max = max_reply};
+    bool            repeatable = http_repeatable(route->rpc);
     long            status = 0;
     char           *type = NULL;
     CURLcode        rc;
@@ -461,12 +466,12 @@ http_route_call(nox_http_t *h, const nox_rest_route_t *route,
             goto out;
         if (rc == CURLE_OK)
             break;
-        if (http_repeatable(route->rpc) && sends < HTTP_MAX_SENDS &&
-            http_dropped(rc) && nox__mono_ms() < deadline) {
+        if (repeatable && sends < HTTP_MAX_SENDS && http_dropped(rc) &&
+            nox__mono_ms() < deadline) {
             http_reply_reset(&r);
             continue;
         }
-        err = http_curl_error(h, rc, &r, budget_ms, st);
+        err = http_curl_error(h, rc, &r, budget_ms, repeatable, st);
         goto out;
     }
     if (curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status) !=
