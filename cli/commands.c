@@ -114,7 +114,7 @@ static const char cmd_usage_text[] =
     "allowed) and exit with its exit code; the shell with that of its last\n"
     "command. Other failures exit with 2 (usage), 65 (invalid argument),\n"
     "66 (not found), 69 (server unavailable or too slow), 77 (command not\n"
-    "allowed) or 70 (anything else).\n";
+    "allowed, or a missing or wrong token) or 70 (anything else).\n";
 
 void
 nox__cli_usage(void)

@@ -1415,7 +1415,7 @@ START_TEST(cli_reaches_https_with_token_file_and_ca_file)
 
     cli_raw(&r, "--url", stub.url, "--ca-file", cert, "create", "s",
             (char *)NULL);
-    ck_assert_msg(r.status == 70 && strstr(r.err, "bearer token") != NULL,
+    ck_assert_msg(r.status == 77 && strstr(r.err, "bearer token") != NULL,
                   "no token: %d %s", r.status, r.err);
     run_free(&r);
 
