@@ -310,7 +310,8 @@ main_parse_args(int argc, char **argv, main_opts_t *m)
                       argv[optind]);
         return MAIN_USAGE_EXIT;
     }
-    if (m->n_urls == 0)
+    /* The default ipc URL only when nothing at all is to be served. */
+    if (m->n_urls == 0 && m->n_http == 0 && m->n_https == 0)
         m->urls[m->n_urls++] = NOX_DEFAULT_URL;
     return -1;
 }
@@ -355,6 +356,10 @@ main_announce(nox_server_t *srv, const main_opts_t *m,
             (void)snprintf(url, sizeof(url), "%s", m->urls[i]);
         (void)fprintf(stderr, "noxrunnerd: listening on %s\n", url);
     }
+    /* "http://HOST:PORT" with the real port: scripts and tests read it. */
+    for (size_t i = 0; i < nox__server_http_count(srv); i++)
+        if (nox__server_http_url(srv, i, url, sizeof(url)) == NOX_OK)
+            (void)fprintf(stderr, "noxrunnerd: listening on %s\n", url);
 }
 
 /* Wait for one of the stop signals. */

@@ -28,6 +28,7 @@
  * wakes it when connections come after a quiet spell. An idle server
  * wakes only for those two, about every two seconds.
  */
+#include "http.h"
 #include "server_impl.h"
 
 #include <nng/nng.h>
@@ -238,6 +239,7 @@ server_quiesce(nox_server_t *s)
     server_stop_keeper(s);
     for (size_t i = 0; i < s->n_listeners; i++)
         nox__listener_unpublish(&s->listeners[i]);
+    nox__http_quiesce(s->http);
 }
 
 /* Wait until no call is in flight, or until at_ms, or the grace is ended.
@@ -283,6 +285,9 @@ static void
 server_free(nox_server_t *s)
 {
     atomic_store(&s->stopping, true);
+    /* Every call of the gateway has been answered (settle). */
+    nox__http_stop(s->http);
+    s->http = NULL;
     if (s->workers != NULL)
         nox__server_stop_workers(s);
     server_stop_keeper(s);
@@ -311,9 +316,11 @@ server_free(nox_server_t *s)
 static nox_err_t
 server_check_opts(const nox_server_opts_t *o, nox_status_t *st)
 {
-    if (o == NULL || o->engine == NULL || o->urls == NULL || o->n_urls == 0)
+    if (o == NULL || o->engine == NULL || (o->n_urls > 0 && o->urls == NULL) ||
+        o->n_urls + o->n_http + o->n_https == 0)
         return nox__status_set(st, NOX_EINVAL,
-                               "server needs an engine and a listen URL");
+                               "server needs an engine and a listen URL or "
+                               "http address");
     for (size_t i = 0; i < o->n_urls; i++)
         if (o->urls[i] == NULL || o->urls[i][0] == '\0')
             return nox__status_set(st, NOX_EINVAL, "empty listen URL");
@@ -352,7 +359,8 @@ server_alloc(nox_server_t **out, const nox_server_opts_t *o, nox_status_t *st)
                                        : NOX_DEFAULT_SHUTDOWN_GRACE_MS;
     s->reap_interval_ms = o->reap_interval_ms ? o->reap_interval_ms
                                               : NOX_DEFAULT_REAP_INTERVAL_MS;
-    s->listeners = calloc(o->n_urls, sizeof(*s->listeners));
+    /* One more: calloc(0) may return NULL (http addresses only). */
+    s->listeners = calloc(o->n_urls + 1, sizeof(*s->listeners));
     s->workers = calloc(s->n_workers, sizeof(*s->workers));
     if (s->listeners == NULL || s->workers == NULL) {
         free(s->listeners);
@@ -423,6 +431,8 @@ nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
     if (rv == NOX_OK)
         rv = nox__server_start_workers(s, st);
     if (rv == NOX_OK)
+        rv = nox__http_start(&s->http, s, o, st);
+    if (rv == NOX_OK)
         rv = server_start_keeper(s, st);
     if (rv != NOX_OK)
         goto out_free;
@@ -477,6 +487,18 @@ nox__server_url(nox_server_t *s, size_t i, char *buf, size_t len)
     if (s == NULL || i >= s->n_listeners)
         return NOX_EINVAL;
     return nox__listener_url(&s->listeners[i], &s->mu, buf, len);
+}
+
+size_t
+nox__server_http_count(nox_server_t *s)
+{
+    return s != NULL ? nox__http_count(s->http) : 0;
+}
+
+nox_err_t
+nox__server_http_url(nox_server_t *s, size_t i, char *buf, size_t len)
+{
+    return s != NULL ? nox__http_url(s->http, i, buf, len) : NOX_EINVAL;
 }
 
 size_t

@@ -65,6 +65,8 @@ struct nox_server {
     bool            flight_wake; /* in_flight reached 0, or grace over */
     bool            grace_over;
 
+    struct nox__http *http; /* the REST gateway, or NULL */
+
     nox__listener_t *listeners;
     size_t           n_listeners;
     server_worker_t *workers;
@@ -82,6 +84,12 @@ struct nox_server {
     bool            keeper_wake; /* stop, or connections came or went */
     atomic_llong    conn_ms;     /* nox__mono_ms() of the last of those */
 };
+
+/* A call was received / answered (every transport: NNG's workers and
+ * the HTTP gateway). The last end may let stop free s: the caller touches
+ * nothing of s after it. */
+void nox__server_flight_begin(nox_server_t *s);
+void nox__server_flight_end(nox_server_t *s);
 
 /* Start s->n_workers workers on s->sock. NOX_OK, or an error with the
  * ones started so far left for nox__server_stop_workers. */

@@ -48,6 +48,15 @@
  * index or a buffer too small, NOX_EINTERNAL if NNG cannot say. */
 nox_err_t nox__server_url(nox_server_t *s, size_t i, char *buf, size_t len);
 
+/* The REST gateway's addresses (http ones first, in the order of
+ * nox_server_opts_t.http_addrs, then https ones): how many, and the URL
+ * address i is served at, with the real port ("http://127.0.0.1:8080",
+ * "https://[::1]:8443"). NOX_EINVAL for a bad index or a buffer too
+ * small. */
+size_t    nox__server_http_count(nox_server_t *s);
+nox_err_t nox__server_http_url(nox_server_t *s, size_t i, char *buf,
+                               size_t len);
+
 /* An NNG listener that a rebind replaced, open until its connections are
  * gone. */
 typedef struct {

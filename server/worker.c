@@ -58,8 +58,8 @@ server_reply_alloc(void *arg, size_t size)
 
 /* ---- calls in flight ---- */
 
-static void
-server_flight_begin(nox_server_t *s)
+void
+nox__server_flight_begin(nox_server_t *s)
 {
     (void)pthread_mutex_lock(&s->flight_mu);
     s->in_flight++;
@@ -68,8 +68,8 @@ server_flight_begin(nox_server_t *s)
 
 /* A call was answered. The last one may let stop free s: nothing of s is
  * touched after the unlock. */
-static void
-server_flight_end(nox_server_t *s)
+void
+nox__server_flight_end(nox_server_t *s)
 {
     (void)pthread_mutex_lock(&s->flight_mu);
     if (--s->in_flight == 0) {
@@ -95,7 +95,7 @@ server_late_sent(void *arg)
     (void)nng_ctx_close(late->ctx); /* only NNG_ECLOSED: gone with s */
     nng_aio_reap(late->aio);        /* nng_aio_free must not run here */
     free(late);
-    server_flight_end(s);
+    nox__server_flight_end(s);
 }
 
 /* The dispatcher's done function (the engine's command thread): send the
@@ -121,7 +121,7 @@ server_late_done(void *arg, nox_err_t rv, size_t reply_len)
         (void)nng_ctx_close(late->ctx);
         nng_aio_free(late->aio);
         free(late);
-        server_flight_end(s);
+        nox__server_flight_end(s);
         return;
     }
     nng_aio_set_msg(late->aio, late->msg);
@@ -198,7 +198,7 @@ server_serve(server_worker_t *w, nng_msg *msg)
     size_t               n = 0;
     int                  err = 0;
 
-    server_flight_begin(s);
+    nox__server_flight_begin(s);
     w->msg = msg;
     if (atomic_load(&s->stopping)) {
         /* Shutting down: new calls are refused, in-flight ones finish. */
@@ -219,7 +219,7 @@ server_serve(server_worker_t *w, nng_msg *msg)
         nng_msg_free(msg);
     else
         server_send(w, msg);
-    server_flight_end(s);
+    nox__server_flight_end(s);
 }
 
 static void *
