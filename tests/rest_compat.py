@@ -377,8 +377,7 @@ class SpecFlow:
                            self.c.exec, "compat-missing", ["true"])
         self.assert_status(404, "sandbox not found: compat-missing",
                            self.c.touch, "compat-missing")
-        self.assert_status(400, "field cmd: expected a non-empty array of "
-                           "strings", self.c.exec, self.sid, [])
+        self.assert_status(400, "empty command", self.c.exec, self.sid, [])
         with self.assertRaises(WireError) as cm:
             self.c.request("POST", f"/v1/sandboxes/{self.sid}/files/upload",
                            b"not a tar", "application/x-tar")
@@ -403,8 +402,19 @@ class SpecFlow:
 
     def test_upload_default_dest(self):
         self.assertTrue(self.c.upload_files(self.sid, {"top.txt": "top\n"}))
-        res = self.c.exec(self.sid, ["cat", "/workspace/top.txt"])
+        res = self.c.exec(self.sid, ["cat", "top.txt"])
         self.assertEqual(res["stdout"], "top\n")
+
+    def test_upload_query_encoding(self):
+        """urlencode makes "/" %2F and " " +; the gateway decodes both."""
+        dest = "/workspace/a b&c=d+e"
+        self.assertEqual(urllib.parse.urlencode({"dest": dest}),
+                         "dest=%2Fworkspace%2Fa+b%26c%3Dd%2Be")
+        self.assertTrue(self.c.upload_files(self.sid, {"q.txt": "q\n"}, dest))
+        res = self.c.exec(self.sid, ["cat", "a b&c=d+e/q.txt"])
+        self.assertEqual((res["exitCode"], res["stdout"]), (0, "q\n"))
+        got, _ = tar_files(self.c.download_files(self.sid, src=dest))
+        self.assertEqual(got, {"q.txt": b"q\n"})
 
     def test_download_workspace(self):
         """NoxRunnerClient.download_workspace: r:* and the data filter."""
