@@ -16,6 +16,7 @@
 #define NOX_CLI_H
 
 #include "nox/client.h"
+#include "nox_common.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -73,12 +74,15 @@ typedef struct nox__cli_command nox__cli_command_t;
  * are owned (release: nox__cli_args_free). */
 typedef struct {
     /* global */
-    bool                 local_test;
-    bool                 json;
-    bool                 verbose;
-    bool                 help;
-    bool                 version;
-    const char          *url;      /* NULL: $NOXRUNNER_URL, else the default */
+    bool        local_test;
+    bool        json;
+    bool        verbose;
+    bool        help;
+    bool        version;
+    const char *url; /* NULL: $NOXRUNNER_URL, else $NOXRUNNER_BASE_URL,
+                        else the default */
+    const char          *token_file; /* NULL: the library's $NOXRUNNER_TOKEN */
+    const char          *ca_file;  /* NULL: the library's $NOXRUNNER_CA_FILE */
     const char          *base_dir; /* NULL: $NOXRUNNER_BASE_DIR, else /tmp */
     int64_t              timeout_ms; /* 0: the library's default */
     nox_archive_format_t format;     /* --format: upload/download archives */
@@ -162,6 +166,11 @@ void nox__cli_usage(void);
  * been reported and the exit status is returned; 0 on success. */
 int nox__cli_open(nox__cli_ctx_t *ctx);
 
+/* The token in path (one line of printable ASCII without spaces; a file
+ * other users may read is warned about on stderr), malloc'd (wipe and
+ * free it). NULL with the reason in err when it cannot be had. */
+char *nox__cli_token_read(const char *path, char *err, size_t errlen);
+
 /* ---- output.c ---- */
 
 /* The exit status for a library error. */
@@ -200,13 +209,6 @@ nox_err_t nox__cli_errno_err(int errnum);
 
 /* Write n bytes to a stdio stream; 0, or an errno value. */
 int nox__cli_write(FILE *f, const void *p, size_t n);
-
-/* ---- utf8.c ---- */
-
-/* A malloc'd NUL-terminated copy of p[0..n) that is valid UTF-8: each
- * maximal invalid sequence, and each NUL byte (a C string cannot carry
- * it), becomes U+FFFD. NULL only when out of memory. */
-char *nox__cli_utf8_sanitize(const uint8_t *p, size_t n);
 
 /* ---- subcommands ---- */
 int nox__cli_cmd_health(nox__cli_ctx_t *ctx);

@@ -107,7 +107,7 @@ nox__cli_exec_write_raw(const nox_exec_t *r)
 static bool
 exec_json_bytes(cJSON *o, const char *key, const uint8_t *p, size_t n)
 {
-    char *s = nox__cli_utf8_sanitize(p != NULL ? p : (const uint8_t *)"",
+    char *s = nox__utf8_sanitize(p != NULL ? p : (const uint8_t *)"",
                                      p != NULL ? n : 0);
     bool ok = s != NULL && cJSON_AddStringToObject(o, key, s) != NULL;
 
@@ -160,7 +160,7 @@ exec_print_blocked_json(const nox__cli_ctx_t *ctx)
     if (msg == NULL || msg[0] == '\0')
         msg = nox_strerror(NOX_EDENIED);
     /* The message names the command, which is the caller's bytes. */
-    char  *clean = nox__cli_utf8_sanitize((const uint8_t *)msg, strlen(msg));
+    char  *clean = nox__utf8_sanitize((const uint8_t *)msg, strlen(msg));
     cJSON *o = cJSON_CreateObject();
     bool   ok = clean != NULL &&
               cJSON_AddStringToObject(o, "cause",

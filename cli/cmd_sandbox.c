@@ -17,7 +17,7 @@ static bool
 sandbox_json_str(cJSON *o, const char *key, const char *s)
 {
     const char *v = NOX_CLI_STR(s);
-    char       *clean = nox__cli_utf8_sanitize((const uint8_t *)v, strlen(v));
+    char       *clean = nox__utf8_sanitize((const uint8_t *)v, strlen(v));
     bool ok = clean != NULL && cJSON_AddStringToObject(o, key, clean) != NULL;
 
     free(clean);

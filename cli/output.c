@@ -94,7 +94,7 @@ out_report(bool json, int code, const char *msg)
         (void)fprintf(stderr, NOX_CLI_NAME ": %s\n", msg);
         return;
     }
-    char *clean = nox__cli_utf8_sanitize((const uint8_t *)msg, strlen(msg));
+    char *clean = nox__utf8_sanitize((const uint8_t *)msg, strlen(msg));
     out_json_error(code, clean != NULL ? clean : "out of memory");
     free(clean);
 }

@@ -114,4 +114,9 @@ int nox__write_all(int fd, const void *p, size_t n);
  * then); fd < 0 is a no-op. */
 void nox__close(int fd);
 
+/* A malloc'd NUL-terminated copy of p[0..n) that is valid UTF-8: each
+ * maximal invalid sequence, and each NUL byte (a C string cannot carry
+ * it), becomes U+FFFD (utf8.c). NULL only when out of memory. */
+char *nox__utf8_sanitize(const uint8_t *p, size_t n);
+
 #endif /* NOX_COMMON_H */

@@ -27,12 +27,15 @@
 
 #include <cjson/cJSON.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 
-/* m as a new JSON object (release: cJSON_Delete) with every field,
- * default values included, but those named in skip (a NULL-terminated
- * list of field names; may be NULL). NULL when memory runs out. */
+/* m as a new JSON object (release: cJSON_Delete) with every field but
+ * those named in skip (a NULL-terminated list of field names; may be
+ * NULL), and, when omit_defaults, but those at their default value (0,
+ * false, "", empty: what a request leaves to the server). NULL when
+ * memory runs out. */
 cJSON *nox__json_from_message(const ProtobufCMessage *m,
-                              const char *const      *skip);
+                              const char *const *skip, bool omit_defaults);
 
 /* A new message of type d from the JSON object o (NULL: all defaults),
  * leaving the fields named in skip at their defaults. Release:

@@ -1,5 +1,6 @@
 /*
- * utf8.c - make command output fit in a JSON string.
+ * utf8.c - make command output fit in a JSON string (the CLI's --json,
+ * the REST API's exec replies).
  *
  * Invalid UTF-8 is replaced the way Unicode recommends ("maximal subpart"
  * practice, also WHATWG's decoder): each maximal prefix of a valid
@@ -8,7 +9,7 @@
  * U+10FFFF are invalid. NUL becomes U+FFFD too: cJSON strings are C
  * strings and would silently end there.
  */
-#include "cli.h"
+#include "nox_common.h"
 
 #include <stdlib.h>
 
@@ -66,7 +67,7 @@ utf8_valid_len(const uint8_t *p, size_t n, size_t *bad)
 }
 
 char *
-nox__cli_utf8_sanitize(const uint8_t *p, size_t n)
+nox__utf8_sanitize(const uint8_t *p, size_t n)
 {
     /* Worst case: every byte becomes a 3-byte U+FFFD. */
     if (n > (SIZE_MAX - 1) / 3)
