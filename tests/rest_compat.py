@@ -417,14 +417,18 @@ class SpecFlow:
         self.assertEqual(got, {"q.txt": b"q\n"})
 
     def test_download_workspace(self):
-        """NoxRunnerClient.download_workspace: r:* and the data filter."""
+        """NoxRunnerClient.download_workspace: r:*, directories skipped,
+        the data filter where Python has it (3.12 on)."""
         self.c.upload_files(self.sid, {"w/a.txt": "a\n", "w/b/c.txt": "c\n"})
         data = self.c.download_files(self.sid, src="/workspace/w")
         with tempfile.TemporaryDirectory() as out:
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
                 members = [m for m in tar.getmembers() if not m.isdir()]
                 for m in members:
-                    tar.extract(m, out, filter="data")
+                    if sys.version_info >= (3, 12):
+                        tar.extract(m, out, filter="data")
+                    else:
+                        tar.extract(m, out)
             self.assertEqual(len(members), 2)
             with open(os.path.join(out, "b", "c.txt")) as f:
                 self.assertEqual(f.read(), "c\n")
