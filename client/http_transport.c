@@ -283,6 +283,9 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
     curl_easy_reset(c);
     h->errbuf[0] = '\0';
     rc |= curl_easy_setopt(c, CURLOPT_URL, url);
+    /* As encoded: curl would otherwise squash a session id "." or ".."
+     * (dot segments) and call another path. */
+    rc |= curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -322,7 +325,10 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
 
 /* The connection ended before any reply: the server may never have seen
  * the request (an idle keep-alive connection it closed), or may have
- * died running it. */
+ * died running it. (libcurl itself sends any request once more, on a new
+ * connection, when a reused one turns out closed before a byte of reply:
+ * the usual race with a server closing an idle connection, which it
+ * cannot be told from a server that died at that moment.) */
 static bool
 http_dropped(CURLcode rc)
 {
@@ -330,9 +336,10 @@ http_dropped(CURLcode rc)
            rc == CURLE_RECV_ERROR;
 }
 
+/* repeatable: the call was sent again after dropped connections. */
 static nox_err_t
 http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
-                int64_t budget_ms, nox_status_t *st)
+                int64_t budget_ms, bool repeatable, nox_status_t *st)
 {
     const char *why = h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc);
     curl_off_t  connected = 0;
@@ -365,10 +372,13 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
-        return nox__status_set(
-            st, NOX_EUNAVAIL,
-            "connection to %s lost before the reply (not retried): %s", h->base,
-            why);
+        return nox__status_set(st, NOX_EUNAVAIL,
+                               "connection to %s lost before the reply%s: %s",
+                               h->base,
+                               repeatable ? ""
+                                          : " (not retried: the server may "
+                                            "have run the call)",
+                               why);
     default:
         /* Refused, unresolvable, TLS verification failed (curl's message
          * says which certificate and why): all "cannot reach". */
@@ -439,6 +449,7 @@ http_route_call(nox_http_t *h, const nox_rest_route_t *route,
 {
     nox_rest_call_t call = {0};
     http_reply_t    r = {.body = NOX_BUF_INIT, .max = max_reply};
+    bool            repeatable = http_repeatable(route->rpc);
     long            status = 0;
     char           *type = NULL;
     CURLcode        rc;
@@ -455,12 +466,12 @@ http_route_call(nox_http_t *h, const nox_rest_route_t *route,
             goto out;
         if (rc == CURLE_OK)
             break;
-        if (http_repeatable(route->rpc) && sends < HTTP_MAX_SENDS &&
-            http_dropped(rc) && nox__mono_ms() < deadline) {
+        if (repeatable && sends < HTTP_MAX_SENDS && http_dropped(rc) &&
+            nox__mono_ms() < deadline) {
             http_reply_reset(&r);
             continue;
         }
-        err = http_curl_error(h, rc, &r, budget_ms, st);
+        err = http_curl_error(h, rc, &r, budget_ms, repeatable, st);
         goto out;
     }
     if (curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status) !=

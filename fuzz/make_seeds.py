@@ -284,8 +284,45 @@ def cli_seeds():
     return {k: "\0".join(v).encode() for k, v in words.items()}
 
 
+def rest_seeds():
+    """Mode byte (bits 0-1: 0 gateway, 1 client, 2 reply; the rest: verb
+    or RPC), then the mode's input (fuzz/fuzz_rest.c)."""
+    def gw(verb, path, body=b""):
+        return bytes([{"GET": 0, "PUT": 1, "POST": 2, "DELETE": 3}[verb] << 2]) + \
+            path.encode() + b"\n" + body
+
+    def client(rpc, status, body, spec=False):
+        return bytes([1 | (rpc | (0x20 if spec else 0)) << 2]) + \
+            bytes([status & 0xFF, status >> 8]) + body
+
+    def reply(rpc, env):
+        return bytes([2 | rpc << 2]) + env
+
+    exec_ok = f_varint(1, 0) + f_bytes(3, f_varint(1, 2) + f_bytes(2, b"hi\xff"))
+    return {
+        "gw_create": gw("PUT", "/v1/sandboxes/s1",
+                        b'{"ttlSeconds": 900, "cpuLimit": "1", "pidsLimit": 9}'),
+        "gw_exec": gw("POST", "/v1/sandboxes/a%2Fb/exec",
+                      b'{"cmd": ["sh", "-c", "echo \\u0041"], '
+                      b'"env": {"A": "1"}, "timeoutSeconds": 3, "stdin": "x"}'),
+        "gw_upload": gw("POST", "/v1/sandboxes/s/files/upload", b"\x1f\x8b\x08"),
+        "gw_bad": gw("POST", "/v1/sandboxes/s/exec", b'{"cmd": [1, {"a": []}]'),
+        "gw_list": gw("GET", "/v1/sandboxes"),
+        "client_exec": client(3, 200, b'{"exitCode": 1, "stdout": "x", '
+                              b'"cause": "SIGNALED", "durationMs": 3}'),
+        "client_error": client(3, 403, b'{"error": "command not allowed: rm", '
+                               b'"code": 7}'),
+        "client_health": client(0, 200, b"OK", spec=True),
+        "client_create": client(1, 200, b'{"podName": "p", "limits": '
+                                b'[{"name": "cpu_limit", "applied": true}]}'),
+        "reply_exec": reply(3, exec_ok),
+        "reply_error": reply(3, f_varint(1, 7) + f_bytes(2, b"no")),
+    }
+
+
 def main():
     corpora = {
+        "rest": rest_seeds(),
         "dispatch": dispatch_seeds(),
         "upload": upload_seeds(),
         "paths": paths_seeds(),

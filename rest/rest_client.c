@@ -93,13 +93,17 @@ rest_json_body(const nox_rest_route_t *route, const ProtobufCMessage *req,
 {
     cJSON *j;
 
-    if (route->rpc == REST_RPC_EXEC) {
-        const Noxrunner__V1__ExecRequest *e = (const void *)req;
-        char *clean = nox__utf8_sanitize(e->stdin.data, e->stdin.len);
-        bool  text = clean != NULL && strlen(clean) == e->stdin.len &&
-                    memcmp(clean, e->stdin.data, e->stdin.len) == 0;
+    if (route->rpc == REST_RPC_EXEC &&
+        ((const Noxrunner__V1__ExecRequest *)req)->stdin.len > 0) {
+        const ProtobufCBinaryData *in =
+            &((const Noxrunner__V1__ExecRequest *)req)->stdin;
+        /* JSON carries text: bytes that would come out repaired are
+         * refused rather than changed. */
+        char *clean = nox__utf8_sanitize(in->data, in->len);
+        bool  text = clean != NULL && strlen(clean) == in->len &&
+                    memcmp(clean, in->data, in->len) == 0;
         free(clean);
-        if (!text && e->stdin.len > 0)
+        if (!text)
             return nox__status_set(st, NOX_EINVAL,
                                    "over http(s), stdin must be UTF-8 text "
                                    "without NUL bytes");

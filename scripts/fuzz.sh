@@ -13,7 +13,7 @@ secs=${1:-30}
 shift || true
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] ||
-  harnesses=(dispatch upload paths quantity meta cli_args)
+  harnesses=(dispatch upload paths quantity meta cli_args rest)
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 artifacts=${FUZZ_ARTIFACTS:-fuzz-artifacts}
 

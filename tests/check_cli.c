@@ -1320,6 +1320,39 @@ START_TEST(cli_talks_http_to_a_noxrunner_backend)
 }
 END_TEST
 
+/* The same tool against noxrunnerd's REST API: the real engine runs it. */
+START_TEST(cli_talks_http_to_noxrunnerd)
+{
+    char  bin[PATH_MAX], ipc[PATH_MAX];
+    char *argv[] = {bin,       "--listen", ipc,           "--base-dir", base,
+                    "--quiet", "--http",   "127.0.0.1:0", NULL};
+    run_t r;
+
+    tp_build_path(bin, sizeof(bin), "noxrunnerd");
+    snprintf(ipc, sizeof(ipc), "ipc://%s/d.sock", base);
+    tp_start(&stub, argv, base, "noxrunnerd.log", "http://");
+    cli_raw(&r, "--url", stub.url, "create", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "create: %d %s", r.status, r.err);
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "exec", "s", "sh", "-c",
+            "echo Hello; exit 4", (char *)NULL);
+    ck_assert_msg(r.status == 4, "exec: %d %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "Hello\n");
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "exec", "s", "rm", "x", (char *)NULL);
+    ck_assert_msg(r.status == 77, "blocked: %d %s", r.status, r.err);
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "delete", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "delete: %d %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "deleted sandbox s\n");
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "delete", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "delete again: %d %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "no sandbox s: nothing deleted\n");
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(cli_takes_the_url_from_noxrunner_base_url)
 {
     char       env[512];
@@ -1489,6 +1522,7 @@ cli_suite(void)
     tcase_add_checked_fixture(http, cli_setup, http_teardown);
     tcase_set_timeout(http, 60);
     tcase_add_test(http, cli_talks_http_to_a_noxrunner_backend);
+    tcase_add_test(http, cli_talks_http_to_noxrunnerd);
     tcase_add_test(http, cli_takes_the_url_from_noxrunner_base_url);
     tcase_add_test(http, cli_unreachable_http_server_exits_69_quickly);
     tcase_add_test(http, cli_reaches_https_with_token_file_and_ca_file);

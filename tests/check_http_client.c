@@ -3,7 +3,8 @@
  * the specification's endpoints only): every call of the specification,
  * what it lacks, HTTP statuses as error codes, the token, TLS
  * verification, and the transport's own failures (unreachable, timeout,
- * dropped connection, oversized reply, bad URL). */
+ * dropped connection, oversized reply, bad URL); and the server's limit
+ * learnt from noxrunnerd. */
 #include "nox/client.h"
 #include "testproc.h"
 #include "testutil.h"
@@ -178,6 +179,41 @@ START_TEST(http_spec_backend_list_is_not_supported)
     ck_assert_int_eq(nox_client_list(c, &l), NOX_ENOTSUP);
     ck_assert_msg(strstr(nox_client_errmsg(c), "not served") != NULL, "%s",
                   nox_client_errmsg(c));
+    nox_client_close(c);
+}
+END_TEST
+
+/* The number of connections the stub has accepted so far. */
+static int
+stub_connections(void)
+{
+    char *log = tu_read_file(dir, "stub.log", NULL);
+    int   n = 0;
+
+    ck_assert_ptr_nonnull(log);
+    for (const char *p = log; (p = strstr(p, "spec_backend: connection")); p++)
+        n++;
+    free(log);
+    return n;
+}
+
+START_TEST(http_calls_of_one_client_share_one_connection)
+{
+    nox_client_t *c = open_url(stub.url, NULL);
+    const char   *argv[] = {"true"};
+    nox_health_t  h;
+    nox_exec_t    r;
+    char         *expires = NULL;
+
+    create_ok(c, "ka");
+    ck_assert_int_eq(nox_client_touch(c, "ka", &expires), NOX_OK);
+    free(expires);
+    ck_assert_int_eq(nox_client_exec(c, "ka", argv, 1, NULL, &r), NOX_OK);
+    nox_exec_free(&r);
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
+    nox_health_free(&h);
+    ck_assert_int_eq(nox_client_delete(c, "ka", NULL), NOX_OK);
+    ck_assert_int_eq(stub_connections(), 1);
     nox_client_close(c);
 }
 END_TEST
@@ -446,6 +482,49 @@ START_TEST(http_open_rejects_a_bad_url)
 }
 END_TEST
 
+/* ---- against noxrunnerd ---- */
+
+/* Over http the client learns the server's limit from GET /v1/health (as
+ * over NNG from Health) and refuses a larger request before sending it. */
+START_TEST(http_client_learns_the_server_limit_before_a_large_request)
+{
+    char          bin[PATH_MAX], ipc[PATH_MAX];
+    char         *argv[] = {bin,
+                            "--listen",
+                            ipc,
+                            "--base-dir",
+                            dir,
+                            "--isolation",
+                            "none",
+                            "--quiet",
+                            "--http",
+                            "127.0.0.1:0",
+                            "--max-message-bytes",
+                            "1048576",
+                            NULL};
+    size_t        n = 2u << 20;
+    uint8_t      *big = calloc(1, n);
+    nox_client_t *c;
+    uint64_t      files = 0;
+
+    ck_assert_ptr_nonnull(big);
+    tp_build_path(bin, sizeof(bin), "noxrunnerd");
+    snprintf(ipc, sizeof(ipc), "ipc://%s/s.sock", dir);
+    tp_start(&stub, argv, dir, "noxrunnerd.log", "http://");
+    c = open_url(stub.url, NULL); /* max_message_bytes 0: ask the server */
+    create_ok(c, "big");
+    ck_assert_int_eq(nox_client_upload(c, "big", NULL, big, n, &files),
+                     NOX_ERESOURCE);
+    ck_assert_msg(strstr(nox_client_errmsg(c),
+                         "exceeds the server's max_message_bytes (1048576)"),
+                  "errmsg: %s", nox_client_errmsg(c));
+    /* The client still works afterwards. */
+    create_ok(c, "big");
+    nox_client_close(c);
+    free(big);
+}
+END_TEST
+
 static Suite *
 http_client_suite(void)
 {
@@ -458,6 +537,7 @@ http_client_suite(void)
                    http_spec_backend_serves_every_call_of_the_specification);
     tcase_add_test(tc, http_spec_backend_health_falls_back_to_healthz);
     tcase_add_test(tc, http_spec_backend_list_is_not_supported);
+    tcase_add_test(tc, http_calls_of_one_client_share_one_connection);
     tcase_add_test(tc, http_status_becomes_its_error_code);
     tcase_add_test(tc, http_unknown_sandbox_is_not_found);
     tcase_add_test(tc, http_slow_reply_times_out_within_the_budget);
@@ -474,6 +554,13 @@ http_client_suite(void)
     tcase_add_test(tc, https_with_the_ca_from_options_or_environment_works);
     tcase_add_test(tc, http_unreachable_server_is_unavailable_quickly);
     tcase_add_test(tc, http_open_rejects_a_bad_url);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("noxrunnerd");
+    tcase_add_checked_fixture(tc, dir_setup, stub_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc,
+                   http_client_learns_the_server_limit_before_a_large_request);
     suite_add_tcase(s, tc);
     return s;
 }

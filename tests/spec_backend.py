@@ -15,7 +15,8 @@ Session ids steer the replies the tests need:
   sleep-MS     every call on it waits MS milliseconds first
   drop-once    the first call of each endpoint on it gets no reply at all
                (the connection closes); later ones are answered
-Every other id behaves as the specification says. /healthz needs no
+Every other id behaves as the specification says. Each connection
+accepted prints "spec_backend: connection". /healthz needs no
 token; everything else does when --token is given (401 otherwise).
 """
 
@@ -46,6 +47,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # quiet: tests read our stdout
         pass
+
+    def setup(self):
+        super().setup()
+        # One line per connection: a test counts them to see keep-alive.
+        print("spec_backend: connection", flush=True)
 
     # ---- replies ----
 

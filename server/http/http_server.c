@@ -369,6 +369,12 @@ nox__http_quiesce(nox__http_t *h)
     for (size_t i = 0; i < h->n_daemons; i++) {
         MHD_socket fd = MHD_quiesce_daemon(h->daemons[i].d);
         h->daemons[i].quiesced_fd = fd == MHD_INVALID_SOCKET ? -1 : fd;
+        /* The socket would still take connections into its backlog that
+         * nobody accepts (clients hang until their timeout): shutting it
+         * down refuses them at once. It stays open (no other socket can
+         * get its number) until libmicrohttpd's thread is gone. */
+        if (fd != MHD_INVALID_SOCKET)
+            (void)shutdown(fd, SHUT_RDWR);
     }
 }
 
