@@ -377,7 +377,7 @@ class SpecFlow:
                            self.c.exec, "compat-missing", ["true"])
         self.assert_status(404, "sandbox not found: compat-missing",
                            self.c.touch, "compat-missing")
-        self.assert_status(400, "empty command", self.c.exec, self.sid, [])
+        self.assert_status(400, "cmd is empty: the command must be a non-empty array of strings", self.c.exec, self.sid, [])
         with self.assertRaises(WireError) as cm:
             self.c.request("POST", f"/v1/sandboxes/{self.sid}/files/upload",
                            b"not a tar", "application/x-tar")
