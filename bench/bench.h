@@ -372,15 +372,19 @@ void bench_echo_stop(bench_echo_t *e);
 typedef struct {
     pid_t  pid; /* -1: not running */
     size_t n;
+    /* The listen URLs asked for (borrowed): ipc://, tcp://, or
+     * http://HOST:PORT for the REST gateway (--http). */
+    const char *want[BENCH_DAEMON_MAX_URLS];
     /* What each listen URL is bound to ("tcp://127.0.0.1:0" gets its
      * port), from noxrunnerd's "listening on" lines. */
     char urls[BENCH_DAEMON_MAX_URLS][160];
     char log[PATH_MAX]; /* its stderr */
 } bench_daemon_t;
 
-/* Start noxrunnerd (next to nox-bench) listening on urls[0..n), on its
- * own base directory under b->work, plain sandboxes, and wait until it
- * listens. 0, or -1 reported under group (nothing left running). */
+/* Start noxrunnerd (next to nox-bench) listening on urls[0..n) (an
+ * http://HOST:PORT one is its REST gateway), on its own base directory
+ * under b->work, plain sandboxes, and wait until it listens. 0, or -1
+ * reported under group (nothing left running). */
 int bench_daemon_start(bench_t *b, const char *group, const char *const *urls,
                        size_t n, bench_daemon_t *d);
 

@@ -1,6 +1,6 @@
 /* daemon.c - noxrunnerd as a separate process, as clients meet it: for
- * the ipc and tcp rows of the exec, concurrency, lifecycle and files
- * groups and for the scale group. */
+ * the ipc, tcp and http rows of the exec, concurrency, lifecycle and
+ * files groups and for the scale group. */
 #include "bench.h"
 
 #include <errno.h>
@@ -14,6 +14,8 @@
 #define DAEMON_STOP_MS 10000
 #define DAEMON_LOG_MAX 8192
 #define DAEMON_LISTENING "noxrunnerd: listening on "
+#define DAEMON_MAX_LINES (2 * BENCH_DAEMON_MAX_URLS)
+#define DAEMON_HTTP "http://"
 
 /* The noxrunnerd log so far, NUL-terminated (empty when unreadable). */
 static void
@@ -27,26 +29,55 @@ daemon_log(const char *path, char *buf, size_t len)
         nox__close(fd);
 }
 
+/* The length of url's scheme with its "://" (0 when it has none). */
+static size_t
+daemon_scheme_len(const char *url)
+{
+    const char *sep = strstr(url, "://");
+
+    return sep != NULL ? (size_t)(sep - url) + 3 : 0;
+}
+
+/* The bound URL of listen URL want (a complete "listening on" line of the
+ * same scheme, the first not taken by an earlier one: the NNG listeners
+ * and the HTTP gateway say theirs in an order of their own) into out. */
+static bool
+daemon_bound_one(const char *log, const char *want, bool *taken, char *out,
+                 size_t outlen)
+{
+    size_t      slen = daemon_scheme_len(want);
+    const char *p = log;
+
+    for (size_t line = 0; (p = strstr(p, DAEMON_LISTENING)) != NULL; line++) {
+        const char *url = p + strlen(DAEMON_LISTENING);
+        size_t      len = strcspn(url, "\n");
+
+        p = url + len;
+        if (url[len] != '\n')
+            return false; /* the line is still being written */
+        if (line >= DAEMON_MAX_LINES || taken[line] || len >= outlen ||
+            strncmp(url, want, slen) != 0)
+            continue;
+        taken[line] = true;
+        memcpy(out, url, len);
+        out[len] = '\0';
+        return true;
+    }
+    return false;
+}
+
 /* Take the bound URLs from the log's "listening on" lines into d->urls;
  * true once there is one per listen URL. */
 static bool
 daemon_bound(bench_daemon_t *d, const char *log)
 {
-    const char *p = log;
-    size_t      k = 0;
+    bool taken[DAEMON_MAX_LINES] = {false};
 
-    while (k < d->n && (p = strstr(p, DAEMON_LISTENING)) != NULL) {
-        const char *url = p + strlen(DAEMON_LISTENING);
-        size_t      len = strcspn(url, "\n");
-
-        if (url[len] != '\n' || len >= sizeof(d->urls[k]))
-            return false; /* the line is still being written */
-        memcpy(d->urls[k], url, len);
-        d->urls[k][len] = '\0';
-        k++;
-        p = url + len;
-    }
-    return k == d->n;
+    for (size_t k = 0; k < d->n; k++)
+        if (!daemon_bound_one(log, d->want[k], taken, d->urls[k],
+                              sizeof(d->urls[k])))
+            return false;
+    return true;
 }
 
 /* Wait until d's noxrunnerd listens on every URL (its log says so), it
@@ -101,8 +132,12 @@ bench_daemon_start(bench_t *b, const char *group, const char *const *urls,
     }
     argv[k++] = bin;
     for (size_t i = 0; i < n; i++) {
-        argv[k++] = "--listen";
-        argv[k++] = urls[i];
+        bool http = strncmp(urls[i], DAEMON_HTTP, strlen(DAEMON_HTTP)) == 0;
+
+        /* The REST gateway takes HOST:PORT, the NNG listeners a URL. */
+        d->want[i] = urls[i];
+        argv[k++] = http ? "--http" : "--listen";
+        argv[k++] = http ? urls[i] + strlen(DAEMON_HTTP) : urls[i];
     }
     /* Plain sandboxes: the figures compare with the plain floor. */
     argv[k++] = "--base-dir";

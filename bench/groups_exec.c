@@ -1,9 +1,9 @@
 /* groups_exec.c - the exec group: Exec of "true" and "echo hello"
- * through each transport (in-process engine, inproc, ipc, tcp) in plain
- * sandboxes, in-process in a namespaced one (isolation namespaces), and
- * through the engine's own API (no RPC at all) in a plain and a
- * namespaced sandbox, each round also spawning the same command directly
- * (the floor), so all of them see the same machine. */
+ * through each transport (in-process engine, inproc, ipc, tcp, and http
+ * to noxrunnerd's REST gateway) in plain sandboxes, in-process in a namespaced
+ * one (isolation namespaces), and through the engine's own API (no RPC at all)
+ * in a plain and a namespaced sandbox, each round also spawning the same
+ * command directly (the floor), so all of them see the same machine. */
 #include "bench.h"
 
 #include <math.h>
@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #define EXEC_URL_MAX 160
-#define EXEC_NT 7           /* transports, as named in bench_group_exec */
-#define EXEC_T_ISO 4        /* in-process client, namespaces */
-#define EXEC_T_ENGINE 5     /* engine API, plain */
-#define EXEC_T_ENGINE_ISO 6 /* engine API, namespaces */
+#define EXEC_NT 8           /* transports, as named in bench_group_exec */
+#define EXEC_T_IPC 2        /* ipc client */
+#define EXEC_T_HTTP 4       /* http client */
+#define EXEC_T_ISO 5        /* in-process client, namespaces */
+#define EXEC_T_ENGINE 6     /* engine API, plain */
+#define EXEC_T_ENGINE_ISO 7 /* engine API, namespaces */
 
 /* One transport's client and sandbox, and the command it runs. */
 typedef struct {
@@ -69,9 +71,15 @@ exec_case(void *arg, size_t i, char *msg, size_t msglen)
 
 static void
 exec_targets(bench_t *b, const bench_stats_t *floor, const bench_stats_t *local,
-             const bench_stats_t *ipc)
+             const bench_stats_t *ipc, const bench_stats_t *http)
 {
     bool ok = floor->n > 0;
+
+    /* NoxRunner's REST API against our own protocol, in the same rounds:
+     * what HTTP and JSON add on top of an NNG round trip. */
+    bench_target(b, "http exec true: p50 - ipc p50",
+                 ipc->n && http->n ? http->p50_us - ipc->p50_us : NAN, 100,
+                 "us", false, NULL);
 
     bench_target(b, "ipc exec true: p50 - floor p50",
                  ok && ipc->n ? ipc->p50_us - floor->p50_us : NAN, 150, "us",
@@ -175,10 +183,11 @@ exec_command(bench_t *b, exec_tp_t *tp, int k, bench_echo_t *echo)
         bench_case_stats(&cases[1 + EXEC_NT], &st[1 + EXEC_NT]);
         bench_row_lat(b, "exec", "floor NNG ipc round trip, 64 B (interleaved)",
                       &st[1 + EXEC_NT], cases[1 + EXEC_NT].errors, NULL);
-        exec_split(b, &st[0], &st[3], &st[1 + EXEC_NT]);
+        exec_split(b, &st[0], &st[1 + EXEC_T_IPC], &st[1 + EXEC_NT]);
     }
     if (k == 0) {
-        exec_targets(b, &st[0], &st[1], &st[3]);
+        exec_targets(b, &st[0], &st[1], &st[1 + EXEC_T_IPC],
+                     &st[1 + EXEC_T_HTTP]);
         exec_iso_targets(b, &st[0], &st[1 + EXEC_T_ENGINE_ISO],
                          &st[1 + EXEC_T_ISO]);
     }
@@ -256,13 +265,15 @@ exec_close(bench_t *b, exec_tp_t *tp)
 
 /* Start what the transports need: a server in this process on inproc://
  * (its engine is also the engine API case's), and a noxrunnerd process on
- * ipc:// and tcp://, as clients meet it. 0, or -1 reported. */
+ * ipc://, tcp:// and http:// (its REST gateway), as clients meet it. 0,
+ * or -1 reported. */
 static int
 exec_servers(bench_t *b, bench_srv_t *srv, char *inproc, size_t inproc_len,
-             char *ipc, char *tcp, bench_daemon_t *daemon)
+             char *ipc, char *tcp, char *http, bench_daemon_t *daemon)
 {
     const char *listen[1] = {inproc};
-    const char *daemon_urls[2] = {ipc, "tcp://127.0.0.1:0"};
+    const char *daemon_urls[3] = {ipc, "tcp://127.0.0.1:0",
+                                  "http://127.0.0.1:0"};
 
     (void)snprintf(inproc, inproc_len, "inproc://nox-bench-%ld",
                    (long)getpid()); /* fits */
@@ -270,33 +281,35 @@ exec_servers(bench_t *b, bench_srv_t *srv, char *inproc, size_t inproc_len,
         return -1;
     if (bench_srv_start(b, "exec", srv, listen, 1) != 0)
         return -1;
-    if (bench_daemon_start(b, "exec", daemon_urls, 2, daemon) != 0) {
+    if (bench_daemon_start(b, "exec", daemon_urls, 3, daemon) != 0) {
         bench_srv_stop(srv);
         return -1;
     }
-    /* The port the kernel picked. */
-    (void)snprintf(tcp, EXEC_URL_MAX, "%s", daemon->urls[1]); /* fits */
+    /* The ports the kernel picked. */
+    (void)snprintf(tcp, EXEC_URL_MAX, "%s", daemon->urls[1]);  /* fits */
+    (void)snprintf(http, EXEC_URL_MAX, "%s", daemon->urls[2]); /* fits */
     return 0;
 }
 
 int
 bench_group_exec(bench_t *b)
 {
-    char           inproc[64], ipc[EXEC_URL_MAX], tcp[EXEC_URL_MAX];
-    char           echo_url[EXEC_URL_MAX], msg[160];
-    const char    *urls[EXEC_NT] = {NULL, inproc, ipc, tcp, NULL, NULL, NULL};
-    exec_tp_t      tp[EXEC_NT] = {{.name = "in-process"},
-                                  {.name = "inproc"},
-                                  {.name = "ipc"},
-                                  {.name = "tcp"},
-                                  {.name = "in-process namespaces"},
-                                  {.name = "engine API"},
-                                  {.name = "engine API namespaces"}};
+    char        inproc[64], ipc[EXEC_URL_MAX], tcp[EXEC_URL_MAX];
+    char        http[EXEC_URL_MAX], echo_url[EXEC_URL_MAX], msg[160];
+    const char *urls[EXEC_NT] = {NULL, inproc, ipc,  tcp,
+                                 http, NULL,   NULL, NULL};
+    exec_tp_t   tp[EXEC_NT] = {
+          {.name = "in-process"}, {.name = "inproc"},
+          {.name = "ipc"},        {.name = "tcp"},
+          {.name = "http"},       {.name = "in-process namespaces"},
+          {.name = "engine API"}, {.name = "engine API namespaces"},
+    };
     bench_srv_t    srv;
     bench_echo_t   echo;
     bench_daemon_t daemon;
 
-    if (exec_servers(b, &srv, inproc, sizeof(inproc), ipc, tcp, &daemon) != 0)
+    if (exec_servers(b, &srv, inproc, sizeof(inproc), ipc, tcp, http,
+                     &daemon) != 0)
         return -1;
     exec_open(b, tp, urls, srv.engine);
     memset(&echo, 0, sizeof(echo));

@@ -1,6 +1,7 @@
 /* groups_files.c - the files group: UploadFiles and DownloadFiles of one
  * big file and of many 1 KiB files, in each archive format, through the
- * in-process engine and over ipc, against the floor of the same work done
+ * in-process engine and over ipc (the big tar.gz also over http, to
+ * noxrunnerd's REST gateway), against the floor of the same work done
  * directly: libarchive unpacking (packing) the same archive in memory
  * plus writing (reading) the same files on the same base directory. The
  * disk part of the floor is measured in the same rounds as the transfers:
@@ -354,16 +355,17 @@ files_rounds(bench_t *b, files_io_t *io, const char *tname, bench_stats_t *up,
     bench_cases_free(cases, 5);
 }
 
-/* Every format of set through one transport (url NULL: in-process).
- * up[f]/down[f] get the figures. */
+/* The first nf formats of set through one transport (url NULL:
+ * in-process). up[f]/down[f] get the figures. */
 static void
 files_transport(bench_t *b, files_set_t *set, const char *tname,
-                const char *url, bench_stats_t *up, bench_stats_t *down)
+                const char *url, size_t nf, bench_stats_t *up,
+                bench_stats_t *down)
 {
     files_io_t io;
     char       sid[64], name[72];
 
-    for (size_t f = 0; f < FILES_NFORMATS; f++) {
+    for (size_t f = 0; f < nf; f++) {
         up[f].n = down[f].n = 0;
         (void)snprintf(sid, sizeof(sid), "files-%s-%s-%zu", tname, set->tag, f);
         io = (files_io_t){set, f, "", b->work, NULL, sid};
@@ -506,8 +508,9 @@ bench_group_files(bench_t *b)
 {
     files_set_t    sets[2];
     bench_stats_t  ipc[2][2][FILES_NFORMATS], local[2][FILES_NFORMATS];
+    bench_stats_t  http[2][1];
     char           big_label[32], many_label[32], url[FILES_URL_MAX];
-    const char    *urls[1] = {url};
+    const char    *urls[2] = {url, "http://127.0.0.1:0"};
     bench_daemon_t daemon;
     int            rv = -1;
 
@@ -522,12 +525,16 @@ bench_group_files(bench_t *b)
     if (files_floors(b, &sets[0]) != 0 || files_floors(b, &sets[1]) != 0)
         goto out_free;
     if (bench_ipc_url(b, "files", "files.sock", url, sizeof(url)) != 0 ||
-        bench_daemon_start(b, "files", urls, 1, &daemon) != 0)
+        bench_daemon_start(b, "files", urls, 2, &daemon) != 0)
         goto out_free;
     for (int k = 0; k < 2; k++) {
-        files_transport(b, &sets[k], "in-proc", NULL, local[0], local[1]);
-        files_transport(b, &sets[k], "ipc", url, ipc[k][0], ipc[k][1]);
+        files_transport(b, &sets[k], "in-proc", NULL, FILES_NFORMATS, local[0],
+                        local[1]);
+        files_transport(b, &sets[k], "ipc", url, FILES_NFORMATS, ipc[k][0],
+                        ipc[k][1]);
     }
+    /* NoxRunner's REST API: the specification's gzip tar. */
+    files_transport(b, &sets[0], "http", daemon.urls[1], 1, http[0], http[1]);
     bench_daemon_stop(b, "files", &daemon);
     files_nng_floor(b, &sets[0]);
     files_targets(b, sets, ipc);

@@ -40,6 +40,8 @@ typedef struct {
 static const args_opt_t args_opts[] = {
     {"local-test", ARGS_FLAG, 0, ARGS_AT(local_test)},
     {"url", ARGS_STR, 0, ARGS_AT(url)},
+    {"token-file", ARGS_STR, 0, ARGS_AT(token_file)},
+    {"ca-file", ARGS_STR, 0, ARGS_AT(ca_file)},
     {"base-dir", ARGS_STR, 0, ARGS_AT(base_dir)},
     {"timeout", ARGS_SECONDS, 0, ARGS_AT(timeout_ms)},
     {"json", ARGS_FLAG, 0, ARGS_AT(json)},

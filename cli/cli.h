@@ -74,12 +74,15 @@ typedef struct nox__cli_command nox__cli_command_t;
  * are owned (release: nox__cli_args_free). */
 typedef struct {
     /* global */
-    bool                 local_test;
-    bool                 json;
-    bool                 verbose;
-    bool                 help;
-    bool                 version;
-    const char          *url;      /* NULL: $NOXRUNNER_URL, else the default */
+    bool        local_test;
+    bool        json;
+    bool        verbose;
+    bool        help;
+    bool        version;
+    const char *url; /* NULL: $NOXRUNNER_URL, else $NOXRUNNER_BASE_URL,
+                        else the default */
+    const char          *token_file; /* NULL: the library's $NOXRUNNER_TOKEN */
+    const char          *ca_file;  /* NULL: the library's $NOXRUNNER_CA_FILE */
     const char          *base_dir; /* NULL: $NOXRUNNER_BASE_DIR, else /tmp */
     int64_t              timeout_ms; /* 0: the library's default */
     nox_archive_format_t format;     /* --format: upload/download archives */
@@ -162,6 +165,11 @@ void nox__cli_usage(void);
 /* Open the client the global options ask for. On failure the error has
  * been reported and the exit status is returned; 0 on success. */
 int nox__cli_open(nox__cli_ctx_t *ctx);
+
+/* The token in path (one line of printable ASCII without spaces; a file
+ * other users may read is warned about on stderr), malloc'd (wipe and
+ * free it). NULL with the reason in err when it cannot be had. */
+char *nox__cli_token_read(const char *path, char *err, size_t errlen);
 
 /* ---- output.c ---- */
 

@@ -108,7 +108,7 @@ static bool
 exec_json_bytes(cJSON *o, const char *key, const uint8_t *p, size_t n)
 {
     char *s = nox__utf8_sanitize(p != NULL ? p : (const uint8_t *)"",
-                                     p != NULL ? n : 0);
+                                 p != NULL ? n : 0);
     bool ok = s != NULL && cJSON_AddStringToObject(o, key, s) != NULL;
 
     free(s);

@@ -55,8 +55,16 @@ static const char cmd_usage_text[] =
     "\n"
     "Global options (anywhere before '--'):\n"
     "  --local-test      run the sandbox engine in-process (no server)\n"
-    "  --url URL         server address (default: $NOXRUNNER_URL, else\n"
+    "  --url URL         server address: ipc://PATH, tcp://HOST:PORT, or\n"
+    "                    http(s)://HOST:PORT for any NoxRunner backend\n"
+    "                    (default: $NOXRUNNER_URL, else\n"
+    "                    $NOXRUNNER_BASE_URL, else\n"
     "                    " NOX_CLI_DEFAULT_URL ")\n"
+    "  --token-file FILE bearer token for the server (one line; default:\n"
+    "                    $NOXRUNNER_TOKEN)\n"
+    "  --ca-file FILE    PEM CA certificates to verify the server's\n"
+    "                    certificate with (default: $NOXRUNNER_CA_FILE,\n"
+    "                    else the system's); it is always verified\n"
     "  --base-dir DIR    sandbox directory for --local-test (default:\n"
     "                    $NOXRUNNER_BASE_DIR, else /tmp)\n"
     "  --isolation auto|namespaces|none  how --local-test isolates commands\n"
@@ -106,7 +114,7 @@ static const char cmd_usage_text[] =
     "allowed) and exit with its exit code; the shell with that of its last\n"
     "command. Other failures exit with 2 (usage), 65 (invalid argument),\n"
     "66 (not found), 69 (server unavailable or too slow), 77 (command not\n"
-    "allowed) or 70 (anything else).\n";
+    "allowed, or a missing or wrong token) or 70 (anything else).\n";
 
 void
 nox__cli_usage(void)
@@ -125,15 +133,47 @@ cmd_base_dir(const nox__cli_args_t *a)
     return env != NULL && env[0] != '\0' ? env : "/tmp";
 }
 
-/* --url, else $NOXRUNNER_URL, else the default socket. */
+/* --url, else $NOXRUNNER_URL, else $NOXRUNNER_BASE_URL (noxrc's, so its
+ * users keep their environment), else the default socket. */
 static const char *
 cmd_url(const nox__cli_args_t *a)
 {
-    const char *env = getenv("NOXRUNNER_URL");
+    static const char *const vars[] = {"NOXRUNNER_URL", "NOXRUNNER_BASE_URL"};
 
     if (a->url != NULL)
         return a->url;
-    return env != NULL && env[0] != '\0' ? env : NOX_CLI_DEFAULT_URL;
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *env = getenv(vars[i]);
+        if (env != NULL && env[0] != '\0')
+            return env;
+    }
+    return NOX_CLI_DEFAULT_URL;
+}
+
+static int
+cmd_open_server(nox__cli_ctx_t *ctx, nox_client_opts_t *copts, const char *why)
+{
+    const nox__cli_args_t *a = ctx->args;
+    const char            *url = cmd_url(a);
+    char                   err[512];
+    char                  *token = NULL;
+    nox_err_t              e;
+
+    if (a->token_file != NULL) {
+        token = nox__cli_token_read(a->token_file, err, sizeof(err));
+        if (token == NULL)
+            return nox__cli_fail(ctx, NOX_EINVAL, "%s", err);
+    }
+    copts->token = token;
+    copts->ca_file = a->ca_file;
+    e = nox_client_open(&ctx->client, url, copts);
+    if (token != NULL) { /* the client keeps its own copy */
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+    if (e != NOX_OK)
+        return nox__cli_fail(ctx, e, "cannot open %s: %s", url, why);
+    return 0;
 }
 
 int
@@ -160,9 +200,5 @@ nox__cli_open(nox__cli_ctx_t *ctx)
                                  why);
         return 0;
     }
-    const char *url = cmd_url(a);
-    e = nox_client_open(&ctx->client, url, &copts);
-    if (e != NOX_OK)
-        return nox__cli_fail(ctx, e, "cannot open %s: %s", url, why);
-    return 0;
+    return cmd_open_server(ctx, &copts, why);
 }

@@ -27,6 +27,7 @@ nox__cli_exit_code(nox_err_t e)
     case NOX_ETIMEDOUT:
         return NOX_CLI_EXIT_UNAVAIL;
     case NOX_EDENIED:
+    case NOX_EAUTH: /* a missing or wrong token: permission, as sysexits */
         return NOX_CLI_EXIT_NOPERM;
     default:
         return NOX_CLI_EXIT_SOFTWARE;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CLIENT_DEFAULT_TIMEOUT_MS 30000
@@ -73,6 +74,19 @@ client_check_size(nox_client_t *c, size_t len)
     return NOX_OK;
 }
 
+/* The largest reply body taken over http: the server's limit (else the
+ * default one) plus room for the JSON around the payload. */
+static size_t
+client_max_reply(const nox_client_t *c)
+{
+    size_t limit = c->max_payload != 0 && c->max_payload != SIZE_MAX
+                       ? c->max_payload
+                       : NOX_DEFAULT_MAX_MESSAGE_BYTES;
+
+    return limit > SIZE_MAX - NOX_ENVELOPE_SLACK ? SIZE_MAX
+                                                 : limit + NOX_ENVELOPE_SLACK;
+}
+
 nox_err_t
 nox__client_call(nox_client_t *c, unsigned m, const ProtobufCMessage *req,
                  int64_t budget_ms, ProtobufCMessage **resp)
@@ -92,6 +106,9 @@ nox__client_call(nox_client_t *c, unsigned m, const ProtobufCMessage *req,
     if (c->local != NULL)
         return nox__local_call(c->local, &sd->methods[m], req, budget_ms, resp,
                                &c->last);
+    if (c->http != NULL)
+        return nox__http_call(c->http, m, req, budget_ms, client_max_reply(c),
+                              resp, &c->last);
     /* Reaching the server takes the ordinary budget, whatever the call's
      * own (an Exec's is longer), or the call's when it is shorter
      * (wait_ready's). */
@@ -186,7 +203,12 @@ nox_client_open(nox_client_t **out, const char *url,
                                   nox__status_set(&c->last, NOX_EINVAL,
                                                   "unknown archive format %d",
                                                   (int)c->archive_format));
-    err = nox__transport_open(&c->t, url, false, &c->last);
+    if (nox__http_is_url(url))
+        err = nox__http_open(&c->http, url, c->token, c->ca_file, c->timeout_ms,
+                             &c->last);
+    else
+        err = nox__transport_open(&c->t, url, false, c->token, c->ca_file,
+                                  &c->last);
     if (err != NOX_OK)
         return client_open_failed(c, opts, err);
     *out = c;
@@ -228,6 +250,7 @@ nox_client_close(nox_client_t *c)
     if (c == NULL)
         return;
     nox__transport_close(&c->t);
+    nox__http_close(c->http);
     nox__local_close(c->local);
     client_free(c);
 }
@@ -239,6 +262,14 @@ nox_client_errmsg(const nox_client_t *c)
 }
 
 /* ---- Health ---- */
+
+static const char *
+client_url(const nox_client_t *c)
+{
+    if (c->http != NULL)
+        return nox__http_url(c->http);
+    return c->t.url != NULL ? c->t.url : "(in-process)";
+}
 
 nox_err_t
 nox__client_dup(nox_client_t *c, const char *s, char **out)
@@ -300,6 +331,27 @@ nox_health_free(nox_health_t *h)
     memset(h, 0, sizeof(*h));
 }
 
+/* Over http a refused connection fails at once (there is no background
+ * dialer to wait for), so ask again until the server answers or the time
+ * is up. */
+static nox_err_t
+client_wait_http(nox_client_t *c, int64_t timeout_ms, nox_health_t *h)
+{
+    int64_t   deadline = nox__mono_ms() + timeout_ms;
+    int64_t   left = timeout_ms;
+    nox_err_t err;
+
+    for (;;) {
+        err = client_health(c, left, h);
+        left = deadline - nox__mono_ms();
+        if (err != NOX_EUNAVAIL || left <= 0)
+            return err;
+        int64_t         nap = left < 20 ? left : 20;
+        struct timespec ts = {0, (long)nap * 1000000L};
+        (void)nanosleep(&ts, NULL); /* EINTR only shortens the nap */
+    }
+}
+
 nox_err_t
 nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms)
 {
@@ -311,9 +363,12 @@ nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms)
     if (timeout_ms <= 0)
         return nox__client_invalid(c,
                                    "wait_ready: timeout_ms must be positive");
-    /* One Health call is enough: req0 holds the request until the
-     * background dialer connects, then sends it. */
-    err = client_health(c, timeout_ms, &h);
+    /* One Health call is enough over NNG: req0 holds the request until
+     * the background dialer connects, then sends it. */
+    if (c->http != NULL)
+        err = client_wait_http(c, timeout_ms, &h);
+    else
+        err = client_health(c, timeout_ms, &h);
     if (err == NOX_OK) {
         nox_health_free(&h);
         return NOX_OK;
@@ -321,7 +376,6 @@ nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms)
     if (err == NOX_EUNAVAIL || err == NOX_ETIMEDOUT)
         return nox__status_set(&c->last, NOX_ETIMEDOUT,
                                "server at %s not ready within %lld ms",
-                               c->t.url != NULL ? c->t.url : "(in-process)",
-                               (long long)timeout_ms);
+                               client_url(c), (long long)timeout_ms);
     return err;
 }

@@ -9,6 +9,7 @@
 
 #include "nox/client.h"
 
+#include "http_transport.h"
 #include "local.h"
 #include "noxrunner/v1/sandbox.pb-c.h"
 #include "transport.h"
@@ -36,6 +37,7 @@ struct nox_client {
     size_t               max_payload;    /* request limit; 0: not known yet */
     nox_archive_format_t archive_format; /* of uploads and downloads */
     nox_local_t         *local; /* in-process mode only (t unused then) */
+    nox_http_t          *http;  /* http(s):// only (t unused then) */
     /* From the options, else $NOXRUNNER_TOKEN / $NOXRUNNER_CA_FILE
      * (client_new); NULL when none. Owned; the token is wiped at close. */
     char        *token;

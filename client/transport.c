@@ -2,11 +2,13 @@
  * (the envelope is documented in proto/noxrunner/v1/sandbox.proto). */
 #include "transport.h"
 
+#include "auth.h"
 #include "envelope.h"
 
 #include "noxrunner/v1/sandbox.pb-c.h"
 
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,9 @@
 #define TRANSPORT_MAX_SENDS 3
 #define TRANSPORT_RECONNECT_MS 10
 #define TRANSPORT_RECONNECT_MAX_MS 1000
+/* The CAs trusted for tls+tcp:// when no CA file is given (Debian's
+ * ca-certificates bundle). */
+#define TRANSPORT_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
 
 /* ---- connection tracking ---- */
 
@@ -82,9 +87,10 @@ transport_dial_error(const char *url, int rv, nox_status_t *st)
     case NNG_ENOTSUP: /* unknown scheme */
     case NNG_EADDRINVAL:
     case NNG_EINVAL:
-        return nox__status_set(st, NOX_EINVAL,
-                               "bad URL '%s' (use ipc:// or tcp://): %s", url,
-                               nng_strerror(rv));
+        return nox__status_set(
+            st, NOX_EINVAL,
+            "bad URL '%s' (use ipc://, tcp:// or tls+tcp://): %s", url,
+            nng_strerror(rv));
     case NNG_ENOMEM:
         return nox__status_set(st, NOX_ERESOURCE, "cannot dial %s: %s", url,
                                nng_strerror(rv));
@@ -92,6 +98,69 @@ transport_dial_error(const char *url, int rv, nox_status_t *st)
         return nox__status_set(st, NOX_EUNAVAIL, "cannot reach %s: %s", url,
                                nng_strerror(rv));
     }
+}
+
+static bool
+transport_is_tls(const char *url)
+{
+    return strncmp(url, "tls+tcp", 7) == 0 || strncmp(url, "wss://", 6) == 0;
+}
+
+/* Give a tls+tcp:// dialer its client configuration: the server's
+ * certificate is always verified, against t->ca_file or the system's CAs,
+ * and must name the URL's host. There is no way to turn that off. */
+static nox_err_t
+transport_tls(nox_transport_t *t, nng_dialer d, nox_status_t *st)
+{
+    const char     *ca = t->ca_file != NULL ? t->ca_file : TRANSPORT_SYSTEM_CA;
+    nng_tls_config *cfg;
+    char            host[256];
+    nox_err_t       err = NOX_OK;
+    int             rv;
+
+    if (nox__url_host(t->url, host, sizeof(host)) != NOX_OK || host[0] == '\0')
+        return nox__status_set(st, NOX_EINVAL, "bad URL '%s': no host name",
+                               t->url);
+    rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT);
+    if (rv != 0)
+        return nox__status_set(st, NOX_ERESOURCE, "nng_tls_config_alloc: %s",
+                               nng_strerror(rv));
+    rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+    if (rv == 0 && (rv = nng_tls_config_ca_file(cfg, ca)) != 0)
+        err = nox__status_set(st, NOX_EINVAL,
+                              "cannot load the CA file %s (NOXRUNNER_CA_FILE) "
+                              "for %s: %s",
+                              ca, t->url, nng_strerror(rv));
+    if (rv == 0)
+        rv = nng_tls_config_server_name(cfg, host);
+    if (rv == 0)
+        rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+    if (rv != 0 && err == NOX_OK)
+        err = nox__status_set(st, NOX_EINTERNAL, "cannot set up TLS for %s: %s",
+                              t->url, nng_strerror(rv));
+    nng_tls_config_free(cfg); /* the dialer holds its own reference */
+    return err;
+}
+
+/* Create and start the dialer of t->url. */
+static nox_err_t
+transport_dial(nox_transport_t *t, bool wait, nox_status_t *st)
+{
+    nng_dialer d;
+    nox_err_t  err;
+    int        rv = nng_dialer_create(&d, t->sock, t->url);
+
+    if (rv != 0)
+        return transport_dial_error(t->url, rv, st);
+    if (transport_is_tls(t->url)) {
+        err = transport_tls(t, d, st);
+        if (err != NOX_OK)
+            return err; /* the socket's close takes the dialer */
+    }
+    rv = nng_dialer_start(d, wait ? 0 : NNG_FLAG_NONBLOCK);
+    if (rv != 0)
+        return transport_dial_error(t->url, rv, st);
+    return NOX_OK;
 }
 
 /* Open the socket and dial t->url (in the background unless wait). On
@@ -115,11 +184,9 @@ transport_connect(nox_transport_t *t, bool wait, nox_status_t *st)
         goto out_close;
     /* In the background unless asked to wait, so that opening succeeds
      * while the server is still starting (calls report NOX_EUNAVAIL). */
-    rv = nng_dial(t->sock, t->url, NULL, wait ? 0 : NNG_FLAG_NONBLOCK);
-    if (rv != 0) {
-        err = transport_dial_error(t->url, rv, st);
+    err = transport_dial(t, wait, st);
+    if (err != NOX_OK)
         goto out_close;
-    }
     return NOX_OK;
 out_close:
     (void)nng_close(t->sock); /* fails only for a closed socket */
@@ -129,12 +196,14 @@ out_close:
 
 nox_err_t
 nox__transport_open(nox_transport_t *t, const char *url, bool wait,
-                    nox_status_t *st)
+                    const char *token, const char *ca_file, nox_status_t *st)
 {
     nox_err_t err;
 
     t->sock_open = false;
     t->url = NULL;
+    t->token = token;
+    t->ca_file = ca_file;
     atomic_init(&t->pipes, 0);
     if (url == NULL || url[0] == '\0')
         return nox__status_set(st, NOX_EINVAL, "no server URL given");
@@ -211,8 +280,9 @@ nox__transport_close(nox_transport_t *t)
 
 /* Wrap the packed request in an RpcRequest inside a new NNG message. */
 static nox_err_t
-transport_pack(const ProtobufCMethodDescriptor *md, const ProtobufCMessage *req,
-               int64_t budget_ms, nng_msg **out, nox_status_t *st)
+transport_pack(const nox_transport_t *t, const ProtobufCMethodDescriptor *md,
+               const ProtobufCMessage *req, int64_t budget_ms, nng_msg **out,
+               nox_status_t *st)
 {
     nox_envelope_t e;
     nng_msg       *msg;
@@ -223,6 +293,8 @@ transport_pack(const ProtobufCMethodDescriptor *md, const ProtobufCMessage *req,
     err = nox__envelope_init(&e, md, req, budget_ms, st);
     if (err != NOX_OK)
         return err;
+    if (t->token != NULL)
+        e.env.token = (char *)t->token; /* only read by packing */
     len = nox__envelope_size(&e);
     rv = nng_msg_alloc(&msg, len);
     if (rv != 0) {
@@ -372,8 +444,12 @@ nox__transport_await(nox_transport_t *t, int64_t ms, nox_status_t *st)
         if (nox__mono_ms() >= deadline)
             return nox__status_set(
                 st, NOX_EUNAVAIL,
-                "cannot reach %s: no server answered within %lld ms", t->url,
-                (long long)ms);
+                "cannot reach %s: no server answered within %lld ms%s", t->url,
+                (long long)ms,
+                transport_is_tls(t->url)
+                    ? " (or its certificate is not trusted: "
+                      "NOXRUNNER_CA_FILE, or not issued for this host)"
+                    : "");
         nng_msleep(nap);
         nap = nap < 16 ? nap * 2 : nap;
     }
@@ -393,7 +469,7 @@ nox__transport_call(nox_transport_t *t, const ProtobufCMethodDescriptor *md,
                                "no connection to %s: it could not be "
                                "reopened after a timeout",
                                t->url != NULL ? t->url : "the server");
-    err = transport_pack(md, req, budget_ms, &msg, st);
+    err = transport_pack(t, md, req, budget_ms, &msg, st);
     if (err != NOX_OK)
         return err;
     err = transport_exchange(t, &msg, budget_ms, transport_repeatable(md), st);

@@ -26,14 +26,22 @@ typedef struct {
     char      *url;       /* owned; for messages */
     atomic_int pipes;     /* live connections, kept by the pipe callback */
     int64_t    dial_ms;   /* nox__mono_ms() when the last dial started */
+    /* Borrowed from the client, which outlives t; NULL: none. */
+    const char *token;   /* sent in every request (RpcRequest.token) */
+    const char *ca_file; /* trusted CAs for tls+tcp:// (else the system's) */
 } nox_transport_t;
 
 /* Open a req0 socket on t (which must stay at this address until
  * nox__transport_close: NNG's pipe callback points to it) and dial url.
  * When wait is false the dial happens in the background and this succeeds
  * while no server listens; when true the first connection is made before
- * returning. Bad URL: NOX_EINVAL. On failure t is left closed. */
+ * returning. token (may be NULL) goes with every request; for tls+tcp://
+ * the server's certificate must be signed by a CA of ca_file (NULL: the
+ * system's, /etc/ssl/certs/ca-certificates.crt) and name the URL's host.
+ * Both are borrowed until nox__transport_close. Bad URL or CA file:
+ * NOX_EINVAL. On failure t is left closed. */
 nox_err_t nox__transport_open(nox_transport_t *t, const char *url, bool wait,
+                              const char *token, const char *ca_file,
                               nox_status_t *st);
 
 /* Close the socket and free the URL; t becomes closed. Safe on a closed

@@ -17,5 +17,5 @@ function(nox_add_check_test name)
     nox_warnings)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "NOXRUNNER_QUIET=1;NOX_BUILD_DIR=${CMAKE_BINARY_DIR}")
+    ENVIRONMENT "NOXRUNNER_QUIET=1;NOX_BUILD_DIR=${CMAKE_BINARY_DIR};NOX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endfunction()

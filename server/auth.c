@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -150,4 +151,93 @@ nox__host_is_loopback(const char *host)
     if (inet_pton(AF_INET6, host, &a6) == 1)
         return IN6_IS_ADDR_LOOPBACK(&a6);
     return false;
+}
+
+/* ---- listen addresses ---- */
+
+nox_err_t
+nox__url_host(const char *url, char *host, size_t len)
+{
+    const char *p = strstr(url, "://");
+    const char *end;
+
+    p = p != NULL ? p + 3 : url;
+    if (*p == '[') {
+        p++;
+        end = strchr(p, ']');
+        if (end == NULL)
+            return NOX_EINVAL;
+    } else {
+        end = p + strcspn(p, ":/");
+    }
+    if ((size_t)(end - p) >= len)
+        return NOX_EINVAL;
+    memcpy(host, p, (size_t)(end - p));
+    host[end - p] = '\0';
+    return NOX_OK;
+}
+
+bool
+nox__url_is_network(const char *url)
+{
+    static const char *const net[] = {"tcp",      "tcp4",     "tcp6", "tls+tcp",
+                                      "tls+tcp4", "tls+tcp6", "ws",   "wss",
+                                      "http",     "https"};
+    const char              *sep = strstr(url, "://");
+    size_t                   n;
+
+    if (sep == NULL)
+        return true; /* "HOST:PORT" */
+    n = (size_t)(sep - url);
+    for (size_t i = 0; i < sizeof(net) / sizeof(net[0]); i++)
+        if (strlen(net[i]) == n && strncmp(url, net[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* The warning for a network address served without a token on purpose:
+ * bold red on a terminal (unless NO_COLOR), one write so that it stays
+ * whole. Not silenced by NOXRUNNER_QUIET: this one is about who may run
+ * commands, not about local mode. */
+static void
+auth_warn_open(const char *url)
+{
+    const char *nc = getenv("NO_COLOR");
+    bool        color = isatty(STDERR_FILENO) && (nc == NULL || nc[0] == '\0');
+    char        buf[1024];
+    int         n;
+
+    n = snprintf(buf, sizeof(buf),
+                 "%sWARNING: noxrunnerd serves %s without a token "
+                 "(--insecure-no-auth): anyone who can reach it can run "
+                 "commands on this machine as this user.%s\n",
+                 color ? "\033[1;31m" : "", url, color ? "\033[0m" : "");
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(buf))
+        n = (int)sizeof(buf) - 1;
+    /* A warning that cannot be written has nowhere else to go. */
+    (void)nox__write_all(STDERR_FILENO, buf, (size_t)n);
+}
+
+nox_err_t
+nox__auth_refuse_open(const char *url, bool has_token, bool insecure_no_auth,
+                      nox_status_t *st)
+{
+    char host[256];
+
+    if (has_token || !nox__url_is_network(url))
+        return NOX_OK;
+    /* A host too long to be loopback is not loopback. */
+    if (nox__url_host(url, host, sizeof(host)) == NOX_OK &&
+        nox__host_is_loopback(host))
+        return NOX_OK;
+    if (!insecure_no_auth)
+        return nox__status_set(st, NOX_EINVAL,
+                               "refusing to serve %s without a token: anyone "
+                               "who reaches it could run commands here (use "
+                               "--token-file, or --insecure-no-auth)",
+                               url);
+    auth_warn_open(url);
+    return NOX_OK;
 }

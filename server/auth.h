@@ -36,4 +36,33 @@ bool nox__token_equal(const char *expected, const char *given, size_t len);
  * and "*" (every interface) are not. */
 bool nox__host_is_loopback(const char *host);
 
+/* The host part of an address: "tcp://HOST:PORT", "tls+tcp://[::1]:PORT"
+ * (brackets dropped), "ws://HOST:PORT/path", or "HOST:PORT" without a
+ * scheme (an HTTP address). "" for "tcp://:PORT". Copied into host (len
+ * bytes, NUL-terminated); NOX_EINVAL when it does not fit or a bracket is
+ * not closed. */
+nox_err_t nox__url_host(const char *url, char *host, size_t len);
+
+/* Whether a listen address is of a kind other machines can reach: tcp://
+ * (tcp4, tcp6), tls+tcp:// (and 4, 6), ws://, wss://, http://, https://,
+ * or "HOST:PORT" without a scheme (an HTTP address). Not inproc://, ipc://
+ * or abstract:// (whose callers are on this host and are checked by uid),
+ * nor a scheme NNG does not know (it refuses those itself). */
+bool nox__url_is_network(const char *url);
+
+/* The rule for serving url (any address nox__url_is_network accepts,
+ * "http://HOST:PORT" too): a network address whose host is not loopback
+ * needs a token. Without one it is refused, NOX_EINVAL "refusing to serve
+ * URL without a token: ...", unless insecure_no_auth: then it is allowed
+ * and a loud warning naming url goes to stderr (one write). NOX_OK for
+ * everything else. */
+nox_err_t nox__auth_refuse_open(const char *url, bool has_token,
+                                bool insecure_no_auth, nox_status_t *st);
+
+/* The answer to a request over tcp:// or tls+tcp:// (code 16) without the
+ * server's token, or with another. */
+#define NOX_AUTH_TOKEN_MESSAGE                                                 \
+    "missing or wrong token (noxrunnerd --token-file; clients: "               \
+    "NOXRUNNER_TOKEN)"
+
 #endif /* NOX_SERVER_AUTH_H */

@@ -9,6 +9,7 @@
  * after recording the status in the per-call dispatch_call_t.
  */
 #include "dispatch.h"
+#include "auth.h"
 #include "nox/server.h"
 #include "wire_strings.h"
 
@@ -602,10 +603,35 @@ dispatch_invoke(dispatch_call_t *call, const Noxrunner__V1__RpcRequest *req)
         protobuf_c_message_free_unpacked(input, NULL);
 }
 
+/* Does the envelope carry the token the caller's transport needs? If not,
+ * the call's status says so. Called once the envelope's strings were
+ * checked for NUL bytes, so env->token is all the caller sent. */
+static bool
+dispatch_authentic(dispatch_call_t *call, const nox_dispatch_caller_t *caller,
+                   const Noxrunner__V1__RpcRequest *env)
+{
+    if (caller == NULL || caller->token == NULL ||
+        nox__token_equal(caller->token, env->token, strlen(env->token)))
+        return true;
+    (void)nox__status_set(&call->st, NOX_EAUTH, NOX_AUTH_TOKEN_MESSAGE);
+    return false;
+}
+
 nox_err_t
 nox__dispatch_start(const nox_dispatch_ctx_t *ctx, const uint8_t *req,
                     size_t len, const nox_dispatch_reply_t *rep, bool *pending,
                     size_t *reply_len)
+{
+    return nox__dispatch_start_from(ctx, NULL, req, len, rep, pending,
+                                    reply_len);
+}
+
+nox_err_t
+nox__dispatch_start_from(const nox_dispatch_ctx_t    *ctx,
+                         const nox_dispatch_caller_t *caller,
+                         const uint8_t *req, size_t len,
+                         const nox_dispatch_reply_t *rep, bool *pending,
+                         size_t *reply_len)
 {
     dispatch_call_t            call;
     Noxrunner__V1__RpcRequest *env;
@@ -622,7 +648,8 @@ nox__dispatch_start(const nox_dispatch_ctx_t *ctx, const uint8_t *req,
         (void)nox__status_set(&call.st, NOX_EINVAL,
                               "malformed request envelope");
     else if (nox__wire_check_strings(&noxrunner__v1__rpc_request__descriptor,
-                                     req, len, &call.st) == NOX_OK)
+                                     req, len, &call.st) == NOX_OK &&
+             dispatch_authentic(&call, caller, env))
         dispatch_invoke(&call, env); /* a method cut at a NUL is refused */
     noxrunner__v1__rpc_request__free_unpacked(env, NULL);
     if (call.pending) {

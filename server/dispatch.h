@@ -63,6 +63,22 @@ nox_err_t nox__dispatch_start(const nox_dispatch_ctx_t *ctx, const uint8_t *req,
                               size_t len, const nox_dispatch_reply_t *rep,
                               bool *pending, size_t *reply_len);
 
+/* Who sent a request, as far as the dispatcher needs to know (the
+ * transport found out; the dispatcher stays free of it). */
+typedef struct {
+    /* The token the request must carry in RpcRequest.token, else it is
+     * answered UNAUTHENTICATED; NULL when its transport needs none. */
+    const char *token;
+} nox_dispatch_caller_t;
+
+/* nox__dispatch_start for a request from caller (NULL: one that needs no
+ * token, as for nox__dispatch_start). */
+nox_err_t nox__dispatch_start_from(const nox_dispatch_ctx_t    *ctx,
+                                   const nox_dispatch_caller_t *caller,
+                                   const uint8_t *req, size_t len,
+                                   const nox_dispatch_reply_t *rep,
+                                   bool *pending, size_t *reply_len);
+
 /* nox__dispatch_to into *reply (replaced; empty on NOX_ERESOURCE). */
 nox_err_t nox__dispatch(const nox_dispatch_ctx_t *ctx, const uint8_t *req,
                         size_t len, nox_buf_t *reply);

@@ -53,6 +53,8 @@
  */
 #include "server_priv.h"
 
+#include "nng_auth.h"
+
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 
@@ -320,20 +322,30 @@ listener_create(nox__listener_t *sl, nng_socket sock, nng_listener *l,
 {
     char url[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
     int  n;
+    int  err;
 
     tmp[0] = '\0';
-    if (sl->ipc_path == NULL)
-        return nng_listener_create(l, sock, sl->url);
-    n = snprintf(tmp, tmp_len, "%s.%ld.%u", sl->ipc_path, (long)getpid(),
-                 ++sl->binds);
-    if (n < 0 || (size_t)n >= tmp_len ||
-        (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        tmp[0] = '\0';
-        return nng_listener_create(l, sock, sl->url);
+    if (sl->ipc_path == NULL) {
+        err = nng_listener_create(l, sock, sl->url);
+    } else {
+        n = snprintf(tmp, tmp_len, "%s.%ld.%u", sl->ipc_path, (long)getpid(),
+                     ++sl->binds);
+        if (n < 0 || (size_t)n >= tmp_len ||
+            (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            tmp[0] = '\0';
+            err = nng_listener_create(l, sock, sl->url);
+        } else {
+            (void)unlink(tmp); /* ours from an earlier run with this pid */
+            (void)snprintf(url, sizeof(url), "ipc://%s", tmp); /* fits */
+            err = nng_listener_create(l, sock, url);
+        }
     }
-    (void)unlink(tmp); /* ours from an earlier run with this pid, if any */
-    (void)snprintf(url, sizeof(url), "ipc://%s", tmp); /* fits: checked */
-    return nng_listener_create(l, sock, url);
+    if (err != 0)
+        return err;
+    err = nox__nng_auth_listener(sl->auth, *l, sl->url);
+    if (err != 0)
+        (void)nng_listener_close(*l); /* never started */
+    return err;
 }
 
 /* Move a started listener's socket file from tmp onto sl's path, where it
@@ -349,13 +361,14 @@ listener_publish(nox__listener_t *sl, const char *tmp)
 
 nox_err_t
 nox__listener_start(nox__listener_t *sl, nng_socket sock, const char *url,
-                    nox_status_t *st)
+                    const struct nox__nng_auth *auth, nox_status_t *st)
 {
     char         tmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
     nng_listener l;
     nox_err_t    rv;
     int          err;
 
+    sl->auth = auth;
     sl->url = strdup(url);
     if (sl->url == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");

@@ -300,6 +300,7 @@ server_free(nox_server_t *s)
         (void)nng_close(s->sock);
     for (size_t i = 0; i < s->n_listeners; i++)
         nox__listener_fini(&s->listeners[i]);
+    nox__nng_auth_fini(&s->auth); /* after the listeners that used it */
     if (s->sync_init) {
         (void)pthread_cond_destroy(&s->cv); /* no waiters left */
         (void)pthread_mutex_destroy(&s->mu);
@@ -421,9 +422,12 @@ nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
         return rv;
     rv = server_sync_init(s, st);
     if (rv == NOX_OK)
+        rv = nox__nng_auth_init(&s->auth, o, st);
+    if (rv == NOX_OK)
         rv = server_open_socket(s, st);
     for (size_t i = 0; rv == NOX_OK && i < o->n_urls; i++) {
-        rv = nox__listener_start(&s->listeners[i], s->sock, o->urls[i], st);
+        rv = nox__listener_start(&s->listeners[i], s->sock, o->urls[i],
+                                 &s->auth, st);
         s->watch_ipc |=
             NOX_NNG_IPC_LISTENER_BUG && nox__listener_is_ipc(&s->listeners[i]);
         s->drain |= strncmp(o->urls[i], "inproc://", 9) != 0;

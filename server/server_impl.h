@@ -7,6 +7,7 @@
 #define NOX_SERVER_IMPL_H
 
 #include "dispatch.h"
+#include "nng_auth.h"
 #include "nox/server.h"
 #include "server_priv.h"
 
@@ -50,6 +51,7 @@ struct nox_server {
     nng_socket         sock;
     bool               sock_open;
     nox_dispatch_ctx_t dctx;
+    nox__nng_auth_t    auth;     /* who may call, per transport */
     atomic_bool        stopping; /* set once by quiesce; read by all */
     atomic_bool        abandon;  /* the grace is over: late replies say
                                     UNAVAILABLE */

@@ -67,14 +67,20 @@ typedef struct {
     int64_t      retired_ms; /* nox__mono_ms() when it was replaced */
 } nox__listener_old_t;
 
+struct nox__nng_auth; /* nng_auth.h */
+
 typedef struct {
     nng_listener l; /* current; swapped under *mu by a rebind */
-    bool         started;
-    char        *url;      /* owned copy: rebinds outlive the options */
-    char        *ipc_path; /* ipc:// only: the socket file, else NULL */
-    dev_t        dev;      /* identity of the file we bound, so we never */
-    ino_t        ino;      /* probe, replace or remove another's file */
-    bool         have_ino;
+    /* The ipc socket's mode or the TLS configuration, applied to every
+     * NNG listener made for this URL (rebinds too); borrowed from the
+     * server, NULL: none. */
+    const struct nox__nng_auth *auth;
+    bool                        started;
+    char *url;      /* owned copy: rebinds outlive the options */
+    char *ipc_path; /* ipc:// only: the socket file, else NULL */
+    dev_t dev;      /* identity of the file we bound, so we never */
+    ino_t ino;      /* probe, replace or remove another's file */
+    bool  have_ino;
     /* The watch's own state (housekeeping thread only). */
     uint64_t errs;     /* l's error count at the last check */
     bool     no_stats; /* NNG keeps no statistics: probe instead */
@@ -98,12 +104,14 @@ typedef struct {
  * nox__listener_fini is safe either way. */
 nox_err_t nox__listener_init(nox__listener_t *sl, nox_status_t *st);
 
-/* Listen on url with sock. NOX_EINVAL for a malformed or unsupported
- * URL, NOX_EUNAVAIL when the address is taken (for ipc:// also: a live or
- * hung server, or a file that is not a socket, holds the path). Call
+/* Listen on url with sock, prepared by auth (may be NULL; borrowed for
+ * the listener's life). NOX_EINVAL for a malformed or unsupported URL,
+ * NOX_EUNAVAIL when the address is taken (for ipc:// also: a live or hung
+ * server, or a file that is not a socket, holds the path). Call
  * nox__listener_close and nox__listener_fini afterwards either way. */
 nox_err_t nox__listener_start(nox__listener_t *sl, nng_socket sock,
-                              const char *url, nox_status_t *st);
+                              const char *url, const struct nox__nng_auth *auth,
+                              nox_status_t *st);
 
 /* ipc:// listeners need watching (with NOX_NNG_IPC_LISTENER_BUG). */
 bool nox__listener_is_ipc(const nox__listener_t *sl);

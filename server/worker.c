@@ -190,13 +190,15 @@ server_send(server_worker_t *w, nng_msg *msg)
 static void
 server_serve(server_worker_t *w, nng_msg *msg)
 {
-    nox_server_t        *s = w->srv;
-    nox_dispatch_reply_t rep = {server_reply_alloc, msg,
-                                server_later,       w,
-                                server_late_done,   server_late_forget};
-    bool                 pending = false;
-    size_t               n = 0;
-    int                  err = 0;
+    nox_server_t         *s = w->srv;
+    nox_dispatch_reply_t  rep = {server_reply_alloc, msg,
+                                 server_later,       w,
+                                 server_late_done,   server_late_forget};
+    nox_dispatch_caller_t who = {NULL};
+    nox_status_t          why;
+    bool                  pending = false;
+    size_t                n = 0;
+    int                   err = 0;
 
     nox__server_flight_begin(s);
     w->msg = msg;
@@ -205,9 +207,11 @@ server_serve(server_worker_t *w, nng_msg *msg)
         err = server_set_status(msg, NOX_EUNAVAIL,
                                 "the server is shutting "
                                 "down");
-    } else if (nox__dispatch_start(&s->dctx, nng_msg_body(msg),
-                                   nng_msg_len(msg), &rep, &pending,
-                                   &n) != NOX_OK) {
+    } else if (nox__nng_auth_peer(&s->auth, msg, &who.token, &why) != NOX_OK) {
+        err = server_set_status(msg, why.code, why.msg);
+    } else if (nox__dispatch_start_from(&s->dctx, &who, nng_msg_body(msg),
+                                        nng_msg_len(msg), &rep, &pending,
+                                        &n) != NOX_OK) {
         err = server_set_status(msg, NOX_ERESOURCE, "out of memory");
     }
     w->msg = NULL;

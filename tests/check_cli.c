@@ -4,11 +4,13 @@
  *
  * Every test works in a fresh mkdtemp base directory. Most run the
  * in-process engine (--local-test --base-dir <tmp>); one starts noxrunnerd
- * on ipc://<tmp>/d.sock and stops it again. Children get
+ * on ipc://<tmp>/d.sock and stops it again; the http ones start
+ * tests/spec_backend.py, a NoxRunner backend that is not ours. Children get
  * NOXRUNNER_QUIET=1 except in the test that wants the local-mode warning.
  * Nothing asserts while a child is still running, so a failed assertion
  * never leaves a process behind.
  */
+#include "testproc.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -24,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,6 +67,7 @@ typedef struct {
     const char *input; /* fed on stdin; NULL: /dev/null */
     const char *cwd;   /* NULL: ours */
     bool        noisy; /* leave NOXRUNNER_QUIET unset */
+    const char *env;   /* one more "NAME=VALUE", or NULL */
 } run_opts_t;
 
 static double
@@ -80,14 +86,15 @@ run_free(run_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* Our environment minus what would steer the CLI, plus the quiet flag. */
+/* Our environment minus what would steer the CLI, plus the quiet flag
+ * and extra (may be NULL). */
 static char **
-run_env(bool noisy)
+run_env(bool noisy, const char *extra)
 {
     size_t n = 0;
     while (environ[n] != NULL)
         n++;
-    char **env = calloc(n + 2, sizeof(*env));
+    char **env = calloc(n + 3, sizeof(*env));
     size_t k = 0;
     ck_assert_ptr_nonnull(env);
     for (size_t i = 0; i < n; i++) {
@@ -98,6 +105,8 @@ run_env(bool noisy)
     }
     if (!noisy)
         env[k++] = "NOXRUNNER_QUIET=1";
+    if (extra != NULL)
+        env[k++] = (char *)extra;
     env[k] = NULL;
     return env;
 }
@@ -162,7 +171,7 @@ run_argv(run_t *r, const run_opts_t *o, char *const argv[])
     int                        po[2], pe[2], pi[2];
     posix_spawn_file_actions_t fa;
     pid_t                      pid;
-    char                     **env = run_env(o->noisy);
+    char                     **env = run_env(o->noisy, o->env);
 
     memset(r, 0, sizeof(*r));
     r->out = strdup("");
@@ -247,6 +256,16 @@ cli_o(run_t *r, const run_opts_t *o, ...)
     va_list ap;
     va_start(ap, o);
     cli_va(r, o, true, ap);
+    va_end(ap);
+}
+
+/* noxrc-rpc ARGS... with options and no local-mode prefix. */
+static void
+cli_raw_o(run_t *r, const run_opts_t *o, ...)
+{
+    va_list ap;
+    va_start(ap, o);
+    cli_va(r, o, false, ap);
     va_end(ap);
 }
 
@@ -1127,7 +1146,7 @@ server_start(const char *url)
     pid_t  pid;
     char  *argv[] = {path, "--listen", (char *)url, "--base-dir",
                      base, "--quiet",  NULL};
-    char **env = run_env(false);
+    char **env = run_env(false, NULL);
 
     snprintf(path, sizeof(path), "%s/noxrunnerd", getenv("NOX_BUILD_DIR"));
     int rc = posix_spawn(&pid, path, NULL, NULL, argv, env);
@@ -1233,6 +1252,194 @@ START_TEST(cli_local_mode_warns_on_stderr_unless_quiet)
 }
 END_TEST
 
+/* ---- over http: a NoxRunner backend that is not ours ---- */
+
+static tp_child_t stub; /* spec_backend.py, stopped by cli_teardown */
+
+/* A 127.0.0.1 port nothing listens on (bound, then released). */
+static int
+free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t          len = sizeof(a);
+    int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+START_TEST(cli_talks_http_to_a_noxrunner_backend)
+{
+    char *in = make_dir("in"), *out = make_dir("out");
+    run_t r;
+
+    tp_spec_backend_start(&stub, base, false, NULL);
+    tu_write_file(in, "a.txt", "alpha\n", 6);
+    cli_raw(&r, "--url", stub.url, "health", (char *)NULL);
+    ck_assert_msg(r.status == 0, "health: %d %s", r.status, r.err);
+    ck_assert_msg(strncmp(r.out, "SERVING", 7) == 0, "%s", r.out);
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "create", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "create: %d %s", r.status, r.err);
+    run_free(&r);
+    /* The stub's canned exec: exit 3, the command echoed. */
+    cli_raw(&r, "--url", stub.url, "exec", "s", "echo", "hi", (char *)NULL);
+    ck_assert_msg(r.status == 3, "exec: %d %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "ran: echo hi\n");
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "touch", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "touch: %d %s", r.status, r.err);
+    run_free(&r);
+    /* It gives back the archive it was sent. */
+    cli_raw(&r, "--url", stub.url, "upload", "s", "--dir", in, (char *)NULL);
+    ck_assert_msg(r.status == 0, "upload: %d %s", r.status, r.err);
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "download", "s", "--extract", out,
+            (char *)NULL);
+    ck_assert_msg(r.status == 0, "download: %d %s", r.status, r.err);
+    run_free(&r);
+    char *got = tu_read_file(out, "a.txt", NULL);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, "alpha\n");
+    free(got);
+    cli_raw(&r, "--url", stub.url, "delete", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "delete: %d %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "deleted sandbox s\n");
+    run_free(&r);
+    /* List is ours only. */
+    cli_raw(&r, "--url", stub.url, "list", (char *)NULL);
+    ck_assert_msg(r.status == 70 && strstr(r.err, "not served") != NULL,
+                  "list: %d %s", r.status, r.err);
+    run_free(&r);
+    free(in);
+    free(out);
+}
+END_TEST
+
+/* The same tool against noxrunnerd's REST API: the real engine runs it. */
+START_TEST(cli_talks_http_to_noxrunnerd)
+{
+    char  bin[PATH_MAX], ipc[PATH_MAX];
+    char *argv[] = {bin,       "--listen", ipc,           "--base-dir", base,
+                    "--quiet", "--http",   "127.0.0.1:0", NULL};
+    run_t r;
+
+    tp_build_path(bin, sizeof(bin), "noxrunnerd");
+    snprintf(ipc, sizeof(ipc), "ipc://%s/d.sock", base);
+    tp_start(&stub, argv, base, "noxrunnerd.log", "http://");
+    cli_raw(&r, "--url", stub.url, "create", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "create: %d %s", r.status, r.err);
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "exec", "s", "sh", "-c",
+            "echo Hello; exit 4", (char *)NULL);
+    ck_assert_msg(r.status == 4, "exec: %d %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "Hello\n");
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "exec", "s", "rm", "x", (char *)NULL);
+    ck_assert_msg(r.status == 77, "blocked: %d %s", r.status, r.err);
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "delete", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "delete: %d %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "deleted sandbox s\n");
+    run_free(&r);
+    cli_raw(&r, "--url", stub.url, "delete", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "delete again: %d %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "no sandbox s: nothing deleted\n");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_takes_the_url_from_noxrunner_base_url)
+{
+    char       env[512];
+    run_opts_t o = {.env = env};
+    run_t      r;
+
+    tp_spec_backend_start(&stub, base, false, NULL);
+    snprintf(env, sizeof(env), "NOXRUNNER_BASE_URL=%s", stub.url);
+    cli_raw_o(&r, &o, "health", (char *)NULL);
+    ck_assert_msg(r.status == 0, "health: %d %s", r.status, r.err);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_unreachable_http_server_exits_69_quickly)
+{
+    char  url[64];
+    run_t r;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", free_port());
+    cli_raw(&r, "--url", url, "--timeout", "1", "create", "s", (char *)NULL);
+    ck_assert_int_eq(r.status, 69);
+    ck_assert_msg(r.secs < 3.5, "took %.1f s", r.secs);
+    ck_assert_msg(strstr(r.err, "cannot reach http://127.0.0.1:") != NULL, "%s",
+                  r.err);
+    run_free(&r);
+}
+END_TEST
+
+/* https with a token: --ca-file trusts the test's certificate,
+ * --token-file carries the token (a file others may read is warned
+ * about, not refused); without either the call fails. */
+START_TEST(cli_reaches_https_with_token_file_and_ca_file)
+{
+    char              cert[PATH_MAX], key[PATH_MAX], tok[PATH_MAX];
+    const char *const extra[] = {"--tls-cert", cert,    "--tls-key", key,
+                                 "--token",    "t0ken", NULL};
+    run_t             r;
+
+    tp_make_cert(base);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", base);
+    snprintf(key, sizeof(key), "%s/key.pem", base);
+    snprintf(tok, sizeof(tok), "%s/token", base);
+    tu_write_file(base, "token", "t0ken\n", 6);
+    ck_assert_int_eq(chmod(tok, 0600), 0);
+    tp_spec_backend_start(&stub, base, true, extra);
+
+    cli_raw(&r, "--url", stub.url, "--ca-file", cert, "--token-file", tok,
+            "create", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "create: %d %s", r.status, r.err);
+    ck_assert_str_eq(r.err, "");
+    run_free(&r);
+
+    ck_assert_int_eq(chmod(tok, 0644), 0);
+    cli_raw(&r, "--url", stub.url, "--ca-file", cert, "--token-file", tok,
+            "create", "s", (char *)NULL);
+    ck_assert_msg(r.status == 0, "create: %d %s", r.status, r.err);
+    ck_assert_msg(strstr(r.err, "warning: token file") != NULL, "%s", r.err);
+    run_free(&r);
+
+    cli_raw(&r, "--url", stub.url, "--ca-file", cert, "create", "s",
+            (char *)NULL);
+    ck_assert_msg(r.status == 77 && strstr(r.err, "bearer token") != NULL,
+                  "no token: %d %s", r.status, r.err);
+    run_free(&r);
+
+    cli_raw(&r, "--url", stub.url, "--token-file", tok, "create", "s",
+            (char *)NULL);
+    ck_assert_msg(r.status == 69 && strstr(r.err, "certificate") != NULL,
+                  "no CA: %d %s", r.status, r.err);
+    run_free(&r);
+
+    cli_raw(&r, "--url", stub.url, "--token-file", "/nonexistent/token",
+            "create", "s", (char *)NULL);
+    ck_assert_msg(r.status == 65 && strstr(r.err, "/nonexistent/token"),
+                  "missing token file: %d %s", r.status, r.err);
+    run_free(&r);
+}
+END_TEST
+
+static void
+http_teardown(void)
+{
+    (void)tp_stop(&stub);
+    cli_teardown();
+}
+
 static Suite *
 cli_suite(void)
 {
@@ -1310,6 +1517,16 @@ cli_suite(void)
     tcase_add_test(server, cli_missing_local_inputs_fail_before_connecting);
     tcase_add_test(server, cli_local_mode_warns_on_stderr_unless_quiet);
     suite_add_tcase(s, server);
+
+    TCase *http = tcase_create("http");
+    tcase_add_checked_fixture(http, cli_setup, http_teardown);
+    tcase_set_timeout(http, 60);
+    tcase_add_test(http, cli_talks_http_to_a_noxrunner_backend);
+    tcase_add_test(http, cli_talks_http_to_noxrunnerd);
+    tcase_add_test(http, cli_takes_the_url_from_noxrunner_base_url);
+    tcase_add_test(http, cli_unreachable_http_server_exits_69_quickly);
+    tcase_add_test(http, cli_reaches_https_with_token_file_and_ca_file);
+    suite_add_tcase(s, http);
     return s;
 }
 

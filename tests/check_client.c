@@ -1,8 +1,12 @@
-/* check_client.c - libnoxrunner end to end: the in-process mode, a server
- * on ipc://, parity between the two, and the errors the client itself
- * reports (bad URL, unreachable or silent server, oversized request). */
+/* check_client.c - libnoxrunner end to end: one list of cases run over
+ * every transport (in-process, and noxrunnerd as a child process over
+ * ipc://, tcp://, http:// and https://), a server on ipc:// in this
+ * process, parity of a call sequence between it and in-process mode, and
+ * the errors the client itself reports (bad URL, unreachable or silent
+ * server, oversized request). */
 #include "nox/client.h"
 #include "nox/server.h"
+#include "testproc.h"
 #include "testutil.h"
 /* White-box: the extractor is internal to libnoxrunner, so its source is
  * compiled in here to feed it archives no real server sends. */
@@ -1340,8 +1344,9 @@ START_TEST(client_open_rejects_a_bad_url)
 {
     nox_client_t *c = (nox_client_t *)&c; /* sentinel: must stay */
 
-    ck_assert_int_eq(nox_client_open(&c, "http://example.com", NULL),
+    ck_assert_int_eq(nox_client_open(&c, "ftp://example.com", NULL),
                      NOX_EINVAL);
+    ck_assert_int_eq(nox_client_open(&c, "http://", NULL), NOX_EINVAL);
     ck_assert_int_eq(nox_client_open(&c, "no scheme at all", NULL), NOX_EINVAL);
     ck_assert_int_eq(nox_client_open(&c, "", NULL), NOX_EINVAL);
     ck_assert_int_eq(nox_client_open(&c, NULL, NULL), NOX_EINVAL);
@@ -1593,17 +1598,122 @@ START_TEST(client_health_is_sent_again_when_a_broken_listener_drops_it)
 }
 END_TEST
 
-static Suite *
-client_suite(void)
-{
-    Suite *s = suite_create("client");
-    TCase *tc = tcase_create("local");
+/* ---- parity: the same cases over every transport ---- */
 
-    tcase_add_checked_fixture(tc, local_setup, local_teardown);
-    tcase_set_timeout(tc, 30);
+/* How the fixture reaches the engine: in-process, or noxrunnerd (a child
+ * process on base) over one of its transports. */
+typedef struct {
+    const char *name;
+    const char *scheme; /* of the URL noxrunnerd announces; NULL: local */
+} transport_t;
+
+static tp_child_t daemon_child; /* per test: Check forks each test */
+
+static void
+parity_setup(const transport_t *t)
+{
+    char  bin[PATH_MAX], ipc[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+    char *argv[20];
+    int   n = 0;
+    nox_client_opts_t o = {0};
+    char              err[256] = "";
+
+    base = tu_mkdtemp();
+    memset(&daemon_child, 0, sizeof(daemon_child));
+    if (t->scheme == NULL) {
+        cl = open_local(base, NULL);
+        return;
+    }
+    tp_build_path(bin, sizeof(bin), "noxrunnerd");
+    snprintf(ipc, sizeof(ipc), "ipc://%s/s.sock", base);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", base);
+    snprintf(key, sizeof(key), "%s/key.pem", base);
+    argv[n++] = bin;
+    argv[n++] = "--listen";
+    argv[n++] = ipc;
+    argv[n++] = "--base-dir";
+    argv[n++] = base;
+    argv[n++] = "--isolation";
+    argv[n++] = "none";
+    argv[n++] = "--reap-interval";
+    argv[n++] = "0";
+    argv[n++] = "--quiet";
+    if (strcmp(t->scheme, "tcp://") == 0) {
+        argv[n++] = "--listen";
+        argv[n++] = "tcp://127.0.0.1:0";
+    } else if (strcmp(t->scheme, "http://") == 0) {
+        argv[n++] = "--http";
+        argv[n++] = "127.0.0.1:0";
+    } else if (strcmp(t->scheme, "https://") == 0) {
+        tp_make_cert(base);
+        argv[n++] = "--https";
+        argv[n++] = "127.0.0.1:0";
+        argv[n++] = "--tls-cert";
+        argv[n++] = cert;
+        argv[n++] = "--tls-key";
+        argv[n++] = key;
+        o.ca_file = cert;
+    }
+    argv[n] = NULL;
+    tp_start(&daemon_child, argv, base, "noxrunnerd.log", t->scheme);
+    o.errbuf = err;
+    o.errbuf_len = sizeof(err);
+    ck_assert_msg(nox_client_open(&cl, daemon_child.url, &o) == NOX_OK,
+                  "open %s: %s", daemon_child.url, err);
+    ck_assert_msg(nox_client_wait_ready(cl, 10000) == NOX_OK, "%s: %s",
+                  daemon_child.url, nox_client_errmsg(cl));
+}
+
+static void
+parity_teardown(void)
+{
+    nox_client_close(cl);
+    (void)tp_stop(&daemon_child);
+    tu_rmtree_free(base);
+}
+
+static const transport_t transports[] = {
+    {"in-process", NULL}, {"ipc", "ipc://"},     {"tcp", "tcp://"},
+    {"http", "http://"},  {"https", "https://"},
+};
+
+/* Check fixtures take no argument: one setup per row of transports. */
+static void
+parity_setup_0(void)
+{
+    parity_setup(&transports[0]);
+}
+static void
+parity_setup_1(void)
+{
+    parity_setup(&transports[1]);
+}
+static void
+parity_setup_2(void)
+{
+    parity_setup(&transports[2]);
+}
+static void
+parity_setup_3(void)
+{
+    parity_setup(&transports[3]);
+}
+static void
+parity_setup_4(void)
+{
+    parity_setup(&transports[4]);
+}
+
+static void (*const parity_setups[])(void) = {
+    parity_setup_0, parity_setup_1, parity_setup_2,
+    parity_setup_3, parity_setup_4,
+};
+
+/* The cases every transport runs alike. */
+static void
+parity_add_cases(TCase *tc)
+{
     tcase_add_test(tc, client_runs_the_seed_flow);
-    tcase_add_test(tc, client_local_open_reaps_expired_sandboxes);
-    tcase_add_test(tc, client_local_reaper_thread_removes_an_expired_sandbox);
     tcase_add_test(tc, client_create_twice_keeps_the_sandbox);
     tcase_add_test(tc, client_exec_shell_runs_pipes_and_expands_variables);
     tcase_add_test(tc, client_exec_does_not_use_a_shell_for_argv);
@@ -1613,8 +1723,43 @@ client_suite(void)
     tcase_add_test(tc, client_exec_reports_exit_codes_and_stderr);
     tcase_add_test(tc, client_exec_timeout_returns_124);
     tcase_add_test(tc, client_health_reports_serving);
+    tcase_add_test(tc, client_refuses_a_blocked_command);
+    tcase_add_test(tc, client_unknown_session_is_not_found);
+    tcase_add_test(tc,
+                   client_foreign_directory_is_failed_precondition_and_kept);
+    tcase_add_test(tc, client_delete_of_unknown_session_is_ok_and_false);
+    tcase_add_test(tc, client_invalid_session_id_is_einval);
+    tcase_add_test(tc, client_refuses_env_without_equals_before_sending);
+    tcase_add_test(tc, client_empty_argv_is_einval);
+    tcase_add_test(tc, client_upload_then_download_workspace_round_trips);
+    tcase_add_test(tc, client_download_returns_a_gzip_archive);
+    tcase_add_test(tc, client_download_workspace_keeps_inside_symlinks);
+    tcase_add_test(tc, client_download_workspace_refuses_a_symlink_out);
+    tcase_add_test(tc, client_list_shows_the_session_with_its_path);
+}
+
+static Suite *
+client_suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *tc;
+
+    for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++) {
+        tc = tcase_create(transports[i].name);
+        tcase_add_checked_fixture(tc, parity_setups[i], parity_teardown);
+        tcase_set_timeout(tc, 60);
+        parity_add_cases(tc);
+        suite_add_tcase(s, tc);
+    }
+
+    tc = tcase_create("local");
+    tcase_add_checked_fixture(tc, local_setup, local_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, client_local_open_reaps_expired_sandboxes);
+    tcase_add_test(tc, client_local_reaper_thread_removes_an_expired_sandbox);
     tcase_add_test(tc, client_free_functions_accept_null_and_zeroed);
     tcase_add_test(tc, client_exec_cause_names_cover_every_cause);
+    tcase_add_test(tc, client_refuses_an_oversized_request_quickly);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("namespaces");
@@ -1630,30 +1775,6 @@ client_suite(void)
     tcase_add_test(tc, client_exec_counts_output_past_the_cap);
     tcase_add_test(tc, client_exec_reports_a_missing_command_as_not_started);
     tcase_add_test(tc, client_exec_reports_cpu_time_and_peak_memory);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("errors");
-    tcase_add_checked_fixture(tc, local_setup, local_teardown);
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, client_refuses_a_blocked_command);
-    tcase_add_test(tc, client_unknown_session_is_not_found);
-    tcase_add_test(tc,
-                   client_foreign_directory_is_failed_precondition_and_kept);
-    tcase_add_test(tc, client_delete_of_unknown_session_is_ok_and_false);
-    tcase_add_test(tc, client_invalid_session_id_is_einval);
-    tcase_add_test(tc, client_refuses_env_without_equals_before_sending);
-    tcase_add_test(tc, client_empty_argv_is_einval);
-    tcase_add_test(tc, client_refuses_an_oversized_request_quickly);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("files");
-    tcase_add_checked_fixture(tc, local_setup, local_teardown);
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, client_upload_then_download_workspace_round_trips);
-    tcase_add_test(tc, client_download_returns_a_gzip_archive);
-    tcase_add_test(tc, client_download_workspace_keeps_inside_symlinks);
-    tcase_add_test(tc, client_download_workspace_refuses_a_symlink_out);
-    tcase_add_test(tc, client_list_shows_the_session_with_its_path);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("extract");

@@ -334,7 +334,9 @@ START_TEST(http_answers_400_for_bad_json_and_bad_fields)
     assert_error(&r, 400, "field cmd: expected an array", 3);
     ht_res_free(&r);
     exec_json("b1", "{\"cmd\": []}", &r);
-    assert_error(&r, 400, "empty command", 3);
+    assert_error(
+        &r, 400,
+        "cmd is empty: the command must be a non-empty array of strings", 3);
     ht_res_free(&r);
     exec_json("b1", "{\"cmd\": [\"echo\", 7]}", &r);
     assert_error(&r, 400, "field cmd: expected an array of strings", 3);

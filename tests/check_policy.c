@@ -242,14 +242,22 @@ START_TEST(policy_rejects_an_empty_command)
     const char  *nul[] = {NULL};
 
     ck_assert_int_eq(nox__policy_check_argv(NULL, 0, &st), NOX_EINVAL);
-    ck_assert_str_eq(st.msg, "empty command");
+    ck_assert_str_eq(
+        st.msg,
+        "cmd is empty: the command must be a non-empty array of strings");
     ck_assert_int_eq(nox__policy_check_argv(empty, 2, &st), NOX_EINVAL);
     ck_assert_int_eq(st.code, NOX_EINVAL);
-    ck_assert_str_eq(st.msg, "empty command");
+    ck_assert_str_eq(
+        st.msg,
+        "cmd is empty: the command must be a non-empty array of strings");
     ck_assert_int_eq(nox__policy_check_argv(empty, 0, &st), NOX_EINVAL);
-    ck_assert_str_eq(st.msg, "empty command");
+    ck_assert_str_eq(
+        st.msg,
+        "cmd is empty: the command must be a non-empty array of strings");
     ck_assert_int_eq(nox__policy_check_argv(nul, 1, &st), NOX_EINVAL);
-    ck_assert_str_eq(st.msg, "empty command");
+    ck_assert_str_eq(
+        st.msg,
+        "cmd is empty: the command must be a non-empty array of strings");
     ck_assert_int_eq(nox__policy_check_argv(NULL, 0, NULL), NOX_EINVAL);
 }
 END_TEST

@@ -504,7 +504,9 @@ nox__policy_check_argv(const char *const *argv, size_t argc, nox_status_t *st)
     while (argv != NULL && n < argc && argv[n] != NULL)
         n++;
     if (n == 0 || argv[0][0] == '\0')
-        return nox__status_set(st, NOX_EINVAL, "empty command");
+        return nox__status_set(
+            st, NOX_EINVAL,
+            "cmd is empty: the command must be a non-empty array of strings");
     return policy_check_from(argv, n, 0, st);
 }
 

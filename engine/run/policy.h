@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-/* NOX_OK when argv may run. NOX_EINVAL "empty command" when argc is 0 or
+/* NOX_OK when argv may run. NOX_EINVAL "cmd is empty: ..." when argc is 0 or
  * argv[0] is "". NOX_EDENIED "command not allowed: <name>" (name as the
  * caller wrote its basename) when a blocked command would run, directly or
  * through wrappers. */

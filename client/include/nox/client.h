@@ -2,7 +2,9 @@
  * nox/client.h - libnoxrunner, the NoxRunner sandbox client.
  *
  * A nox_client_t talks to a noxrunnerd server over NNG ("ipc:///path",
- * "tcp://host:port") or runs the sandbox engine in-process (the embedded
+ * "tcp://host:port"), to any NoxRunner backend over HTTP(S) (its REST
+ * API: "http://host:port", "https://host:port"; noxrunnerd --http, or a
+ * NoxRunner cluster) or runs the sandbox engine in-process (the embedded
  * local testing mode: no server needed). In-process mode hands each call,
  * packed in the same RpcRequest envelope, to the very same RPC handler a
  * server runs, in the calling thread and without a socket, so both modes
@@ -92,11 +94,41 @@ typedef struct {
     const char *isolation;
 } nox_local_opts_t;
 
-/* Connect to a server at url ("ipc://...", "tcp://host:port"). The
- * connection is made in the background: this succeeds while the server is
- * down, and calls then fail with NOX_EUNAVAIL (see nox_client_wait_ready).
- * opts may be NULL. On success *out owns a new client (release:
- * nox_client_close()); on failure *out is untouched. */
+/* Connect to a server at url ("ipc://...", "tcp://host:port",
+ * "http://host:port", "https://host:port", optionally with a path prefix
+ * for http(s)). The connection is made in the background (over http(s):
+ * at the first call): this succeeds while the server is down, and calls
+ * then fail with NOX_EUNAVAIL (see nox_client_wait_ready). opts may be
+ * NULL. On success *out owns a new client (release: nox_client_close());
+ * on failure *out is untouched.
+ *
+ * Over http(s) every call is one REST call of NoxRunner's backend
+ * specification, sent with libcurl on one kept-alive connection; HTTP
+ * statuses become nox_err_t (400 EINVAL, 401 EAUTH, 403 EDENIED, 404
+ * ENOENT, 405/501 ENOTSUP, 408/504 ETIMEDOUT, 409 EPRECOND,
+ * 413/429/507 ERESOURCE, 502/503 EUNAVAIL, other 5xx EINTERNAL, other 4xx
+ * EINVAL; from noxrunnerd, the gRPC code its error body carries). The
+ * server's certificate is always verified; a TLS failure is NOX_EUNAVAIL
+ * with curl's reason. What a backend other than noxrunnerd (one that
+ * serves only the specification) gives:
+ *
+ *   call                 noxrunnerd --http     another NoxRunner backend
+ *   health               everything            status "SERVING" only
+ *                        (GET /v1/health)      (GET /healthz)
+ *   create               everything            pod_name, expires_at; created
+ *                                              false, isolation "", no limits
+ *   touch                expires_at            expires_at "" (none in spec)
+ *   exec, exec_shell     everything            exit_code, stdout, stderr,
+ *                                              duration_ms; the rest 0
+ *                                              (cause NOX_EXIT_UNSPECIFIED)
+ *   upload               files_written         files_written 0
+ *   download(_workspace) the archive           the archive (gzip tar only)
+ *   delete               deleted true/false    deleted true (its 204 says
+ *                                              no more); NOX_ENOENT if it
+ *                                              answers 404
+ *   list                 everything            NOX_ENOTSUP
+ * Exec's stdin travels as a JSON string: over http(s) it must be UTF-8
+ * text without NUL bytes (else NOX_EINVAL before sending). */
 NOX_API nox_err_t nox_client_open(nox_client_t **out, const char *url,
                                   const nox_client_opts_t *opts);
 
@@ -115,7 +147,7 @@ NOX_API void nox_client_close(nox_client_t *c);
 NOX_API const char *nox_client_errmsg(const nox_client_t *c);
 
 /* Poll Health until the server answers or timeout_ms passes
- * (NOX_ETIMEDOUT then). */
+ * (NOX_ETIMEDOUT then). Works alike over every transport. */
 NOX_API nox_err_t nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms);
 
 /* ---- RPCs ---- */

@@ -1,0 +1,519 @@
+/* http_transport.c - one RPC as one REST call over libcurl: encode with
+ * rest.h, send on the client's one easy handle (its connection kept
+ * alive), decode the reply. */
+#include "http_transport.h"
+
+#include "client_impl.h"
+#include "rest.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Sends of one repeatable call, the first included (as transport.c). */
+#define HTTP_MAX_SENDS 3
+
+struct nox_http {
+    CURL   *curl;
+    char   *base;        /* the URL without trailing '/': paths follow it */
+    char   *auth_header; /* "Authorization: Bearer <token>", or NULL */
+    char   *ca_file;     /* NULL: the system's CA store */
+    int64_t connect_ms;
+    /* The backend answered GET /v1/health with "not served": it is not
+     * ours, so Health goes straight to /healthz from now on. */
+    bool spec_health;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* What one request brought back. */
+typedef struct {
+    nox_buf_t body;
+    size_t    max;     /* larger bodies are refused */
+    bool      too_big; /* the write callback stopped at max */
+    bool      no_mem;
+    char      deleted[8]; /* NOX_REST_DELETED_HEADER's value, or "" */
+} http_reply_t;
+
+/* ---- libcurl's global state ---- */
+
+/* GLOBAL: set once under http_once; curl_global_init must run once per
+ * process before any handle, and the library cannot ask its caller to. */
+static pthread_once_t http_once = PTHREAD_ONCE_INIT;
+static CURLcode       http_global_rc = CURLE_FAILED_INIT;
+
+static void
+http_global_init(void)
+{
+    http_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- opening ---- */
+
+bool
+nox__http_is_url(const char *url)
+{
+    return url != NULL && (strncasecmp(url, "http://", 7) == 0 ||
+                           strncasecmp(url, "https://", 8) == 0);
+}
+
+/* A base URL must parse, have a host, and carry no query or fragment:
+ * the REST paths are appended to it. */
+static nox_err_t
+http_check_url(const char *url, nox_status_t *st)
+{
+    CURLU    *u = curl_url();
+    char     *host = NULL, *query = NULL, *frag = NULL;
+    CURLUcode rc;
+    nox_err_t err = NOX_OK;
+
+    if (u == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (rc != CURLUE_OK) {
+        err = nox__status_set(st, NOX_EINVAL, "bad URL '%s': %s", url,
+                              curl_url_strerror(rc));
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        host[0] == '\0') {
+        err = nox__status_set(st, NOX_EINVAL, "bad URL '%s': no host", url);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
+        err = nox__status_set(st, NOX_EINVAL,
+                              "bad URL '%s': a server URL takes no query or "
+                              "fragment",
+                              url);
+out:
+    curl_free(host);
+    curl_free(query);
+    curl_free(frag);
+    curl_url_cleanup(u);
+    return err;
+}
+
+static nox_err_t
+http_copy_settings(nox_http_t *h, const char *url, const char *token,
+                   const char *ca_file, nox_status_t *st)
+{
+    size_t len = strlen(url);
+
+    while (len > 0 && url[len - 1] == '/')
+        len--;
+    h->base = strndup(url, len);
+    if (h->base == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    if (ca_file != NULL) {
+        h->ca_file = strdup(ca_file);
+        if (h->ca_file == NULL)
+            return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    }
+    if (token != NULL) {
+        /* A token that could end the header line would let it add
+         * headers of its own. */
+        if (strpbrk(token, "\r\n") != NULL)
+            return nox__status_set(st, NOX_EINVAL,
+                                   "the token contains a line break");
+        size_t n = strlen("Authorization: Bearer ") + strlen(token) + 1;
+        h->auth_header = malloc(n);
+        if (h->auth_header == NULL)
+            return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+        (void)snprintf(h->auth_header, n, "Authorization: Bearer %s", token);
+    }
+    return NOX_OK;
+}
+
+nox_err_t
+nox__http_open(nox_http_t **out, const char *url, const char *token,
+               const char *ca_file, int64_t connect_ms, nox_status_t *st)
+{
+    nox_http_t *h;
+    nox_err_t   err;
+
+    if (pthread_once(&http_once, http_global_init) != 0 ||
+        http_global_rc != CURLE_OK)
+        return nox__status_set(st, NOX_EINTERNAL, "cannot initialise libcurl");
+    if (!nox__http_is_url(url))
+        return nox__status_set(st, NOX_EINVAL, "bad URL '%s' (not http(s)://)",
+                               url != NULL ? url : "");
+    err = http_check_url(url, st);
+    if (err != NOX_OK)
+        return err;
+    h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    h->connect_ms = connect_ms > 0 ? connect_ms : 1;
+    err = http_copy_settings(h, url, token, ca_file, st);
+    if (err == NOX_OK) {
+        h->curl = curl_easy_init();
+        if (h->curl == NULL)
+            err = nox__status_set(st, NOX_ERESOURCE,
+                                  "cannot create a curl handle");
+    }
+    if (err != NOX_OK) {
+        nox__http_close(h);
+        return err;
+    }
+    *out = h;
+    return NOX_OK;
+}
+
+void
+nox__http_close(nox_http_t *h)
+{
+    if (h == NULL)
+        return;
+    if (h->curl != NULL)
+        curl_easy_cleanup(h->curl);
+    if (h->auth_header != NULL)
+        explicit_bzero(h->auth_header, strlen(h->auth_header));
+    free(h->auth_header);
+    free(h->ca_file);
+    free(h->base);
+    free(h);
+}
+
+const char *
+nox__http_url(const nox_http_t *h)
+{
+    return h->base;
+}
+
+/* ---- one request ---- */
+
+static size_t
+http_on_body(char *p, size_t size, size_t n, void *arg)
+{
+    http_reply_t *r = arg;
+
+    (void)size; /* always 1 */
+    if (n > r->max - r->body.len) {
+        r->too_big = true;
+        return 0; /* makes curl fail the transfer (CURLE_WRITE_ERROR) */
+    }
+    if (nox__buf_append(&r->body, p, n) != NOX_OK) {
+        r->no_mem = true;
+        return 0;
+    }
+    return n;
+}
+
+static size_t
+http_on_header(char *p, size_t size, size_t n, void *arg)
+{
+    static const char name[] = NOX_REST_DELETED_HEADER ":";
+    http_reply_t     *r = arg;
+    size_t            skip = sizeof(name) - 1, len;
+
+    (void)size; /* always 1 */
+    /* A new status line starts another response's headers. */
+    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0)
+        r->deleted[0] = '\0';
+    if (n <= skip || strncasecmp(p, name, skip) != 0)
+        return n;
+    p += skip;
+    len = n - skip;
+    while (len > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        len--;
+    }
+    while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' ||
+                       p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    if (len < sizeof(r->deleted)) {
+        memcpy(r->deleted, p, len);
+        r->deleted[len] = '\0';
+    }
+    return n;
+}
+
+/* Append line to *l; false (and *l freed) when memory runs out. */
+static bool
+http_header_add(struct curl_slist **l, const char *line)
+{
+    struct curl_slist *next = curl_slist_append(*l, line);
+
+    if (next == NULL) {
+        curl_slist_free_all(*l);
+        *l = NULL;
+        return false;
+    }
+    *l = next;
+    return true;
+}
+
+/* Headers of call: the token, the body's type, and an empty Expect so
+ * that an upload is not held back waiting for "100 Continue". */
+static nox_err_t
+http_headers(const nox_http_t *h, const nox_rest_call_t *call,
+             struct curl_slist **out, nox_status_t *st)
+{
+    struct curl_slist *l = NULL;
+    char               type[128];
+    bool               ok = http_header_add(&l, "Expect:");
+
+    if (ok && h->auth_header != NULL)
+        ok = http_header_add(&l, h->auth_header);
+    if (ok && call->content_type != NULL) {
+        (void)snprintf(type, sizeof(type), "Content-Type: %s",
+                       call->content_type); /* static, short */
+        ok = http_header_add(&l, type);
+    }
+    if (!ok)
+        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    *out = l;
+    return NOX_OK;
+}
+
+/* Options of one request; curl_easy_setopt fails only for unknown
+ * options or out of memory, so the results are or'ed together. */
+static CURLcode
+http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
+             struct curl_slist *headers, int64_t budget_ms, http_reply_t *r)
+{
+    CURL    *c = h->curl;
+    int64_t  connect_ms = h->connect_ms < budget_ms ? h->connect_ms : budget_ms;
+    CURLcode rc = CURLE_OK;
+
+    /* Reset drops the previous call's options but keeps the connection
+     * (and TLS session) cache, so keep-alive still works. */
+    curl_easy_reset(c);
+    h->errbuf[0] = '\0';
+    rc |= curl_easy_setopt(c, CURLOPT_URL, url);
+    /* As encoded: curl would otherwise squash a session id "." or ".."
+     * (dot segments) and call another path. */
+    rc |= curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* we have threads */
+    rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    rc |= curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (h->ca_file != NULL)
+        rc |= curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+    rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+    rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)budget_ms);
+    rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
+    rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_on_body);
+    rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_on_header);
+    rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    rc |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (strcmp(call->verb, "GET") == 0) {
+        rc |= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(call->verb, "DELETE") == 0) {
+        rc |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else {
+        /* POST and PUT: the body, borrowed (never copied: an upload may
+         * be large), with an explicit length as it may hold NULs. */
+        rc |= curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+                               call->body != NULL ? (const char *)call->body
+                                                  : "");
+        rc |=
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)(call->body != NULL ? call->len : 0));
+        if (strcmp(call->verb, "POST") != 0)
+            rc |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, call->verb);
+    }
+    return rc;
+}
+
+/* The connection ended before any reply: the server may never have seen
+ * the request (an idle keep-alive connection it closed), or may have
+ * died running it. (libcurl itself sends any request once more, on a new
+ * connection, when a reused one turns out closed before a byte of reply:
+ * the usual race with a server closing an idle connection, which it
+ * cannot be told from a server that died at that moment.) */
+static bool
+http_dropped(CURLcode rc)
+{
+    return rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR ||
+           rc == CURLE_RECV_ERROR;
+}
+
+/* repeatable: the call was sent again after dropped connections. */
+static nox_err_t
+http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
+                int64_t budget_ms, bool repeatable, nox_status_t *st)
+{
+    const char *why = h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc);
+    curl_off_t  connected = 0;
+
+    switch (rc) {
+    case CURLE_WRITE_ERROR:
+        if (r->too_big)
+            return nox__status_set(st, NOX_ERESOURCE,
+                                   "reply from %s exceeds %zu bytes", h->base,
+                                   r->max);
+        return nox__status_set(st, NOX_ERESOURCE, "reply from %s: %s", h->base,
+                               r->no_mem ? "out of memory" : why);
+    case CURLE_OUT_OF_MEMORY:
+        return nox__status_set(st, NOX_ERESOURCE, "talking to %s: %s", h->base,
+                               why);
+    case CURLE_OPERATION_TIMEDOUT:
+        /* No connection within the time: nobody answers, as over NNG. */
+        if (curl_easy_getinfo(h->curl, CURLINFO_CONNECT_TIME_T, &connected) !=
+                CURLE_OK ||
+            connected == 0)
+            return nox__status_set(st, NOX_EUNAVAIL, "cannot reach %s: %s",
+                                   h->base, why);
+        return nox__status_set(st, NOX_ETIMEDOUT,
+                               "no reply from %s within %lld ms: %s", h->base,
+                               (long long)budget_ms, why);
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return nox__status_set(st, NOX_EINVAL, "bad URL '%s': %s", h->base,
+                               why);
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+        return nox__status_set(st, NOX_EUNAVAIL,
+                               "connection to %s lost before the reply%s: %s",
+                               h->base,
+                               repeatable ? ""
+                                          : " (not retried: the server may "
+                                            "have run the call)",
+                               why);
+    default:
+        /* Refused, unresolvable, TLS verification failed (curl's message
+         * says which certificate and why): all "cannot reach". */
+        return nox__status_set(st, NOX_EUNAVAIL, "cannot reach %s: %s", h->base,
+                               why);
+    }
+}
+
+/* Send call once within budget_ms into r. */
+static CURLcode
+http_perform(nox_http_t *h, const nox_rest_call_t *call, int64_t budget_ms,
+             http_reply_t *r, nox_status_t *st, nox_err_t *err)
+{
+    struct curl_slist *headers = NULL;
+    char              *url;
+    size_t             n = strlen(h->base) + strlen(call->target) + 1;
+    CURLcode           rc;
+
+    *err = NOX_OK;
+    url = malloc(n);
+    if (url == NULL) {
+        *err = nox__status_set(st, NOX_ERESOURCE, "out of memory");
+        return CURLE_OUT_OF_MEMORY;
+    }
+    (void)snprintf(url, n, "%s%s", h->base, call->target); /* fits */
+    *err = http_headers(h, call, &headers, st);
+    if (*err != NOX_OK) {
+        free(url);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    rc = http_setopts(h, url, call, headers, budget_ms, r);
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(h->curl);
+    else
+        *err = nox__status_set(st, NOX_EINTERNAL,
+                               "cannot set up the request to %s: %s", h->base,
+                               curl_easy_strerror(rc));
+    /* curl holds neither after perform: the next call resets it. */
+    curl_slist_free_all(headers);
+    free(url);
+    return rc;
+}
+
+static void
+http_reply_reset(http_reply_t *r)
+{
+    nox__buf_free(&r->body);
+    r->too_big = false;
+    r->no_mem = false;
+    r->deleted[0] = '\0';
+}
+
+/* Methods that only read or renew a TTL, as transport.c's. */
+static bool
+http_repeatable(unsigned rpc)
+{
+    return rpc == NOX_RPC_HEALTH || rpc == NOX_RPC_LIST ||
+           rpc == NOX_RPC_DOWNLOAD || rpc == NOX_RPC_TOUCH;
+}
+
+/* One route: encode, send (again, for a repeatable call whose connection
+ * dropped), decode. */
+static nox_err_t
+http_route_call(nox_http_t *h, const nox_rest_route_t *route,
+                const ProtobufCMessage *req, int64_t deadline,
+                int64_t budget_ms, size_t max_reply, ProtobufCMessage **resp,
+                nox_status_t *st)
+{
+    nox_rest_call_t call = {0};
+    http_reply_t    r = {.body = NOX_BUF_INIT, .max = max_reply};
+    bool            repeatable = http_repeatable(route->rpc);
+    long            status = 0;
+    char           *type = NULL;
+    CURLcode        rc;
+    nox_err_t       err;
+
+    err = nox__rest_encode(route, req, &call, st);
+    if (err != NOX_OK)
+        return err;
+    for (int sends = 1;; sends++) {
+        int64_t left = deadline - nox__mono_ms();
+
+        rc = http_perform(h, &call, left > 0 ? left : 1, &r, st, &err);
+        if (err != NOX_OK)
+            goto out;
+        if (rc == CURLE_OK)
+            break;
+        if (repeatable && sends < HTTP_MAX_SENDS && http_dropped(rc) &&
+            nox__mono_ms() < deadline) {
+            http_reply_reset(&r);
+            continue;
+        }
+        err = http_curl_error(h, rc, &r, budget_ms, repeatable, st);
+        goto out;
+    }
+    if (curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status) !=
+            CURLE_OK ||
+        curl_easy_getinfo(h->curl, CURLINFO_CONTENT_TYPE, &type) != CURLE_OK) {
+        err = nox__status_set(st, NOX_EINTERNAL, "reply from %s unreadable",
+                              h->base);
+        goto out;
+    }
+    err = nox__rest_decode(route, (int)status, type, r.body.data, r.body.len,
+                           r.deleted[0] != '\0' ? r.deleted : NULL, resp, st);
+out:
+    nox__buf_free(&r.body);
+    nox__rest_call_free(&call);
+    return err;
+}
+
+nox_err_t
+nox__http_call(nox_http_t *h, unsigned rpc, const ProtobufCMessage *req,
+               int64_t budget_ms, size_t max_reply, ProtobufCMessage **resp,
+               nox_status_t *st)
+{
+    int64_t                 deadline = nox__mono_ms() + budget_ms;
+    bool                    health = rpc == NOX_RPC_HEALTH;
+    const nox_rest_route_t *route;
+    nox_err_t               err;
+
+    route = nox__rest_route_of(rpc, health && h->spec_health);
+    if (route == NULL)
+        return nox__status_set(st, NOX_ENOTSUP,
+                               "method %u has no REST endpoint", rpc);
+    err = http_route_call(h, route, req, deadline, budget_ms, max_reply, resp,
+                          st);
+    /* Another NoxRunner backend: it has the specification's /healthz
+     * only. Remember, so later Health calls cost one request. */
+    if (err == NOX_ENOTSUP && health && !h->spec_health) {
+        h->spec_health = true;
+        route = nox__rest_route_of(rpc, true);
+        if (route == NULL)
+            return err;
+        err = http_route_call(h, route, req, deadline, budget_ms, max_reply,
+                              resp, st);
+    }
+    return err;
+}

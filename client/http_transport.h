@@ -1,0 +1,67 @@
+/*
+ * http_transport.h - the client's http:// and https:// transport: each
+ * RPC as the REST call of NoxRunner's backend specification
+ * (rest/rest.h translates), sent with libcurl. Works against our
+ * noxrunnerd --http and against any other NoxRunner backend; what the
+ * specification lacks comes back NOX_ENOTSUP from the latter (see the
+ * table in nox/client.h). Private to libnoxrunner.
+ *
+ * One curl easy handle per client keeps one connection alive between
+ * calls. TLS peers are always verified (against ca_file when given, else
+ * the system's store); there is no way to turn that off.
+ *
+ * Errors: NOX_OK or a nox_err_t, with st (when not NULL) holding the code
+ * and a message naming the URL and the cause.
+ *
+ * Thread safety: one thread at a time per nox_http_t; separate ones are
+ * independent (libcurl's global setup is done once, under pthread_once).
+ */
+#ifndef NOX_CLIENT_HTTP_TRANSPORT_H
+#define NOX_CLIENT_HTTP_TRANSPORT_H
+
+#include "nox_common.h"
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nox_http nox_http_t;
+
+/* True when url names the http or https scheme (this transport's). */
+bool nox__http_is_url(const char *url);
+
+/* Check url ("http://host:port" or "https://...", optionally with a path
+ * prefix) and set up a transport for it; nothing is sent yet. token
+ * (NULL: none) becomes "Authorization: Bearer <token>" on every request,
+ * ca_file (NULL: the system's) the trusted CAs; both are copied.
+ * connect_ms bounds each connection attempt. Bad URL: NOX_EINVAL. On
+ * success *out owns the transport (release: nox__http_close). */
+nox_err_t nox__http_open(nox_http_t **out, const char *url, const char *token,
+                         const char *ca_file, int64_t connect_ms,
+                         nox_status_t *st);
+
+/* Close the connection and free h (wiping its token). NULL is a no-op. */
+void nox__http_close(nox_http_t *h);
+
+/* The URL h was opened with, for messages. */
+const char *nox__http_url(const nox_http_t *h);
+
+/* Call RPC rpc (an index in noxrunner__v1__sandbox__descriptor) with
+ * req, within budget_ms (> 0). A reply body larger than max_reply bytes
+ * is refused with NOX_ERESOURCE. On success *resp is the reply message
+ * (release: protobuf_c_message_free_unpacked(*resp, NULL)). The backend's
+ * errors come back as nox__rest_decode maps them; no server listening,
+ * an unknown host or a TLS failure is NOX_EUNAVAIL ("cannot reach
+ * <url>: ..."), no reply within the budget NOX_ETIMEDOUT. When the
+ * connection closes before any reply, a call that only reads (Health,
+ * ListSandboxes, DownloadFiles) or renews a TTL (Touch) is sent again
+ * within the budget; any other fails with NOX_EUNAVAIL. Health asks for
+ * our GET /v1/health, then for the specification's /healthz when the
+ * backend does not serve the former. */
+nox_err_t nox__http_call(nox_http_t *h, unsigned rpc,
+                         const ProtobufCMessage *req, int64_t budget_ms,
+                         size_t max_reply, ProtobufCMessage **resp,
+                         nox_status_t *st);
+
+#endif /* NOX_CLIENT_HTTP_TRANSPORT_H */

@@ -1,0 +1,578 @@
+/* check_http_client.c - libnoxrunner's http:// and https:// transport
+ * against a NoxRunner backend that is not ours (tests/spec_backend.py,
+ * the specification's endpoints only): every call of the specification,
+ * what it lacks, HTTP statuses as error codes, the token, TLS
+ * verification, and the transport's own failures (unreachable, timeout,
+ * dropped connection, oversized reply, bad URL); and the server's limit
+ * learnt from noxrunnerd. */
+#include "nox/client.h"
+#include "testproc.h"
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- fixture: the stub backend in a fresh directory ---- */
+
+static char      *dir; /* per test: Check forks each test */
+static tp_child_t stub;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+stub_start(bool tls, const char *const *extra)
+{
+    tp_spec_backend_start(&stub, dir, tls, extra);
+}
+
+static void
+dir_setup(void)
+{
+    dir = tu_mkdtemp();
+    memset(&stub, 0, sizeof(stub));
+}
+
+static void
+stub_setup(void)
+{
+    dir_setup();
+    stub_start(false, NULL);
+}
+
+static void
+stub_teardown(void)
+{
+    (void)tp_stop(&stub);
+    tu_rmtree_free(dir);
+}
+
+static nox_client_t *
+open_url(const char *url, const nox_client_opts_t *opts)
+{
+    nox_client_t     *c = NULL;
+    char              err[256] = "";
+    nox_client_opts_t o = {0};
+
+    if (opts != NULL)
+        o = *opts;
+    o.errbuf = err;
+    o.errbuf_len = sizeof(err);
+    ck_assert_msg(nox_client_open(&c, url, &o) == NOX_OK, "open %s: %s", url,
+                  err);
+    return c;
+}
+
+static void
+create_ok(nox_client_t *c, const char *sid)
+{
+    nox_sandbox_t s;
+
+    ck_assert_msg(nox_client_create(c, sid, NULL, &s) == NOX_OK, "%s",
+                  nox_client_errmsg(c));
+    nox_sandbox_free(&s);
+}
+
+/* ---- the specification's calls ---- */
+
+START_TEST(http_spec_backend_serves_every_call_of_the_specification)
+{
+    nox_client_t     *c = open_url(stub.url, NULL);
+    nox_create_opts_t co = {.ttl_seconds = 60, .memory_limit = "1Gi"};
+    const char *const argv[] = {"echo", "hi"};
+    const char *const env[] = {"A=1"};
+    nox_exec_opts_t   eo = {
+          .workdir = "/w", .env = env, .env_len = 1, .timeout_seconds = 5};
+    nox_sandbox_t s;
+    nox_exec_t    r;
+    char         *expires = NULL;
+    uint8_t      *back = NULL;
+    size_t        back_len = 0;
+    uint64_t      files = 99;
+    bool          deleted = false;
+
+    ck_assert_int_eq(nox_client_create(c, "my session", &co, &s), NOX_OK);
+    ck_assert_str_eq(s.pod_name, "sbx-my session");
+    ck_assert_uint_eq(strlen(s.expires_at), 20); /* 2026-01-02T12:34:56Z */
+    /* Ours only: absent from another backend's reply. */
+    ck_assert(!s.created);
+    ck_assert_str_eq(s.isolation, "");
+    ck_assert_uint_eq(s.n_limits, 0);
+    nox_sandbox_free(&s);
+
+    ck_assert_int_eq(nox_client_touch(c, "my session", &expires), NOX_OK);
+    ck_assert_str_eq(expires, ""); /* the specification's touch says none */
+    free(expires);
+
+    ck_assert_int_eq(nox_client_exec(c, "my session", argv, 2, &eo, &r),
+                     NOX_OK);
+    ck_assert_int_eq(r.exit_code, 3);
+    ck_assert_str_eq((char *)r.stdout_data, "ran: echo hi\n");
+    ck_assert_str_eq((char *)r.stderr_data, "workdir=/w env=A=1 timeout=5\n");
+    ck_assert_uint_eq(r.duration_ms, 12);
+    /* The exit record is ours: zero from another backend. */
+    ck_assert_int_eq(r.cause, NOX_EXIT_UNSPECIFIED);
+    ck_assert(!r.timed_out);
+    ck_assert_int_eq(r.signal, 0);
+    ck_assert_uint_eq(r.cpu_user_ms, 0);
+    ck_assert_uint_eq(r.stdout_total_bytes, 0);
+    nox_exec_free(&r);
+
+    /* The stub keeps the archive as it came and gives it back. */
+    ck_assert_int_eq(nox_client_upload(c, "my session", "/workspace/in",
+                                       "\x1f\x8b fake\0archive", 15, &files),
+                     NOX_OK);
+    ck_assert_uint_eq(files, 0); /* not in the specification's reply */
+    ck_assert_int_eq(
+        nox_client_download(c, "my session", "/workspace/in", &back, &back_len),
+        NOX_OK);
+    ck_assert_uint_eq(back_len, 15);
+    ck_assert_mem_eq(back, "\x1f\x8b fake\0archive", 15);
+    free(back);
+
+    /* 204 without our header: the specification's "deleted". */
+    ck_assert_int_eq(nox_client_delete(c, "my session", &deleted), NOX_OK);
+    ck_assert(deleted);
+    nox_client_close(c);
+}
+END_TEST
+
+START_TEST(http_spec_backend_health_falls_back_to_healthz)
+{
+    nox_client_t *c = open_url(stub.url, NULL);
+    nox_health_t  h;
+
+    for (int i = 0; i < 2; i++) { /* the second remembers the fallback */
+        ck_assert_msg(nox_client_health(c, &h) == NOX_OK, "%s",
+                      nox_client_errmsg(c));
+        ck_assert_str_eq(h.status, "SERVING");
+        ck_assert_str_eq(h.version, "");
+        ck_assert_str_eq(h.isolation, "");
+        ck_assert_uint_eq(h.max_message_bytes, 0);
+        nox_health_free(&h);
+    }
+    ck_assert_int_eq(nox_client_wait_ready(c, 2000), NOX_OK);
+    nox_client_close(c);
+}
+END_TEST
+
+START_TEST(http_spec_backend_list_is_not_supported)
+{
+    nox_client_t      *c = open_url(stub.url, NULL);
+    nox_sandbox_list_t l = {0};
+
+    ck_assert_int_eq(nox_client_list(c, &l), NOX_ENOTSUP);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "not served") != NULL, "%s",
+                  nox_client_errmsg(c));
+    nox_client_close(c);
+}
+END_TEST
+
+/* The number of connections the stub has accepted so far. */
+static int
+stub_connections(void)
+{
+    char *log = tu_read_file(dir, "stub.log", NULL);
+    int   n = 0;
+
+    ck_assert_ptr_nonnull(log);
+    for (const char *p = log; (p = strstr(p, "spec_backend: connection")); p++)
+        n++;
+    free(log);
+    return n;
+}
+
+START_TEST(http_calls_of_one_client_share_one_connection)
+{
+    nox_client_t *c = open_url(stub.url, NULL);
+    const char   *argv[] = {"true"};
+    nox_health_t  h;
+    nox_exec_t    r;
+    char         *expires = NULL;
+
+    create_ok(c, "ka");
+    ck_assert_int_eq(nox_client_touch(c, "ka", &expires), NOX_OK);
+    free(expires);
+    ck_assert_int_eq(nox_client_exec(c, "ka", argv, 1, NULL, &r), NOX_OK);
+    nox_exec_free(&r);
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
+    nox_health_free(&h);
+    ck_assert_int_eq(nox_client_delete(c, "ka", NULL), NOX_OK);
+    ck_assert_int_eq(stub_connections(), 1);
+    nox_client_close(c);
+}
+END_TEST
+
+/* ---- HTTP statuses as error codes ---- */
+
+/* Every row of the status table, from a JSON error body and from a text
+ * one (both carry the message "canned NNN"). */
+START_TEST(http_status_becomes_its_error_code)
+{
+    static const struct {
+        int       status;
+        nox_err_t code;
+    } rows[] = {
+        {400, NOX_EINVAL},    {401, NOX_EAUTH},     {403, NOX_EDENIED},
+        {404, NOX_ENOENT},    {405, NOX_ENOTSUP},   {501, NOX_ENOTSUP},
+        {408, NOX_ETIMEDOUT}, {504, NOX_ETIMEDOUT}, {409, NOX_EPRECOND},
+        {413, NOX_ERESOURCE}, {429, NOX_ERESOURCE}, {507, NOX_ERESOURCE},
+        {502, NOX_EUNAVAIL},  {503, NOX_EUNAVAIL},  {500, NOX_EINTERNAL},
+        {520, NOX_EINTERNAL}, {418, NOX_EINVAL},    {422, NOX_EINVAL},
+    };
+    nox_client_t *c = open_url(stub.url, NULL);
+    nox_sandbox_t s;
+    char          sid[32], want[32];
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        for (int text = 0; text < 2; text++) {
+            snprintf(sid, sizeof(sid), "%s-%d", text ? "plain" : "status",
+                     rows[i].status);
+            snprintf(want, sizeof(want), "canned %d", rows[i].status);
+            nox_err_t err = nox_client_create(c, sid, NULL, &s);
+            ck_assert_msg(err == rows[i].code, "%s: %s, want %s", sid,
+                          nox_err_name(err), nox_err_name(rows[i].code));
+            ck_assert_msg(strstr(nox_client_errmsg(c), want) != NULL, "%s: %s",
+                          sid, nox_client_errmsg(c));
+        }
+    }
+    nox_client_close(c);
+}
+END_TEST
+
+START_TEST(http_unknown_sandbox_is_not_found)
+{
+    nox_client_t *c = open_url(stub.url, NULL);
+    nox_exec_t    r;
+    const char   *argv[] = {"true"};
+
+    ck_assert_int_eq(nox_client_exec(c, "nosuch", argv, 1, NULL, &r),
+                     NOX_ENOENT);
+    ck_assert_str_eq(nox_client_errmsg(c), "sandbox not found");
+    nox_client_close(c);
+}
+END_TEST
+
+/* ---- the token ---- */
+
+START_TEST(http_token_is_sent_as_a_bearer_token)
+{
+    const char *const extra[] = {"--token", "s3cret", NULL};
+    nox_client_opts_t with = {.token = "s3cret"};
+    nox_client_opts_t wrong = {.token = "guess"};
+    nox_client_t     *c;
+    nox_sandbox_t     s;
+    nox_health_t      h;
+
+    stub_start(false, extra);
+    c = open_url(stub.url, &with);
+    create_ok(c, "a");
+    nox_client_close(c);
+
+    c = open_url(stub.url, &wrong);
+    ck_assert_int_eq(nox_client_create(c, "a", NULL, &s), NOX_EAUTH);
+    ck_assert_str_eq(nox_client_errmsg(c), "missing or wrong bearer token");
+    /* /healthz needs none: a wrong token still sees the backend up. */
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
+    nox_health_free(&h);
+    nox_client_close(c);
+
+    ck_assert_int_eq(setenv("NOXRUNNER_TOKEN", "s3cret", 1), 0);
+    c = open_url(stub.url, NULL);
+    create_ok(c, "b");
+    nox_client_close(c);
+}
+END_TEST
+
+/* ---- TLS ---- */
+
+static void
+tls_stub_start(void)
+{
+    char        cert[PATH_MAX], key[PATH_MAX];
+    const char *extra[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+
+    tp_make_cert(dir);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    stub_start(true, extra);
+}
+
+START_TEST(https_without_the_ca_fails_verification)
+{
+    nox_client_t *c;
+    nox_sandbox_t s;
+
+    tls_stub_start();
+    ck_assert_int_eq(unsetenv("NOXRUNNER_CA_FILE"), 0);
+    c = open_url(stub.url, NULL);
+    ck_assert_int_eq(nox_client_create(c, "a", NULL, &s), NOX_EUNAVAIL);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "cannot reach https://") !=
+                          NULL &&
+                      strstr(nox_client_errmsg(c), "certificate") != NULL,
+                  "%s", nox_client_errmsg(c));
+    nox_client_close(c);
+}
+END_TEST
+
+START_TEST(https_with_the_ca_from_options_or_environment_works)
+{
+    char              ca[PATH_MAX];
+    nox_client_opts_t o = {.ca_file = ca};
+    nox_client_t     *c;
+
+    tls_stub_start();
+    snprintf(ca, sizeof(ca), "%s/cert.pem", dir);
+    c = open_url(stub.url, &o);
+    create_ok(c, "a");
+    nox_client_close(c);
+
+    ck_assert_int_eq(setenv("NOXRUNNER_CA_FILE", ca, 1), 0);
+    c = open_url(stub.url, NULL);
+    create_ok(c, "b");
+    nox_client_close(c);
+}
+END_TEST
+
+/* ---- the transport's own failures ---- */
+
+/* A 127.0.0.1 port nothing listens on (bound, then released). */
+static int
+free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t          len = sizeof(a);
+    int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+START_TEST(http_unreachable_server_is_unavailable_quickly)
+{
+    char          url[64];
+    nox_client_t *c;
+    nox_sandbox_t s;
+    int64_t       t0;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", free_port());
+    c = open_url(url, NULL); /* opening does not connect */
+    t0 = now_ms();
+    ck_assert_int_eq(nox_client_create(c, "a", NULL, &s), NOX_EUNAVAIL);
+    ck_assert_msg(now_ms() - t0 < 1000, "took %lld ms",
+                  (long long)(now_ms() - t0));
+    ck_assert_msg(strncmp(nox_client_errmsg(c),
+                          "cannot reach http://127.0.0.1:", 30) == 0,
+                  "%s", nox_client_errmsg(c));
+    t0 = now_ms();
+    ck_assert_int_eq(nox_client_wait_ready(c, 300), NOX_ETIMEDOUT);
+    ck_assert_msg(now_ms() - t0 < 1500, "wait_ready took %lld ms",
+                  (long long)(now_ms() - t0));
+    nox_client_close(c);
+}
+END_TEST
+
+START_TEST(http_slow_reply_times_out_within_the_budget)
+{
+    nox_client_opts_t o = {.timeout_ms = 400};
+    nox_client_t     *c = open_url(stub.url, &o);
+    nox_sandbox_t     s;
+    int64_t           t0 = now_ms();
+
+    ck_assert_int_eq(nox_client_create(c, "sleep-3000", NULL, &s),
+                     NOX_ETIMEDOUT);
+    ck_assert_msg(now_ms() - t0 < 2000, "took %lld ms",
+                  (long long)(now_ms() - t0));
+    ck_assert_msg(strstr(nox_client_errmsg(c), "no reply from") != NULL, "%s",
+                  nox_client_errmsg(c));
+    nox_client_close(c);
+}
+END_TEST
+
+/* The stub closes the first connection of each endpoint on "drop-once"
+ * without a reply. Each call below is the first of a new client, so on a
+ * fresh connection. */
+START_TEST(http_dropped_connection_is_retried_only_for_repeatable_calls)
+{
+    nox_client_t *c = open_url(stub.url, NULL);
+    const char   *argv[] = {"true"};
+    nox_sandbox_t s;
+    nox_exec_t    r;
+    char         *expires = NULL;
+
+    ck_assert_int_eq(nox_client_create(c, "drop-once", NULL, &s), NOX_EUNAVAIL);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "not retried") != NULL, "%s",
+                  nox_client_errmsg(c));
+    create_ok(c, "drop-once"); /* the stub answers from now on */
+    nox_client_close(c);
+
+    c = open_url(stub.url, NULL);
+    ck_assert_msg(nox_client_touch(c, "drop-once", &expires) == NOX_OK, "%s",
+                  nox_client_errmsg(c));
+    free(expires);
+    nox_client_close(c);
+
+    c = open_url(stub.url, NULL);
+    ck_assert_int_eq(nox_client_exec(c, "drop-once", argv, 1, NULL, &r),
+                     NOX_EUNAVAIL);
+    ck_assert_int_eq(nox_client_exec(c, "drop-once", argv, 1, NULL, &r),
+                     NOX_OK);
+    nox_exec_free(&r);
+    nox_client_close(c);
+}
+END_TEST
+
+START_TEST(http_reply_over_the_limit_is_resource_exhausted)
+{
+    nox_client_opts_t small = {.max_message_bytes = 1000};
+    nox_client_t     *c = open_url(stub.url, NULL);
+    size_t            len = 3u << 20; /* more than 1000 bytes + 1 MiB slack */
+    uint8_t          *big = calloc(1, len), *back = NULL;
+    size_t            back_len = 0;
+
+    ck_assert_ptr_nonnull(big);
+    create_ok(c, "a");
+    ck_assert_int_eq(nox_client_upload(c, "a", NULL, big, len, NULL), NOX_OK);
+    nox_client_close(c);
+    c = open_url(stub.url, &small);
+    ck_assert_int_eq(nox_client_download(c, "a", NULL, &back, &back_len),
+                     NOX_ERESOURCE);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "exceeds") != NULL, "%s",
+                  nox_client_errmsg(c));
+    nox_client_close(c);
+    free(big);
+}
+END_TEST
+
+START_TEST(http_open_rejects_a_bad_url)
+{
+    static const char *const bad[] = {"http://", "https://:80",
+                                      "http://127.0.0.1:1/?q=1",
+                                      "http://127.0.0.1:1/#top"};
+    char                     err[256];
+    nox_client_opts_t        o = {.errbuf = err, .errbuf_len = sizeof(err)};
+    nox_client_t            *c = NULL;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        ck_assert_msg(nox_client_open(&c, bad[i], &o) == NOX_EINVAL, "%s",
+                      bad[i]);
+        ck_assert_ptr_null(c);
+        ck_assert_msg(strstr(err, "bad URL") != NULL, "%s: %s", bad[i], err);
+    }
+}
+END_TEST
+
+/* ---- against noxrunnerd ---- */
+
+/* Over http the client learns the server's limit from GET /v1/health (as
+ * over NNG from Health) and refuses a larger request before sending it. */
+START_TEST(http_client_learns_the_server_limit_before_a_large_request)
+{
+    char          bin[PATH_MAX], ipc[PATH_MAX];
+    char         *argv[] = {bin,
+                            "--listen",
+                            ipc,
+                            "--base-dir",
+                            dir,
+                            "--isolation",
+                            "none",
+                            "--quiet",
+                            "--http",
+                            "127.0.0.1:0",
+                            "--max-message-bytes",
+                            "1048576",
+                            NULL};
+    size_t        n = 2u << 20;
+    uint8_t      *big = calloc(1, n);
+    nox_client_t *c;
+    uint64_t      files = 0;
+
+    ck_assert_ptr_nonnull(big);
+    tp_build_path(bin, sizeof(bin), "noxrunnerd");
+    snprintf(ipc, sizeof(ipc), "ipc://%s/s.sock", dir);
+    tp_start(&stub, argv, dir, "noxrunnerd.log", "http://");
+    c = open_url(stub.url, NULL); /* max_message_bytes 0: ask the server */
+    create_ok(c, "big");
+    ck_assert_int_eq(nox_client_upload(c, "big", NULL, big, n, &files),
+                     NOX_ERESOURCE);
+    ck_assert_msg(strstr(nox_client_errmsg(c),
+                         "exceeds the server's max_message_bytes (1048576)"),
+                  "errmsg: %s", nox_client_errmsg(c));
+    /* The client still works afterwards. */
+    create_ok(c, "big");
+    nox_client_close(c);
+    free(big);
+}
+END_TEST
+
+static Suite *
+http_client_suite(void)
+{
+    Suite *s = suite_create("http_client");
+    TCase *tc = tcase_create("spec backend");
+
+    tcase_add_checked_fixture(tc, stub_setup, stub_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc,
+                   http_spec_backend_serves_every_call_of_the_specification);
+    tcase_add_test(tc, http_spec_backend_health_falls_back_to_healthz);
+    tcase_add_test(tc, http_spec_backend_list_is_not_supported);
+    tcase_add_test(tc, http_calls_of_one_client_share_one_connection);
+    tcase_add_test(tc, http_status_becomes_its_error_code);
+    tcase_add_test(tc, http_unknown_sandbox_is_not_found);
+    tcase_add_test(tc, http_slow_reply_times_out_within_the_budget);
+    tcase_add_test(
+        tc, http_dropped_connection_is_retried_only_for_repeatable_calls);
+    tcase_add_test(tc, http_reply_over_the_limit_is_resource_exhausted);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("auth and tls");
+    tcase_add_checked_fixture(tc, dir_setup, stub_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, http_token_is_sent_as_a_bearer_token);
+    tcase_add_test(tc, https_without_the_ca_fails_verification);
+    tcase_add_test(tc, https_with_the_ca_from_options_or_environment_works);
+    tcase_add_test(tc, http_unreachable_server_is_unavailable_quickly);
+    tcase_add_test(tc, http_open_rejects_a_bad_url);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("noxrunnerd");
+    tcase_add_checked_fixture(tc, dir_setup, stub_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc,
+                   http_client_learns_the_server_limit_before_a_large_request);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(http_client_suite());
+    int      failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
