@@ -34,7 +34,11 @@
 /* ---- libmicrohttpd callbacks ---- */
 
 /* libmicrohttpd's own complaints (a malformed request, a full
- * connection table) go to our stderr. */
+ * connection table) go to our stderr. fmt is libmicrohttpd's printf
+ * format, which the attribute lets the compiler check as one. */
+static void http_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 http_log(void *cls, const char *fmt, va_list ap)
 {
