@@ -43,11 +43,36 @@ bool nox__host_is_loopback(const char *host);
  * not closed. */
 nox_err_t nox__url_host(const char *url, char *host, size_t len);
 
-/* Whether a listen address is of a kind other machines can reach: tcp://
- * (tcp4, tcp6), tls+tcp:// (and 4, 6), ws://, wss://, http://, https://,
- * or "HOST:PORT" without a scheme (an HTTP address). Not inproc://, ipc://
- * or abstract:// (whose callers are on this host and are checked by uid),
- * nor a scheme NNG does not know (it refuses those itself). */
+/* What an address is, as NNG reads it: NNG lowercases the scheme and the
+ * host ("TCP://", "Ws4://", "IPC://" are tcp, ws4 and ipc), so every
+ * decision about an address is made here, from NNG's own parse, and
+ * never by comparing the text the user typed. */
+typedef enum nox__url_kind {
+    NOX_URL_NETWORK,  /* anything below is not: other machines may reach it */
+    NOX_URL_INPROC,   /* inproc:// */
+    NOX_URL_IPC,      /* ipc://, unix://: a socket file at path */
+    NOX_URL_ABSTRACT, /* abstract:// (no file, no mode) */
+} nox__url_kind_t;
+
+typedef struct nox__url_info {
+    nox__url_kind_t kind;
+    bool        tls;  /* tls+tcp, tls+tcp4, tls+tcp6, wss, wss4, wss6, https */
+    const char *path; /* NOX_URL_IPC: the socket file's path (inside url) */
+    char host[256];   /* network: the host, lowercased, without brackets; "" for
+                         every interface */
+} nox__url_info_t;
+
+/* Read url: "SCHEME://..." through nng_url_parse, or "HOST:PORT" without
+ * a scheme (an HTTP address: network). Every scheme but inproc, ipc, unix
+ * and abstract is network, also one NNG does not know (it refuses those
+ * itself). NOX_EINVAL when the address cannot be read (a bracket not
+ * closed, a host longer than info->host); info then says network with
+ * host "" (not loopback), which is the safe reading. */
+nox_err_t nox__url_info(const char *url, nox__url_info_t *info);
+
+/* Whether a listen address is of a kind other machines can reach
+ * (nox__url_info's NOX_URL_NETWORK): not inproc://, ipc://, unix:// or
+ * abstract:// (whose callers are on this host and are checked by uid). */
 bool nox__url_is_network(const char *url);
 
 /* The rule for serving url (any address nox__url_is_network accepts,

@@ -5,6 +5,8 @@
 
 #include "auth.h"
 
+#include <nng/protocol/reqrep0/rep.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -19,7 +21,9 @@
 static bool
 nng_auth_is_tls(const char *url)
 {
-    return strncmp(url, "tls+tcp", 7) == 0 || strncmp(url, "wss", 3) == 0;
+    nox__url_info_t info;
+
+    return nox__url_info(url, &info) == NOX_OK && info.tls;
 }
 
 /* Read up to cap bytes of fd into buf; the count, or -1 (errno). */
@@ -118,6 +122,24 @@ out:
     return err;
 }
 
+/* Whether NNG has a transport for url's scheme. One it lacks is refused
+ * as the listener would refuse it, which says more than the token rule
+ * (every unknown scheme counts as network there). Creating a listener
+ * binds nothing. */
+static bool
+nng_auth_scheme_served(const char *url)
+{
+    nng_socket   s;
+    nng_listener l;
+    int          rv = nng_rep0_open(&s);
+
+    if (rv != 0)
+        return true; /* cannot tell: the token rule stands */
+    rv = nng_listener_create(&l, s, url);
+    (void)nng_close(s); /* closes l too */
+    return rv != NNG_ENOTSUP;
+}
+
 nox_err_t
 nox__nng_auth_init(nox__nng_auth_t *a, const nox_server_opts_t *o,
                    nox_status_t *st)
@@ -141,6 +163,9 @@ nox__nng_auth_init(nox__nng_auth_t *a, const nox_server_opts_t *o,
     for (size_t i = 0; i < o->n_urls; i++) {
         err = nox__auth_refuse_open(o->urls[i], a->token != NULL,
                                     o->insecure_no_auth, st);
+        if (err != NOX_OK && !nng_auth_scheme_served(o->urls[i]))
+            err = nox__status_set(st, NOX_EINVAL, "cannot listen on %s: %s",
+                                  o->urls[i], nng_strerror(NNG_ENOTSUP));
         if (err == NOX_OK && a->tls == NULL && nng_auth_is_tls(o->urls[i]))
             err = nng_auth_tls_load(a, o, o->urls[i], st);
         if (err != NOX_OK)
@@ -166,16 +191,19 @@ int
 nox__nng_auth_listener(const nox__nng_auth_t *a, nng_listener l,
                        const char *url)
 {
+    nox__url_info_t info;
+
     if (a == NULL)
         return 0;
+    (void)nox__url_info(url, &info); /* unreadable: NNG refuses it */
     /* NNG sets the mode right after bind(), before the server moves the
      * file onto its path (listener.c): nobody else can reach it before.
      * Other users are let in only when some are allowed, and each of
      * their requests is checked (nox__nng_auth_peer). */
-    if (strncmp(url, "ipc://", 6) == 0)
+    if (info.kind == NOX_URL_IPC)
         return nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS,
                                     a->n_allow > 0 ? 0666 : 0600);
-    if (nng_auth_is_tls(url) && a->tls != NULL)
+    if (info.tls && a->tls != NULL)
         return nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, a->tls);
     return 0;
 }

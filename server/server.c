@@ -28,6 +28,7 @@
  * wakes it when connections come after a quiet spell. An idle server
  * wakes only for those two, about every two seconds.
  */
+#include "auth.h"
 #include "http.h"
 #include "server_impl.h"
 
@@ -411,8 +412,9 @@ nox_err_t
 nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
                  nox_status_t *st)
 {
-    nox_server_t *s = NULL;
-    nox_err_t     rv;
+    nox_server_t   *s = NULL;
+    nox__url_info_t info;
+    nox_err_t       rv;
 
     nox__status_clear(st);
     rv = server_check_opts(o, st);
@@ -430,7 +432,8 @@ nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
                                  &s->auth, st);
         s->watch_ipc |=
             NOX_NNG_IPC_LISTENER_BUG && nox__listener_is_ipc(&s->listeners[i]);
-        s->drain |= strncmp(o->urls[i], "inproc://", 9) != 0;
+        s->drain |= nox__url_info(o->urls[i], &info) != NOX_OK ||
+                    info.kind != NOX_URL_INPROC;
     }
     if (rv == NOX_OK)
         rv = nox__server_start_workers(s, st);
