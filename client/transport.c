@@ -200,11 +200,18 @@ nox_err_t
 nox__transport_open(nox_transport_t *t, const char *url, bool wait,
                     const char *token, const char *ca_file, nox_status_t *st)
 {
-    nox_err_t err;
+    nox__url_info_t info;
+    nox_err_t       err;
 
     t->sock_open = false;
     t->url = NULL;
-    t->token = token;
+    /* The token is for servers on other machines: over ipc:// or
+     * abstract:// whoever owns the socket name (the default /tmp path
+     * can be taken by anyone first) would collect it. */
+    t->token = url != NULL && nox__url_info(url, &info) == NOX_OK &&
+                       info.kind == NOX_URL_NETWORK
+                   ? token
+                   : NULL;
     t->ca_file = ca_file;
     atomic_init(&t->pipes, 0);
     if (url == NULL || url[0] == '\0')

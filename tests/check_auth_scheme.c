@@ -1,15 +1,20 @@
 /* check_auth_scheme.c - addresses are judged the way NNG reads them
- * (schemes and hosts in any case, every tcp and ws family). */
+ * (schemes and hosts in any case, every tcp and ws family), the client
+ * keeps its token off local sockets, and an empty token is refused. */
 #include "auth.h"
 #include "nox/client.h"
 #include "nox/server.h"
 #include "server_impl.h"
 #include "testutil.h"
 
+#include "noxrunner/v1/sandbox.pb-c.h"
+
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
 #include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +208,102 @@ START_TEST(scheme_unix_is_mode_0600_and_watched)
 }
 END_TEST
 
+/* ---- the client's token stays off local sockets ---- */
+
+typedef struct {
+    const char *url;
+    const char *token;
+} call_arg_t;
+
+/* A Health call that the raw server below never answers properly. */
+static void *
+call_health(void *arg)
+{
+    const call_arg_t *a = arg;
+    nox_client_opts_t opts = {.timeout_ms = 3000, .token = a->token};
+    nox_client_t     *c;
+    nox_health_t      h;
+
+    memset(&h, 0, sizeof(h));
+    if (nox_client_open(&c, a->url, &opts) == NOX_OK) {
+        (void)nox_client_health(c, &h); /* the answer is garbage */
+        nox_health_free(&h);
+        nox_client_close(c);
+    }
+    return NULL;
+}
+
+/* Listen on url with a bare rep0 socket, let a client with TOKEN call
+ * Health, and return the token its envelope carried (malloc'd). */
+static char *
+token_received(const char *url)
+{
+    nng_socket                 rep;
+    nng_listener               l;
+    nng_msg                   *msg;
+    pthread_t                  th;
+    char                       dial[PATH_MAX + 64];
+    call_arg_t                 a = {dial, TOKEN};
+    Noxrunner__V1__RpcRequest *env;
+    char                      *tok;
+    int                        port;
+
+    ck_assert_int_eq(nng_rep0_open(&rep), 0);
+    ck_assert_int_eq(nng_socket_set_ms(rep, NNG_OPT_RECVTIMEO, 10000), 0);
+    ck_assert_int_eq(nng_listener_create(&l, rep, url), 0);
+    ck_assert_int_eq(nng_listener_start(l, 0), 0);
+    if (strncmp(url, "tcp://", 6) == 0) {
+        ck_assert_int_eq(nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port),
+                         0);
+        (void)snprintf(dial, sizeof(dial), "tcp://127.0.0.1:%d", port);
+    } else {
+        (void)snprintf(dial, sizeof(dial), "%s", url);
+    }
+    ck_assert_int_eq(pthread_create(&th, NULL, call_health, &a), 0);
+    ck_assert_int_eq(nng_recvmsg(rep, &msg, 0), 0);
+    env = noxrunner__v1__rpc_request__unpack(NULL, nng_msg_len(msg),
+                                             nng_msg_body(msg));
+    ck_assert_ptr_nonnull(env);
+    tok = strdup(env->token);
+    ck_assert_ptr_nonnull(tok);
+    noxrunner__v1__rpc_request__free_unpacked(env, NULL);
+    nng_msg_clear(msg);
+    ck_assert_int_eq(nng_sendmsg(rep, msg, 0), 0); /* not an RpcResponse */
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(nng_close(rep), 0);
+    return tok;
+}
+
+START_TEST(client_sends_no_token_over_ipc_or_abstract)
+{
+    char  url[PATH_MAX + 16];
+    char *tok;
+
+    (void)snprintf(url, sizeof(url), "ipc://%s", sock_path);
+    tok = token_received(url);
+    ck_assert_str_eq(tok, "");
+    free(tok);
+    (void)snprintf(url, sizeof(url), "IPC://%s", sock_path);
+    tok = token_received(url);
+    ck_assert_str_eq(tok, "");
+    free(tok);
+    (void)snprintf(url, sizeof(url), "abstract://nox-scheme-%ld",
+                   (long)getpid());
+    tok = token_received(url);
+    ck_assert_str_eq(tok, "");
+    free(tok);
+}
+END_TEST
+
+START_TEST(client_sends_its_token_over_tcp)
+{
+    char *tok = token_received("tcp://127.0.0.1:0");
+
+    ck_assert_str_eq(tok, TOKEN);
+    free(tok);
+}
+END_TEST
+
 static Suite *
 auth_scheme_suite(void)
 {
@@ -220,6 +321,12 @@ auth_scheme_suite(void)
     tcase_add_test(tc, scheme_unix_is_mode_0600_and_watched);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("client token");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, client_sends_no_token_over_ipc_or_abstract);
+    tcase_add_test(tc, client_sends_its_token_over_tcp);
+    suite_add_tcase(s, tc);
     return s;
 }
 
