@@ -326,6 +326,10 @@ server_check_opts(const nox_server_opts_t *o, nox_status_t *st)
     for (size_t i = 0; i < o->n_urls; i++)
         if (o->urls[i] == NULL || o->urls[i][0] == '\0')
             return nox__status_set(st, NOX_EINVAL, "empty listen URL");
+    /* "" would be no token to NNG but a token to HTTP, where an empty
+     * "Authorization: Bearer " would then be let in. */
+    if (o->token != NULL && o->token[0] == '\0')
+        return nox__status_set(st, NOX_EINVAL, "token is empty");
     if (o->workers < 0 || o->workers > SERVER_MAX_WORKERS)
         return nox__status_set(st, NOX_EINVAL,
                                "workers must be between 1 and %d",

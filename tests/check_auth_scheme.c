@@ -304,6 +304,28 @@ START_TEST(client_sends_its_token_over_tcp)
 }
 END_TEST
 
+/* ---- an empty token ---- */
+
+START_TEST(empty_token_is_refused_for_nng_and_http)
+{
+    const char       *urls[] = {"tcp://0.0.0.0:0"};
+    const char       *http[] = {"0.0.0.0:0"};
+    nox_server_opts_t o = {.urls = urls, .n_urls = 1, .token = ""};
+    nox_status_t      st;
+
+    ck_assert_int_eq(start(&o, &st), NOX_EINVAL);
+    ck_assert_str_eq(st.msg, "token is empty");
+    ck_assert_ptr_null(srv);
+    memset(&o, 0, sizeof(o));
+    o.http_addrs = http;
+    o.n_http = 1;
+    o.token = "";
+    ck_assert_int_eq(start(&o, &st), NOX_EINVAL);
+    ck_assert_str_eq(st.msg, "token is empty");
+    ck_assert_ptr_null(srv);
+}
+END_TEST
+
 static Suite *
 auth_scheme_suite(void)
 {
@@ -326,6 +348,12 @@ auth_scheme_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, client_sends_no_token_over_ipc_or_abstract);
     tcase_add_test(tc, client_sends_its_token_over_tcp);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("empty token");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, empty_token_is_refused_for_nng_and_http);
     suite_add_tcase(s, tc);
     return s;
 }
