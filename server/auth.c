@@ -44,6 +44,12 @@ auth_check_file(int fd, const char *path, nox_status_t *st)
     if (!S_ISREG(sb.st_mode))
         return nox__status_set(st, NOX_EINVAL,
                                "token file %s is not a regular file", path);
+    /* Whoever owns the file knows the token (and can change its mode). */
+    if (sb.st_uid != geteuid())
+        return nox__status_set(st, NOX_EINVAL,
+                               "token file %s belongs to uid %u, not to this "
+                               "user (uid %u)",
+                               path, (unsigned)sb.st_uid, (unsigned)geteuid());
     if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0)
         return nox__status_set(st, NOX_EINVAL,
                                "token file %s may be read or changed by "
@@ -63,6 +69,11 @@ auth_check_token(char *buf, size_t n, const char *path, nox_status_t *st)
     buf[n] = '\0';
     if (n == 0)
         return nox__status_set(st, NOX_EINVAL, "token file %s is empty", path);
+    if (n > NOX_TOKEN_MAX)
+        return nox__status_set(st, NOX_EINVAL,
+                               "token file %s: the token is longer than %d "
+                               "bytes",
+                               path, NOX_TOKEN_MAX);
     for (size_t i = 0; i < n; i++)
         if (buf[i] <= ' ' || buf[i] > '~')
             return nox__status_set(st, NOX_EINVAL,

@@ -18,7 +18,8 @@
 /* Read the token from path: one line (a final newline, and a CR before it,
  * are dropped), 1..NOX_TOKEN_MAX printable ASCII bytes without spaces.
  * Refused (NOX_EINVAL, saying why) when the file is not a regular file,
- * or group or others may read or write it ("chmod 600 FILE"). On success
+ * belongs to another user than the effective one, or group or others may
+ * read or write it ("chmod 600 FILE"). On success
  * *token is malloc'd (release: nox__token_free, which wipes it). */
 nox_err_t nox__token_file_read(const char *path, char **token,
                                nox_status_t *st);

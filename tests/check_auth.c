@@ -893,6 +893,64 @@ START_TEST(auth_token_file_crlf_is_stripped)
 }
 END_TEST
 
+START_TEST(auth_token_file_of_another_user_is_refused)
+{
+    const char  *path = token_file(TOKEN "\n", 0600);
+    char        *tok = NULL;
+    nox_status_t st;
+    char         want[PATH_MAX + 128];
+
+    if (geteuid() != 0)
+        return; /* only root can give a file away */
+    ck_assert_int_eq(chown(path, NOBODY, (gid_t)-1), 0);
+    ck_assert_int_eq(nox__token_file_read(path, &tok, &st), NOX_EINVAL);
+    ck_assert_ptr_null(tok);
+    (void)snprintf(want, sizeof(want),
+                   "token file %s belongs to uid %d, not to this user (uid "
+                   "0)",
+                   path, NOBODY);
+    ck_assert_str_eq(st.msg, want);
+}
+END_TEST
+
+/* A token of n bytes 'a' followed by end ("", "\n", "\r\n"). */
+static nox_err_t
+token_of_length(size_t n, const char *end, char **tok, nox_status_t *st)
+{
+    char *text = malloc(n + strlen(end) + 1);
+
+    ck_assert_ptr_nonnull(text);
+    memset(text, 'a', n);
+    (void)strcpy(text + n, end);
+    *tok = NULL;
+    nox_err_t rv = nox__token_file_read(token_file(text, 0600), tok, st);
+    free(text);
+    return rv;
+}
+
+START_TEST(auth_token_file_length_is_at_most_the_maximum)
+{
+    static const char *const ends[] = {"", "\n", "\r\n"};
+    char                    *tok;
+    nox_status_t             st;
+
+    for (size_t e = 0; e < 3; e++) {
+        ck_assert_int_eq(token_of_length(NOX_TOKEN_MAX, ends[e], &tok, &st),
+                         NOX_OK);
+        ck_assert_uint_eq(strlen(tok), NOX_TOKEN_MAX);
+        nox__token_free(tok);
+        for (size_t n = NOX_TOKEN_MAX + 1; n <= NOX_TOKEN_MAX + 3; n++) {
+            ck_assert_int_eq(token_of_length(n, ends[e], &tok, &st),
+                             NOX_EINVAL);
+            ck_assert_ptr_null(tok);
+            ck_assert_msg(strstr(st.msg, "the token is longer than 4096 "
+                                         "bytes") != NULL,
+                          "%zu%s: %s", n, ends[e], st.msg);
+        }
+    }
+}
+END_TEST
+
 START_TEST(auth_noxrunnerd_refuses_a_token_file_others_can_read)
 {
     const char *bd = getenv("NOX_BUILD_DIR");
@@ -986,6 +1044,8 @@ auth_suite(void)
     tcase_add_test(tc, auth_token_file_readable_by_others_is_refused);
     tcase_add_test(tc, auth_token_file_empty_is_refused);
     tcase_add_test(tc, auth_token_file_crlf_is_stripped);
+    tcase_add_test(tc, auth_token_file_of_another_user_is_refused);
+    tcase_add_test(tc, auth_token_file_length_is_at_most_the_maximum);
     tcase_add_test(tc, auth_noxrunnerd_refuses_a_token_file_others_can_read);
     suite_add_tcase(s, tc);
     return s;
