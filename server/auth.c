@@ -165,6 +165,63 @@ nox__host_is_loopback(const char *host)
     return false;
 }
 
+/* ---- the token on the wire ---- */
+
+/* Read a varint at *pos (at most 10 bytes); false past the end. */
+static bool
+auth_wire_varint(const uint8_t *req, size_t len, size_t *pos, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; shift < 70 && *pos < len; shift += 7) {
+        uint8_t b = req[(*pos)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool
+nox__envelope_token(const uint8_t *req, size_t len, const uint8_t **tok,
+                    size_t *tok_len)
+{
+    size_t pos = 0;
+
+    *tok = NULL;
+    *tok_len = 0;
+    while (pos < len) {
+        uint64_t key, v;
+
+        if (!auth_wire_varint(req, len, &pos, &key) || (key >> 3) == 0)
+            return false;
+        switch (key & 7) {
+        case 0: /* varint */
+            if (!auth_wire_varint(req, len, &pos, &v))
+                return false;
+            break;
+        case 1: /* 64 bits */
+        case 5: /* 32 bits */
+            v = (key & 7) == 1 ? 8 : 4;
+            if (len - pos < v)
+                return false;
+            pos += (size_t)v;
+            break;
+        case 2: /* length-delimited */
+            if (!auth_wire_varint(req, len, &pos, &v) || v > len - pos)
+                return false;
+            if ((key >> 3) == 4) {
+                *tok = req + pos;
+                *tok_len = (size_t)v;
+            }
+            pos += (size_t)v;
+            break;
+        default: /* groups and reserved wire types: not in an envelope */
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- listen addresses ---- */
 
 nox_err_t

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The longest token accepted, in bytes. */
 #define NOX_TOKEN_MAX 4096
@@ -84,6 +85,15 @@ bool nox__url_is_network(const char *url);
  * everything else. */
 nox_err_t nox__auth_refuse_open(const char *url, bool has_token,
                                 bool insecure_no_auth, nox_status_t *st);
+
+/* The token a packed RpcRequest carries (field 4; the last one when it
+ * comes more than once, as protobuf reads it), found by walking the
+ * top-level fields without unpacking anything, so that a caller without
+ * the token costs no copy of its payload. *tok points into req (NULL,
+ * *tok_len 0: no token). false when req is not a well-formed message at
+ * that level. */
+bool nox__envelope_token(const uint8_t *req, size_t len, const uint8_t **tok,
+                         size_t *tok_len);
 
 /* The answer to a request over tcp:// or tls+tcp:// (code 16) without the
  * server's token, or with another. */

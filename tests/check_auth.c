@@ -286,10 +286,61 @@ START_TEST(auth_dispatcher_refuses_the_token_followed_by_a_nul)
     uint8_t *req = health_envelope(TOKEN "#tail", &len);
 
     /* protobuf-c would hand out only the part before the NUL, which is
-     * the token: the envelope is refused before the token is looked at. */
+     * the token: the token is compared as sent, NUL and tail included. */
     tu_put_nul(req, len, "#tail");
-    ck_assert_uint_eq(dispatch_code(req, len, TOKEN), 3);
+    ck_assert_uint_eq(dispatch_code(req, len, TOKEN), 16);
     free(req);
+}
+END_TEST
+
+/* req (len bytes) with extra bytes appended; *out_len the new size. */
+static uint8_t *
+appended(const uint8_t *req, size_t len, const void *extra, size_t n,
+         size_t *out_len)
+{
+    uint8_t *buf = malloc(len + n);
+
+    ck_assert_ptr_nonnull(buf);
+    memcpy(buf, req, len);
+    memcpy(buf + len, extra, n);
+    *out_len = len + n;
+    return buf;
+}
+
+START_TEST(auth_dispatcher_checks_the_token_before_unpacking)
+{
+    static const uint8_t garbage[] = {0x0f}; /* field 1, wire type 7 */
+    size_t               len, blen;
+    uint8_t             *wrong = health_envelope("wrong", &len);
+    uint8_t             *bad = appended(wrong, len, garbage, 1, &blen);
+
+    /* Unpacking would fail (INVALID_ARGUMENT): the token is looked at
+     * first, from the wire, so nothing is unpacked for this caller. */
+    ck_assert_uint_eq(dispatch_code(bad, blen, NULL), 3);
+    ck_assert_uint_eq(dispatch_code(bad, blen, TOKEN), 16);
+    free(bad);
+    free(wrong);
+}
+END_TEST
+
+START_TEST(auth_envelope_token_is_found_on_the_wire)
+{
+    /* method "m", payload "pp", deadline 300, token "a", token "bc" */
+    static const uint8_t env[] = {0x0a, 1,    'm',  0x12, 2,    'p',
+                                  'p',  0x18, 0xac, 0x02, 0x22, 1,
+                                  'a',  0x22, 2,    'b',  'c'};
+    const uint8_t       *tok;
+    size_t               n;
+
+    ck_assert(nox__envelope_token(env, sizeof(env), &tok, &n));
+    ck_assert_uint_eq(n, 2); /* the last one, as protobuf reads it */
+    ck_assert_int_eq(memcmp(tok, "bc", 2), 0);
+    ck_assert(nox__envelope_token(env, 10, &tok, &n)); /* before the token */
+    ck_assert_ptr_null(tok);
+    ck_assert_uint_eq(n, 0);
+    ck_assert(!nox__envelope_token(env, 6, &tok, &n)); /* payload cut */
+    ck_assert(!nox__envelope_token(env, 9, &tok, &n)); /* varint cut */
+    ck_assert(nox__envelope_token(env, 0, &tok, &n));
 }
 END_TEST
 
@@ -995,6 +1046,8 @@ auth_suite(void)
     tcase_add_test(tc,
                    auth_dispatcher_checks_the_token_of_a_caller_that_needs_one);
     tcase_add_test(tc, auth_dispatcher_refuses_the_token_followed_by_a_nul);
+    tcase_add_test(tc, auth_dispatcher_checks_the_token_before_unpacking);
+    tcase_add_test(tc, auth_envelope_token_is_found_on_the_wire);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ipc");
