@@ -12,8 +12,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The most network connections ever allowed (RLIMIT_NOFILE unlimited or
+ * huge): a quarter of a million. */
+#define NNG_AUTH_PIPE_CAP_MAX ((rlim_t)1 << 18)
 
 /* A PEM certificate chain or key larger than this is not one. */
 #define NNG_AUTH_PEM_MAX (1024 * 1024)
@@ -140,6 +145,20 @@ nng_auth_scheme_served(const char *url)
     return rv != NNG_ENOTSUP;
 }
 
+/* A quarter of the descriptors this process may open: what callers on
+ * the network, authenticated or not, may hold at once. */
+static size_t
+nng_auth_pipe_cap(void)
+{
+    struct rlimit rl;
+    rlim_t        n = NNG_AUTH_PIPE_CAP_MAX * 4;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < n)
+        n = rl.rlim_cur;
+    return n / 4 > 0 ? (size_t)(n / 4) : 1;
+}
+
 nox_err_t
 nox__nng_auth_init(nox__nng_auth_t *a, const nox_server_opts_t *o,
                    nox_status_t *st)
@@ -147,6 +166,8 @@ nox__nng_auth_init(nox__nng_auth_t *a, const nox_server_opts_t *o,
     nox_err_t err;
 
     a->self = geteuid();
+    atomic_init(&a->net_pipes, 0);
+    a->net_pipe_cap = nng_auth_pipe_cap();
     if (o->token != NULL && o->token[0] != '\0') {
         a->token = strdup(o->token);
         if (a->token == NULL)
@@ -254,4 +275,30 @@ nox__nng_auth_peer(const nox__nng_auth_t *a, nng_msg *msg,
         *need_token = a->token;
         return NOX_OK;
     }
+}
+
+/* Is p a network connection (tcp, tls+tcp, ws)? By the family of its
+ * local address, which NNG still has at REM_POST. */
+static bool
+nng_auth_pipe_is_network(nng_pipe p)
+{
+    nng_sockaddr sa;
+
+    if (nng_pipe_get_addr(p, NNG_OPT_LOCADDR, &sa) != 0)
+        return false; /* the same answer at both events: not counted */
+    return sa.s_family != NNG_AF_INPROC && sa.s_family != NNG_AF_IPC &&
+           sa.s_family != NNG_AF_ABSTRACT;
+}
+
+bool
+nox__nng_auth_pipe_event(nox__nng_auth_t *a, nng_pipe p, nng_pipe_ev ev)
+{
+    if ((ev != NNG_PIPE_EV_ADD_PRE && ev != NNG_PIPE_EV_REM_POST) ||
+        !nng_auth_pipe_is_network(p))
+        return true;
+    if (ev == NNG_PIPE_EV_REM_POST) {
+        (void)atomic_fetch_sub(&a->net_pipes, 1);
+        return true;
+    }
+    return atomic_fetch_add(&a->net_pipes, 1) < a->net_pipe_cap;
 }

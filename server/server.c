@@ -104,7 +104,8 @@ server_note_connection(nox_server_t *s)
 }
 
 /* Count connections per listener (the ipc watch closes a replaced
- * listener once its count drops to 0). While stopping, close every new
+ * listener once its count drops to 0) and network ones (over their cap
+ * they are closed at once: nng_auth.h). While stopping, close every new
  * connection before it can send a request; the ones already open stay so
  * their replies get through. */
 static void
@@ -112,8 +113,10 @@ server_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     nox_server_t *s = arg;
 
+    bool admit = nox__nng_auth_pipe_event(&s->auth, p, ev);
+
     nox__listener_pipe_event(s->listeners, s->n_listeners, p, ev);
-    if (ev == NNG_PIPE_EV_ADD_PRE && atomic_load(&s->stopping))
+    if (ev == NNG_PIPE_EV_ADD_PRE && (!admit || atomic_load(&s->stopping)))
         (void)nng_pipe_close(p); /* fails only if already closed */
     server_note_connection(s);
 }

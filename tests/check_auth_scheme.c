@@ -1,6 +1,7 @@
 /* check_auth_scheme.c - addresses are judged the way NNG reads them
  * (schemes and hosts in any case, every tcp and ws family), the client
- * keeps its token off local sockets, and an empty token is refused. */
+ * keeps its token off local sockets, an empty token is refused, and
+ * network connections are capped. */
 #include "auth.h"
 #include "nox/client.h"
 #include "nox/server.h"
@@ -14,10 +15,13 @@
 #include <limits.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -326,6 +330,104 @@ START_TEST(empty_token_is_refused_for_nng_and_http)
 }
 END_TEST
 
+/* ---- the cap on network connections ---- */
+
+#define CAP_NOFILE 160 /* so the cap is 40 */
+#define CAP_CLIENTS 50
+
+static atomic_int cap_added, cap_live;
+
+static void
+cap_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)p;
+    (void)arg;
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        atomic_fetch_add(&cap_added, 1);
+        atomic_fetch_add(&cap_live, 1);
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        atomic_fetch_sub(&cap_live, 1);
+    }
+}
+
+/* Open n req sockets dialing url (no quick redial: a connection the
+ * server closes stays closed for the test's length). */
+static void
+cap_dial(nng_socket *v, int n, const char *url)
+{
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(nng_req0_open(&v[i]), 0);
+        ck_assert_int_eq(nng_socket_set_ms(v[i], NNG_OPT_RECONNMINT, 600000),
+                         0);
+        ck_assert_int_eq(nng_socket_set_ms(v[i], NNG_OPT_RECONNMAXT, 600000),
+                         0);
+        ck_assert_int_eq(
+            nng_pipe_notify(v[i], NNG_PIPE_EV_ADD_POST, cap_pipe_cb, NULL), 0);
+        ck_assert_int_eq(
+            nng_pipe_notify(v[i], NNG_PIPE_EV_REM_POST, cap_pipe_cb, NULL), 0);
+        ck_assert_int_eq(nng_dial(v[i], url, NULL, NNG_FLAG_NONBLOCK), 0);
+    }
+}
+
+/* Wait (up to 10 s) until every one of want connections came up, then
+ * (up to 3 s) until at most live are open; returns the count open. */
+static int
+cap_settle(int want, int live)
+{
+    int64_t end = nox__mono_ms() + 10000;
+
+    while (atomic_load(&cap_added) < want && nox__mono_ms() < end)
+        usleep(10000);
+    ck_assert_int_ge(atomic_load(&cap_added), want);
+    end = nox__mono_ms() + 3000;
+    while (atomic_load(&cap_live) > live && nox__mono_ms() < end)
+        usleep(10000);
+    usleep(100000); /* any closing under way shows */
+    return atomic_load(&cap_live);
+}
+
+START_TEST(network_connections_are_capped_ipc_ones_are_not)
+{
+    struct rlimit     rl;
+    char              ipc[PATH_MAX + 8], tcp[64];
+    const char       *urls[] = {"tcp://127.0.0.1:0", ipc};
+    nox_server_opts_t o = {.urls = urls, .n_urls = 2};
+    nox_status_t      st;
+    nng_socket        v[CAP_CLIENTS];
+    nox_client_opts_t co = {.timeout_ms = 5000};
+    nox_client_t     *c;
+    nox_health_t      h;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_uint_ge(rl.rlim_max, CAP_NOFILE);
+    rl.rlim_cur = CAP_NOFILE; /* this test's process only (CK_FORK) */
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    (void)snprintf(ipc, sizeof(ipc), "ipc://%s", sock_path);
+    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
+    ck_assert_int_eq(nox__server_url(srv, 0, tcp, sizeof(tcp)), NOX_OK);
+
+    cap_dial(v, CAP_CLIENTS, tcp);
+    ck_assert_int_eq(cap_settle(CAP_CLIENTS, CAP_NOFILE / 4), CAP_NOFILE / 4);
+    /* The owner still gets in over ipc. */
+    ck_assert_int_eq(nox_client_open(&c, ipc, &co), NOX_OK);
+    memset(&h, 0, sizeof(h));
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
+    nox_health_free(&h);
+    nox_client_close(c);
+    /* Connections that close give their places back. */
+    for (int i = 0; i < CAP_CLIENTS; i++)
+        ck_assert_int_eq(nng_close(v[i]), 0);
+    ck_assert_int_eq(atomic_load(&cap_live), 0);
+    atomic_store(&cap_added, 0);
+    usleep(200000); /* the server sees them go */
+    cap_dial(v, CAP_NOFILE / 4, tcp);
+    ck_assert_int_eq(cap_settle(CAP_NOFILE / 4, CAP_NOFILE / 4),
+                     CAP_NOFILE / 4);
+    for (int i = 0; i < CAP_NOFILE / 4; i++)
+        ck_assert_int_eq(nng_close(v[i]), 0);
+}
+END_TEST
+
 static Suite *
 auth_scheme_suite(void)
 {
@@ -354,6 +456,12 @@ auth_scheme_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, empty_token_is_refused_for_nng_and_http);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("connections");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, network_connections_are_capped_ipc_ones_are_not);
     suite_add_tcase(s, tc);
     return s;
 }
