@@ -103,7 +103,9 @@ transport_dial_error(const char *url, int rv, nox_status_t *st)
 static bool
 transport_is_tls(const char *url)
 {
-    return strncmp(url, "tls+tcp", 7) == 0 || strncmp(url, "wss://", 6) == 0;
+    nox__url_info_t info;
+
+    return nox__url_info(url, &info) == NOX_OK && info.tls;
 }
 
 /* Give a tls+tcp:// dialer its client configuration: the server's
@@ -114,11 +116,11 @@ transport_tls(nox_transport_t *t, nng_dialer d, nox_status_t *st)
 {
     const char     *ca = t->ca_file != NULL ? t->ca_file : TRANSPORT_SYSTEM_CA;
     nng_tls_config *cfg;
-    char            host[256];
+    nox__url_info_t info;
     nox_err_t       err = NOX_OK;
     int             rv;
 
-    if (nox__url_host(t->url, host, sizeof(host)) != NOX_OK || host[0] == '\0')
+    if (nox__url_info(t->url, &info) != NOX_OK || info.host[0] == '\0')
         return nox__status_set(st, NOX_EINVAL, "bad URL '%s': no host name",
                                t->url);
     rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT);
@@ -132,7 +134,7 @@ transport_tls(nox_transport_t *t, nng_dialer d, nox_status_t *st)
                               "for %s: %s",
                               ca, t->url, nng_strerror(rv));
     if (rv == 0)
-        rv = nng_tls_config_server_name(cfg, host);
+        rv = nng_tls_config_server_name(cfg, info.host);
     if (rv == 0)
         rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
     if (rv != 0 && err == NOX_OK)
@@ -198,11 +200,18 @@ nox_err_t
 nox__transport_open(nox_transport_t *t, const char *url, bool wait,
                     const char *token, const char *ca_file, nox_status_t *st)
 {
-    nox_err_t err;
+    nox__url_info_t info;
+    nox_err_t       err;
 
     t->sock_open = false;
     t->url = NULL;
-    t->token = token;
+    /* The token is for servers on other machines: over ipc:// or
+     * abstract:// whoever owns the socket name (the default /tmp path
+     * can be taken by anyone first) would collect it. */
+    t->token = url != NULL && nox__url_info(url, &info) == NOX_OK &&
+                       info.kind == NOX_URL_NETWORK
+                   ? token
+                   : NULL;
     t->ca_file = ca_file;
     atomic_init(&t->pipes, 0);
     if (url == NULL || url[0] == '\0')
@@ -251,10 +260,11 @@ transport_reset(nox_transport_t *t)
 static void
 transport_settle(nox_transport_t *t)
 {
-    int64_t end = t->dial_ms + TRANSPORT_SETTLE_MS;
+    int64_t         end = t->dial_ms + TRANSPORT_SETTLE_MS;
+    nox__url_info_t info;
 
-    if (t->url == NULL || strncmp(t->url, "ipc://", 6) != 0 ||
-        access(t->url + 6, F_OK) != 0)
+    if (t->url == NULL || nox__url_info(t->url, &info) != NOX_OK ||
+        info.kind != NOX_URL_IPC || access(info.path, F_OK) != 0)
         return;
     while (atomic_load(&t->pipes) <= 0 && nox__mono_ms() < end)
         nng_msleep(1);

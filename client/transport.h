@@ -35,7 +35,8 @@ typedef struct {
  * nox__transport_close: NNG's pipe callback points to it) and dial url.
  * When wait is false the dial happens in the background and this succeeds
  * while no server listens; when true the first connection is made before
- * returning. token (may be NULL) goes with every request; for tls+tcp://
+ * returning. token (may be NULL) goes with every request when url is a
+ * network address (never over ipc://, unix://, abstract://); for tls+tcp://
  * the server's certificate must be signed by a CA of ca_file (NULL: the
  * system's, /etc/ssl/certs/ca-certificates.crt) and name the URL's host.
  * Both are borrowed until nox__transport_close. Bad URL or CA file:

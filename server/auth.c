@@ -3,6 +3,7 @@
 #include "auth.h"
 
 #include <arpa/inet.h>
+#include <nng/nng.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,6 +44,12 @@ auth_check_file(int fd, const char *path, nox_status_t *st)
     if (!S_ISREG(sb.st_mode))
         return nox__status_set(st, NOX_EINVAL,
                                "token file %s is not a regular file", path);
+    /* Whoever owns the file knows the token (and can change its mode). */
+    if (sb.st_uid != geteuid())
+        return nox__status_set(st, NOX_EINVAL,
+                               "token file %s belongs to uid %u, not to this "
+                               "user (uid %u)",
+                               path, (unsigned)sb.st_uid, (unsigned)geteuid());
     if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0)
         return nox__status_set(st, NOX_EINVAL,
                                "token file %s may be read or changed by "
@@ -62,6 +69,11 @@ auth_check_token(char *buf, size_t n, const char *path, nox_status_t *st)
     buf[n] = '\0';
     if (n == 0)
         return nox__status_set(st, NOX_EINVAL, "token file %s is empty", path);
+    if (n > NOX_TOKEN_MAX)
+        return nox__status_set(st, NOX_EINVAL,
+                               "token file %s: the token is longer than %d "
+                               "bytes",
+                               path, NOX_TOKEN_MAX);
     for (size_t i = 0; i < n; i++)
         if (buf[i] <= ' ' || buf[i] > '~')
             return nox__status_set(st, NOX_EINVAL,
@@ -153,6 +165,63 @@ nox__host_is_loopback(const char *host)
     return false;
 }
 
+/* ---- the token on the wire ---- */
+
+/* Read a varint at *pos (at most 10 bytes); false past the end. */
+static bool
+auth_wire_varint(const uint8_t *req, size_t len, size_t *pos, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; shift < 70 && *pos < len; shift += 7) {
+        uint8_t b = req[(*pos)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool
+nox__envelope_token(const uint8_t *req, size_t len, const uint8_t **tok,
+                    size_t *tok_len)
+{
+    size_t pos = 0;
+
+    *tok = NULL;
+    *tok_len = 0;
+    while (pos < len) {
+        uint64_t key, v;
+
+        if (!auth_wire_varint(req, len, &pos, &key) || (key >> 3) == 0)
+            return false;
+        switch (key & 7) {
+        case 0: /* varint */
+            if (!auth_wire_varint(req, len, &pos, &v))
+                return false;
+            break;
+        case 1: /* 64 bits */
+        case 5: /* 32 bits */
+            v = (key & 7) == 1 ? 8 : 4;
+            if (len - pos < v)
+                return false;
+            pos += (size_t)v;
+            break;
+        case 2: /* length-delimited */
+            if (!auth_wire_varint(req, len, &pos, &v) || v > len - pos)
+                return false;
+            if ((key >> 3) == 4) {
+                *tok = req + pos;
+                *tok_len = (size_t)v;
+            }
+            pos += (size_t)v;
+            break;
+        default: /* groups and reserved wire types: not in an envelope */
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- listen addresses ---- */
 
 nox_err_t
@@ -177,22 +246,48 @@ nox__url_host(const char *url, char *host, size_t len)
     return NOX_OK;
 }
 
+nox_err_t
+nox__url_info(const char *url, nox__url_info_t *info)
+{
+    static const char *const tls[] = {"tls+tcp", "tls+tcp4", "tls+tcp6", "wss",
+                                      "wss4",    "wss6",     "https"};
+    nng_url                 *u;
+    nox_err_t                err = NOX_OK;
+
+    memset(info, 0, sizeof(*info));
+    info->kind = NOX_URL_NETWORK;
+    if (strstr(url, "://") == NULL) /* "HOST:PORT" */
+        return nox__url_host(url, info->host, sizeof(info->host));
+    if (nng_url_parse(&u, url) != 0)
+        return NOX_EINVAL;
+    if (strcmp(u->u_scheme, "inproc") == 0) {
+        info->kind = NOX_URL_INPROC;
+    } else if (strcmp(u->u_scheme, "ipc") == 0 ||
+               strcmp(u->u_scheme, "unix") == 0) {
+        info->kind = NOX_URL_IPC;
+        info->path = strstr(url, "://") + 3; /* NNG's u_path, in url */
+    } else if (strcmp(u->u_scheme, "abstract") == 0) {
+        info->kind = NOX_URL_ABSTRACT;
+    } else {
+        const char *h = u->u_hostname != NULL ? u->u_hostname : "";
+        for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++)
+            info->tls |= strcmp(u->u_scheme, tls[i]) == 0;
+        if (strlen(h) < sizeof(info->host))
+            memcpy(info->host, h, strlen(h) + 1);
+        else
+            err = NOX_EINVAL;
+    }
+    nng_url_free(u);
+    return err;
+}
+
 bool
 nox__url_is_network(const char *url)
 {
-    static const char *const net[] = {"tcp",      "tcp4",     "tcp6", "tls+tcp",
-                                      "tls+tcp4", "tls+tcp6", "ws",   "wss",
-                                      "http",     "https"};
-    const char              *sep = strstr(url, "://");
-    size_t                   n;
+    nox__url_info_t info;
 
-    if (sep == NULL)
-        return true; /* "HOST:PORT" */
-    n = (size_t)(sep - url);
-    for (size_t i = 0; i < sizeof(net) / sizeof(net[0]); i++)
-        if (strlen(net[i]) == n && strncmp(url, net[i], n) == 0)
-            return true;
-    return false;
+    (void)nox__url_info(url, &info); /* unreadable: network */
+    return info.kind == NOX_URL_NETWORK;
 }
 
 /* The warning for a network address served without a token on purpose:
@@ -224,13 +319,12 @@ nox_err_t
 nox__auth_refuse_open(const char *url, bool has_token, bool insecure_no_auth,
                       nox_status_t *st)
 {
-    char host[256];
+    nox__url_info_t info;
 
-    if (has_token || !nox__url_is_network(url))
-        return NOX_OK;
-    /* A host too long to be loopback is not loopback. */
-    if (nox__url_host(url, host, sizeof(host)) == NOX_OK &&
-        nox__host_is_loopback(host))
+    /* An address that cannot be read counts as network and not loopback. */
+    if (has_token ||
+        (nox__url_info(url, &info) == NOX_OK &&
+         (info.kind != NOX_URL_NETWORK || nox__host_is_loopback(info.host))))
         return NOX_OK;
     if (!insecure_no_auth)
         return nox__status_set(st, NOX_EINVAL,

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The longest token accepted, in bytes. */
 #define NOX_TOKEN_MAX 4096
@@ -18,7 +19,8 @@
 /* Read the token from path: one line (a final newline, and a CR before it,
  * are dropped), 1..NOX_TOKEN_MAX printable ASCII bytes without spaces.
  * Refused (NOX_EINVAL, saying why) when the file is not a regular file,
- * or group or others may read or write it ("chmod 600 FILE"). On success
+ * belongs to another user than the effective one, or group or others may
+ * read or write it ("chmod 600 FILE"). On success
  * *token is malloc'd (release: nox__token_free, which wipes it). */
 nox_err_t nox__token_file_read(const char *path, char **token,
                                nox_status_t *st);
@@ -43,11 +45,36 @@ bool nox__host_is_loopback(const char *host);
  * not closed. */
 nox_err_t nox__url_host(const char *url, char *host, size_t len);
 
-/* Whether a listen address is of a kind other machines can reach: tcp://
- * (tcp4, tcp6), tls+tcp:// (and 4, 6), ws://, wss://, http://, https://,
- * or "HOST:PORT" without a scheme (an HTTP address). Not inproc://, ipc://
- * or abstract:// (whose callers are on this host and are checked by uid),
- * nor a scheme NNG does not know (it refuses those itself). */
+/* What an address is, as NNG reads it: NNG lowercases the scheme and the
+ * host ("TCP://", "Ws4://", "IPC://" are tcp, ws4 and ipc), so every
+ * decision about an address is made here, from NNG's own parse, and
+ * never by comparing the text the user typed. */
+typedef enum nox__url_kind {
+    NOX_URL_NETWORK,  /* anything below is not: other machines may reach it */
+    NOX_URL_INPROC,   /* inproc:// */
+    NOX_URL_IPC,      /* ipc://, unix://: a socket file at path */
+    NOX_URL_ABSTRACT, /* abstract:// (no file, no mode) */
+} nox__url_kind_t;
+
+typedef struct nox__url_info {
+    nox__url_kind_t kind;
+    bool        tls;  /* tls+tcp, tls+tcp4, tls+tcp6, wss, wss4, wss6, https */
+    const char *path; /* NOX_URL_IPC: the socket file's path (inside url) */
+    char host[256];   /* network: the host, lowercased, without brackets; "" for
+                         every interface */
+} nox__url_info_t;
+
+/* Read url: "SCHEME://..." through nng_url_parse, or "HOST:PORT" without
+ * a scheme (an HTTP address: network). Every scheme but inproc, ipc, unix
+ * and abstract is network, also one NNG does not know (it refuses those
+ * itself). NOX_EINVAL when the address cannot be read (a bracket not
+ * closed, a host longer than info->host); info then says network with
+ * host "" (not loopback), which is the safe reading. */
+nox_err_t nox__url_info(const char *url, nox__url_info_t *info);
+
+/* Whether a listen address is of a kind other machines can reach
+ * (nox__url_info's NOX_URL_NETWORK): not inproc://, ipc://, unix:// or
+ * abstract:// (whose callers are on this host and are checked by uid). */
 bool nox__url_is_network(const char *url);
 
 /* The rule for serving url (any address nox__url_is_network accepts,
@@ -58,6 +85,15 @@ bool nox__url_is_network(const char *url);
  * everything else. */
 nox_err_t nox__auth_refuse_open(const char *url, bool has_token,
                                 bool insecure_no_auth, nox_status_t *st);
+
+/* The token a packed RpcRequest carries (field 4; the last one when it
+ * comes more than once, as protobuf reads it), found by walking the
+ * top-level fields without unpacking anything, so that a caller without
+ * the token costs no copy of its payload. *tok points into req (NULL,
+ * *tok_len 0: no token). false when req is not a well-formed message at
+ * that level. */
+bool nox__envelope_token(const uint8_t *req, size_t len, const uint8_t **tok,
+                         size_t *tok_len);
 
 /* The answer to a request over tcp:// or tls+tcp:// (code 16) without the
  * server's token, or with another. */

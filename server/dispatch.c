@@ -603,18 +603,21 @@ dispatch_invoke(dispatch_call_t *call, const Noxrunner__V1__RpcRequest *req)
         protobuf_c_message_free_unpacked(input, NULL);
 }
 
-/* Does the envelope carry the token the caller's transport needs? If not,
- * the call's status says so. Called once the envelope's strings were
- * checked for NUL bytes, so env->token is all the caller sent. */
+/* Does the envelope carry the token the caller's transport needs? Read
+ * from the wire before anything is unpacked: a caller without it gets no
+ * copy of its payload made (and no word on what else is wrong with its
+ * request). The whole field is compared, a NUL in it included. */
 static bool
-dispatch_authentic(dispatch_call_t *call, const nox_dispatch_caller_t *caller,
-                   const Noxrunner__V1__RpcRequest *env)
+dispatch_authentic(const nox_dispatch_caller_t *caller, const uint8_t *req,
+                   size_t len)
 {
-    if (caller == NULL || caller->token == NULL ||
-        nox__token_equal(caller->token, env->token, strlen(env->token)))
+    const uint8_t *tok;
+    size_t         n;
+
+    if (caller == NULL || caller->token == NULL)
         return true;
-    (void)nox__status_set(&call->st, NOX_EAUTH, NOX_AUTH_TOKEN_MESSAGE);
-    return false;
+    return nox__envelope_token(req, len, &tok, &n) && tok != NULL &&
+           nox__token_equal(caller->token, (const char *)tok, n);
 }
 
 nox_err_t
@@ -643,13 +646,14 @@ nox__dispatch_start_from(const nox_dispatch_ctx_t    *ctx,
     nox__status_clear(&call.st);
     *reply_len = 0;
     *pending = false;
-    env = noxrunner__v1__rpc_request__unpack(NULL, len, req);
-    if (env == NULL)
+    env = NULL;
+    if (!dispatch_authentic(caller, req, len))
+        (void)nox__status_set(&call.st, NOX_EAUTH, NOX_AUTH_TOKEN_MESSAGE);
+    else if ((env = noxrunner__v1__rpc_request__unpack(NULL, len, req)) == NULL)
         (void)nox__status_set(&call.st, NOX_EINVAL,
                               "malformed request envelope");
     else if (nox__wire_check_strings(&noxrunner__v1__rpc_request__descriptor,
-                                     req, len, &call.st) == NOX_OK &&
-             dispatch_authentic(&call, caller, env))
+                                     req, len, &call.st) == NOX_OK)
         dispatch_invoke(&call, env); /* a method cut at a NUL is refused */
     noxrunner__v1__rpc_request__free_unpacked(env, NULL);
     if (call.pending) {

@@ -53,6 +53,7 @@
  */
 #include "server_priv.h"
 
+#include "auth.h"
 #include "nng_auth.h"
 
 #include <nng/protocol/reqrep0/rep.h>
@@ -363,17 +364,18 @@ nox_err_t
 nox__listener_start(nox__listener_t *sl, nng_socket sock, const char *url,
                     const struct nox__nng_auth *auth, nox_status_t *st)
 {
-    char         tmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    nng_listener l;
-    nox_err_t    rv;
-    int          err;
+    char            tmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    nng_listener    l;
+    nox__url_info_t info;
+    nox_err_t       rv;
+    int             err;
 
     sl->auth = auth;
     sl->url = strdup(url);
     if (sl->url == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
-    if (strncmp(url, "ipc://", 6) == 0) {
-        sl->ipc_path = strdup(url + 6);
+    if (nox__url_info(url, &info) == NOX_OK && info.kind == NOX_URL_IPC) {
+        sl->ipc_path = strdup(info.path);
         if (sl->ipc_path == NULL)
             return nox__status_set(st, NOX_ERESOURCE, "out of memory");
         rv = listener_check_free(url, sl->ipc_path, st);

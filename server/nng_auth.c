@@ -5,13 +5,20 @@
 
 #include "auth.h"
 
+#include <nng/protocol/reqrep0/rep.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The most network connections ever allowed (RLIMIT_NOFILE unlimited or
+ * huge): a quarter of a million. */
+#define NNG_AUTH_PIPE_CAP_MAX ((rlim_t)1 << 18)
 
 /* A PEM certificate chain or key larger than this is not one. */
 #define NNG_AUTH_PEM_MAX (1024 * 1024)
@@ -19,7 +26,9 @@
 static bool
 nng_auth_is_tls(const char *url)
 {
-    return strncmp(url, "tls+tcp", 7) == 0 || strncmp(url, "wss", 3) == 0;
+    nox__url_info_t info;
+
+    return nox__url_info(url, &info) == NOX_OK && info.tls;
 }
 
 /* Read up to cap bytes of fd into buf; the count, or -1 (errno). */
@@ -118,6 +127,38 @@ out:
     return err;
 }
 
+/* Whether NNG has a transport for url's scheme. One it lacks is refused
+ * as the listener would refuse it, which says more than the token rule
+ * (every unknown scheme counts as network there). Creating a listener
+ * binds nothing. */
+static bool
+nng_auth_scheme_served(const char *url)
+{
+    nng_socket   s;
+    nng_listener l;
+    int          rv = nng_rep0_open(&s);
+
+    if (rv != 0)
+        return true; /* cannot tell: the token rule stands */
+    rv = nng_listener_create(&l, s, url);
+    (void)nng_close(s); /* closes l too */
+    return rv != NNG_ENOTSUP;
+}
+
+/* A quarter of the descriptors this process may open: what callers on
+ * the network, authenticated or not, may hold at once. */
+static size_t
+nng_auth_pipe_cap(void)
+{
+    struct rlimit rl;
+    rlim_t        n = NNG_AUTH_PIPE_CAP_MAX * 4;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < n)
+        n = rl.rlim_cur;
+    return n / 4 > 0 ? (size_t)(n / 4) : 1;
+}
+
 nox_err_t
 nox__nng_auth_init(nox__nng_auth_t *a, const nox_server_opts_t *o,
                    nox_status_t *st)
@@ -125,6 +166,8 @@ nox__nng_auth_init(nox__nng_auth_t *a, const nox_server_opts_t *o,
     nox_err_t err;
 
     a->self = geteuid();
+    atomic_init(&a->net_pipes, 0);
+    a->net_pipe_cap = nng_auth_pipe_cap();
     if (o->token != NULL && o->token[0] != '\0') {
         a->token = strdup(o->token);
         if (a->token == NULL)
@@ -141,6 +184,9 @@ nox__nng_auth_init(nox__nng_auth_t *a, const nox_server_opts_t *o,
     for (size_t i = 0; i < o->n_urls; i++) {
         err = nox__auth_refuse_open(o->urls[i], a->token != NULL,
                                     o->insecure_no_auth, st);
+        if (err != NOX_OK && !nng_auth_scheme_served(o->urls[i]))
+            err = nox__status_set(st, NOX_EINVAL, "cannot listen on %s: %s",
+                                  o->urls[i], nng_strerror(NNG_ENOTSUP));
         if (err == NOX_OK && a->tls == NULL && nng_auth_is_tls(o->urls[i]))
             err = nng_auth_tls_load(a, o, o->urls[i], st);
         if (err != NOX_OK)
@@ -166,16 +212,19 @@ int
 nox__nng_auth_listener(const nox__nng_auth_t *a, nng_listener l,
                        const char *url)
 {
+    nox__url_info_t info;
+
     if (a == NULL)
         return 0;
+    (void)nox__url_info(url, &info); /* unreadable: NNG refuses it */
     /* NNG sets the mode right after bind(), before the server moves the
      * file onto its path (listener.c): nobody else can reach it before.
      * Other users are let in only when some are allowed, and each of
      * their requests is checked (nox__nng_auth_peer). */
-    if (strncmp(url, "ipc://", 6) == 0)
+    if (info.kind == NOX_URL_IPC)
         return nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS,
                                     a->n_allow > 0 ? 0666 : 0600);
-    if (nng_auth_is_tls(url) && a->tls != NULL)
+    if (info.tls && a->tls != NULL)
         return nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, a->tls);
     return 0;
 }
@@ -226,4 +275,30 @@ nox__nng_auth_peer(const nox__nng_auth_t *a, nng_msg *msg,
         *need_token = a->token;
         return NOX_OK;
     }
+}
+
+/* Is p a network connection (tcp, tls+tcp, ws)? By the family of its
+ * local address, which NNG still has at REM_POST. */
+static bool
+nng_auth_pipe_is_network(nng_pipe p)
+{
+    nng_sockaddr sa;
+
+    if (nng_pipe_get_addr(p, NNG_OPT_LOCADDR, &sa) != 0)
+        return false; /* the same answer at both events: not counted */
+    return sa.s_family != NNG_AF_INPROC && sa.s_family != NNG_AF_IPC &&
+           sa.s_family != NNG_AF_ABSTRACT;
+}
+
+bool
+nox__nng_auth_pipe_event(nox__nng_auth_t *a, nng_pipe p, nng_pipe_ev ev)
+{
+    if ((ev != NNG_PIPE_EV_ADD_PRE && ev != NNG_PIPE_EV_REM_POST) ||
+        !nng_auth_pipe_is_network(p))
+        return true;
+    if (ev == NNG_PIPE_EV_REM_POST) {
+        (void)atomic_fetch_sub(&a->net_pipes, 1);
+        return true;
+    }
+    return atomic_fetch_add(&a->net_pipes, 1) < a->net_pipe_cap;
 }

@@ -16,7 +16,8 @@
  * Private to the server.
  *
  * Thread safety: set up by nox_server_start before any listener, read-only
- * afterwards (nox__nng_auth_peer is called by every worker).
+ * afterwards (nox__nng_auth_peer is called by every worker) but for the
+ * atomic count of network connections.
  */
 #ifndef NOX_SERVER_NNG_AUTH_H
 #define NOX_SERVER_NNG_AUTH_H
@@ -26,6 +27,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -36,6 +38,12 @@ typedef struct nox__nng_auth {
     uid_t          *allow; /* other users allowed over ipc; owned */
     size_t          n_allow;
     nng_tls_config *tls; /* of tls+tcp:// listeners; NULL: none */
+    /* Live network connections (tcp, tls+tcp, ws), counted by the pipe
+     * callback, and their cap: a quarter of RLIMIT_NOFILE at start, so
+     * that callers who never authenticate cannot take every descriptor
+     * (ipc and inproc callers are not counted). */
+    atomic_size_t net_pipes;
+    size_t        net_pipe_cap;
 } nox__nng_auth_t;
 
 /* Check the URLs of o against the rules (a non-loopback network address
@@ -53,6 +61,12 @@ void nox__nng_auth_fini(nox__nng_auth_t *a);
  * (nothing to do). */
 int nox__nng_auth_listener(const nox__nng_auth_t *a, nng_listener l,
                            const char *url);
+
+/* Count pipe p's event ev (NNG_PIPE_EV_ADD_PRE, NNG_PIPE_EV_REM_POST;
+ * others are ignored) if p is a network connection. false for an ADD_PRE
+ * over the cap: the caller closes p (its REM_POST still comes and is
+ * counted). Called from NNG's pipe callback. */
+bool nox__nng_auth_pipe_event(nox__nng_auth_t *a, nng_pipe p, nng_pipe_ev ev);
 
 /* Who sent msg: NOX_OK with *need_token the token the request must carry
  * (NULL: none), or NOX_EDENIED with st saying why (an ipc peer that may

@@ -28,6 +28,7 @@
  * wakes it when connections come after a quiet spell. An idle server
  * wakes only for those two, about every two seconds.
  */
+#include "auth.h"
 #include "http.h"
 #include "server_impl.h"
 
@@ -103,7 +104,8 @@ server_note_connection(nox_server_t *s)
 }
 
 /* Count connections per listener (the ipc watch closes a replaced
- * listener once its count drops to 0). While stopping, close every new
+ * listener once its count drops to 0) and network ones (over their cap
+ * they are closed at once: nng_auth.h). While stopping, close every new
  * connection before it can send a request; the ones already open stay so
  * their replies get through. */
 static void
@@ -111,8 +113,10 @@ server_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     nox_server_t *s = arg;
 
+    bool admit = nox__nng_auth_pipe_event(&s->auth, p, ev);
+
     nox__listener_pipe_event(s->listeners, s->n_listeners, p, ev);
-    if (ev == NNG_PIPE_EV_ADD_PRE && atomic_load(&s->stopping))
+    if (ev == NNG_PIPE_EV_ADD_PRE && (!admit || atomic_load(&s->stopping)))
         (void)nng_pipe_close(p); /* fails only if already closed */
     server_note_connection(s);
 }
@@ -325,6 +329,10 @@ server_check_opts(const nox_server_opts_t *o, nox_status_t *st)
     for (size_t i = 0; i < o->n_urls; i++)
         if (o->urls[i] == NULL || o->urls[i][0] == '\0')
             return nox__status_set(st, NOX_EINVAL, "empty listen URL");
+    /* "" would be no token to NNG but a token to HTTP, where an empty
+     * "Authorization: Bearer " would then be let in. */
+    if (o->token != NULL && o->token[0] == '\0')
+        return nox__status_set(st, NOX_EINVAL, "token is empty");
     if (o->workers < 0 || o->workers > SERVER_MAX_WORKERS)
         return nox__status_set(st, NOX_EINVAL,
                                "workers must be between 1 and %d",
@@ -411,8 +419,9 @@ nox_err_t
 nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
                  nox_status_t *st)
 {
-    nox_server_t *s = NULL;
-    nox_err_t     rv;
+    nox_server_t   *s = NULL;
+    nox__url_info_t info;
+    nox_err_t       rv;
 
     nox__status_clear(st);
     rv = server_check_opts(o, st);
@@ -430,7 +439,8 @@ nox_server_start(nox_server_t **out, const nox_server_opts_t *o,
                                  &s->auth, st);
         s->watch_ipc |=
             NOX_NNG_IPC_LISTENER_BUG && nox__listener_is_ipc(&s->listeners[i]);
-        s->drain |= strncmp(o->urls[i], "inproc://", 9) != 0;
+        s->drain |= nox__url_info(o->urls[i], &info) != NOX_OK ||
+                    info.kind != NOX_URL_INPROC;
     }
     if (rv == NOX_OK)
         rv = nox__server_start_workers(s, st);

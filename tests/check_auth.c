@@ -286,10 +286,61 @@ START_TEST(auth_dispatcher_refuses_the_token_followed_by_a_nul)
     uint8_t *req = health_envelope(TOKEN "#tail", &len);
 
     /* protobuf-c would hand out only the part before the NUL, which is
-     * the token: the envelope is refused before the token is looked at. */
+     * the token: the token is compared as sent, NUL and tail included. */
     tu_put_nul(req, len, "#tail");
-    ck_assert_uint_eq(dispatch_code(req, len, TOKEN), 3);
+    ck_assert_uint_eq(dispatch_code(req, len, TOKEN), 16);
     free(req);
+}
+END_TEST
+
+/* req (len bytes) with extra bytes appended; *out_len the new size. */
+static uint8_t *
+appended(const uint8_t *req, size_t len, const void *extra, size_t n,
+         size_t *out_len)
+{
+    uint8_t *buf = malloc(len + n);
+
+    ck_assert_ptr_nonnull(buf);
+    memcpy(buf, req, len);
+    memcpy(buf + len, extra, n);
+    *out_len = len + n;
+    return buf;
+}
+
+START_TEST(auth_dispatcher_checks_the_token_before_unpacking)
+{
+    static const uint8_t garbage[] = {0x0f}; /* field 1, wire type 7 */
+    size_t               len, blen;
+    uint8_t             *wrong = health_envelope("wrong", &len);
+    uint8_t             *bad = appended(wrong, len, garbage, 1, &blen);
+
+    /* Unpacking would fail (INVALID_ARGUMENT): the token is looked at
+     * first, from the wire, so nothing is unpacked for this caller. */
+    ck_assert_uint_eq(dispatch_code(bad, blen, NULL), 3);
+    ck_assert_uint_eq(dispatch_code(bad, blen, TOKEN), 16);
+    free(bad);
+    free(wrong);
+}
+END_TEST
+
+START_TEST(auth_envelope_token_is_found_on_the_wire)
+{
+    /* method "m", payload "pp", deadline 300, token "a", token "bc" */
+    static const uint8_t env[] = {0x0a, 1,    'm',  0x12, 2,    'p',
+                                  'p',  0x18, 0xac, 0x02, 0x22, 1,
+                                  'a',  0x22, 2,    'b',  'c'};
+    const uint8_t       *tok;
+    size_t               n;
+
+    ck_assert(nox__envelope_token(env, sizeof(env), &tok, &n));
+    ck_assert_uint_eq(n, 2); /* the last one, as protobuf reads it */
+    ck_assert_int_eq(memcmp(tok, "bc", 2), 0);
+    ck_assert(nox__envelope_token(env, 10, &tok, &n)); /* before the token */
+    ck_assert_ptr_null(tok);
+    ck_assert_uint_eq(n, 0);
+    ck_assert(!nox__envelope_token(env, 6, &tok, &n)); /* payload cut */
+    ck_assert(!nox__envelope_token(env, 9, &tok, &n)); /* varint cut */
+    ck_assert(nox__envelope_token(env, 0, &tok, &n));
 }
 END_TEST
 
@@ -893,6 +944,64 @@ START_TEST(auth_token_file_crlf_is_stripped)
 }
 END_TEST
 
+START_TEST(auth_token_file_of_another_user_is_refused)
+{
+    const char  *path = token_file(TOKEN "\n", 0600);
+    char        *tok = NULL;
+    nox_status_t st;
+    char         want[PATH_MAX + 128];
+
+    if (geteuid() != 0)
+        return; /* only root can give a file away */
+    ck_assert_int_eq(chown(path, NOBODY, (gid_t)-1), 0);
+    ck_assert_int_eq(nox__token_file_read(path, &tok, &st), NOX_EINVAL);
+    ck_assert_ptr_null(tok);
+    (void)snprintf(want, sizeof(want),
+                   "token file %s belongs to uid %d, not to this user (uid "
+                   "0)",
+                   path, NOBODY);
+    ck_assert_str_eq(st.msg, want);
+}
+END_TEST
+
+/* A token of n bytes 'a' followed by end ("", "\n", "\r\n"). */
+static nox_err_t
+token_of_length(size_t n, const char *end, char **tok, nox_status_t *st)
+{
+    char *text = malloc(n + strlen(end) + 1);
+
+    ck_assert_ptr_nonnull(text);
+    memset(text, 'a', n);
+    (void)strcpy(text + n, end);
+    *tok = NULL;
+    nox_err_t rv = nox__token_file_read(token_file(text, 0600), tok, st);
+    free(text);
+    return rv;
+}
+
+START_TEST(auth_token_file_length_is_at_most_the_maximum)
+{
+    static const char *const ends[] = {"", "\n", "\r\n"};
+    char                    *tok;
+    nox_status_t             st;
+
+    for (size_t e = 0; e < 3; e++) {
+        ck_assert_int_eq(token_of_length(NOX_TOKEN_MAX, ends[e], &tok, &st),
+                         NOX_OK);
+        ck_assert_uint_eq(strlen(tok), NOX_TOKEN_MAX);
+        nox__token_free(tok);
+        for (size_t n = NOX_TOKEN_MAX + 1; n <= NOX_TOKEN_MAX + 3; n++) {
+            ck_assert_int_eq(token_of_length(n, ends[e], &tok, &st),
+                             NOX_EINVAL);
+            ck_assert_ptr_null(tok);
+            ck_assert_msg(strstr(st.msg, "the token is longer than 4096 "
+                                         "bytes") != NULL,
+                          "%zu%s: %s", n, ends[e], st.msg);
+        }
+    }
+}
+END_TEST
+
 START_TEST(auth_noxrunnerd_refuses_a_token_file_others_can_read)
 {
     const char *bd = getenv("NOX_BUILD_DIR");
@@ -937,6 +1046,8 @@ auth_suite(void)
     tcase_add_test(tc,
                    auth_dispatcher_checks_the_token_of_a_caller_that_needs_one);
     tcase_add_test(tc, auth_dispatcher_refuses_the_token_followed_by_a_nul);
+    tcase_add_test(tc, auth_dispatcher_checks_the_token_before_unpacking);
+    tcase_add_test(tc, auth_envelope_token_is_found_on_the_wire);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ipc");
@@ -986,6 +1097,8 @@ auth_suite(void)
     tcase_add_test(tc, auth_token_file_readable_by_others_is_refused);
     tcase_add_test(tc, auth_token_file_empty_is_refused);
     tcase_add_test(tc, auth_token_file_crlf_is_stripped);
+    tcase_add_test(tc, auth_token_file_of_another_user_is_refused);
+    tcase_add_test(tc, auth_token_file_length_is_at_most_the_maximum);
     tcase_add_test(tc, auth_noxrunnerd_refuses_a_token_file_others_can_read);
     suite_add_tcase(s, tc);
     return s;

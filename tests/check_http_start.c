@@ -91,18 +91,18 @@ START_TEST(http_start_refuses_an_open_address_without_a_token)
     ck_assert_int_eq(
         try_start("0.0.0.0:0", NULL, false, false, &st, err, sizeof(err)),
         NOX_EINVAL);
-    ck_assert_str_eq(st.msg, "http address 0.0.0.0:0 is reachable from other "
-                             "machines and no token is set: give "
-                             "--token-file (or --insecure-no-auth to serve "
-                             "it without authentication)");
+    ck_assert_str_eq(st.msg, "refusing to serve http://0.0.0.0:0 without a "
+                             "token: anyone who reaches it could run "
+                             "commands here (use --token-file, or "
+                             "--insecure-no-auth)");
     ck_assert_int_eq(try_start(":0", NULL, false, false, &st, err, sizeof(err)),
                      NOX_EINVAL);
     /* Told to: it starts, and says so loudly. */
     ck_assert_int_eq(
         try_start("0.0.0.0:0", NULL, true, false, &st, err, sizeof(err)),
         NOX_OK);
-    ck_assert_msg(strstr(err, "noxrunnerd: WARNING: 0.0.0.0:0 is served "
-                              "WITHOUT authentication") != NULL,
+    ck_assert_msg(strstr(err, "WARNING: noxrunnerd serves http://0.0.0.0:0 "
+                              "without a token (--insecure-no-auth)") != NULL,
                   "stderr: %s", err);
     /* With a token: no warning needed. */
     ck_assert_int_eq(

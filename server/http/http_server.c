@@ -209,26 +209,18 @@ http_read_pem(const char *path, char **out, nox_status_t *st)
 }
 
 /* Refuse an address others can reach when nobody has to authenticate,
- * unless told to serve it anyway (then say so, loudly). */
+ * unless told to serve it anyway (then say so, loudly): the rule and the
+ * words of every transport (auth.h). */
 static nox_err_t
-http_check_exposure(const nox__http_t *h, const char *host, const char *addr,
+http_check_exposure(const nox__http_t *h, const char *addr, bool tls,
                     bool insecure, nox_status_t *st)
 {
-    if (h->token != NULL || nox__host_is_loopback(host))
-        return NOX_OK;
-    if (!insecure)
-        return nox__status_set(
-            st, NOX_EINVAL,
-            "http address %s is reachable from other machines and no "
-            "token is set: give --token-file (or --insecure-no-auth to "
-            "serve it without authentication)",
-            addr);
-    (void)fprintf(stderr,
-                  "noxrunnerd: WARNING: %s is served WITHOUT "
-                  "authentication (--insecure-no-auth): anyone who can "
-                  "reach it can run commands on this machine\n",
-                  addr);
-    return NOX_OK;
+    char url[HTTP_HOST_MAX + 32];
+    int n = snprintf(url, sizeof(url), "%s://%s", tls ? "https" : "http", addr);
+
+    /* Too long to name: judged by the address alone (no scheme: HTTP). */
+    return nox__auth_refuse_open(n > 0 && (size_t)n < sizeof(url) ? url : addr,
+                                 h->token != NULL, insecure, st);
 }
 
 /* Start the daemon of one address. */
@@ -246,7 +238,7 @@ http_start_daemon(nox__http_t *h, nox__http_daemon_t *hd, const char *addr,
 
     rv = http_split_addr(addr, host, sizeof(host), &port, st);
     if (rv == NOX_OK)
-        rv = http_check_exposure(h, host, addr, insecure, st);
+        rv = http_check_exposure(h, addr, tls, insecure, st);
     if (rv != NOX_OK)
         return rv;
     memset(&hints, 0, sizeof(hints));

@@ -53,7 +53,8 @@ typedef struct {
     const char *tls_key;
     /* The bearer token every request over tcp://, tls+tcp://, http and
      * https must carry (RpcRequest.token; "Authorization: Bearer"), or
-     * NULL for none. Compared in constant time. */
+     * NULL for none ("" is refused: NOX_EINVAL). Compared in constant
+     * time. */
     const char *token;
     /* Users besides the server's own that may call over ipc:// (whose
      * socket is created mode 0600 so that no other user can connect
