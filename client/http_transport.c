@@ -272,7 +272,8 @@ http_headers(const nox_http_t *h, const nox_rest_call_t *call,
  * options or out of memory, so the results are or'ed together. */
 static CURLcode
 http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
-             struct curl_slist *headers, int64_t budget_ms, http_reply_t *r)
+             struct curl_slist *headers, int64_t budget_ms, bool once,
+             http_reply_t *r)
 {
     CURL    *c = h->curl;
     int64_t  connect_ms = h->connect_ms < budget_ms ? h->connect_ms : budget_ms;
@@ -292,6 +293,11 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
     rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* we have threads */
     rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    /* libcurl sends a request once more by itself when a reused
+     * connection closes before the first reply byte; a call that must
+     * never run twice goes on a new connection, where it does not (the
+     * new connection is kept for later calls). */
+    rc |= curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, once ? 1L : 0L);
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     if (h->ca_file != NULL)
@@ -325,10 +331,11 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
 
 /* The connection ended before any reply: the server may never have seen
  * the request (an idle keep-alive connection it closed), or may have
- * died running it. (libcurl itself sends any request once more, on a new
+ * died running it. (libcurl itself sends a request once more, on a new
  * connection, when a reused one turns out closed before a byte of reply:
  * the usual race with a server closing an idle connection, which it
- * cannot be told from a server that died at that moment.) */
+ * cannot be told from a server that died at that moment; hence Exec's
+ * fresh connection.) */
 static bool
 http_dropped(CURLcode rc)
 {
@@ -387,10 +394,10 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
     }
 }
 
-/* Send call once within budget_ms into r. */
+/* Send call once within budget_ms into r; once: on a new connection. */
 static CURLcode
 http_perform(nox_http_t *h, const nox_rest_call_t *call, int64_t budget_ms,
-             http_reply_t *r, nox_status_t *st, nox_err_t *err)
+             bool once, http_reply_t *r, nox_status_t *st, nox_err_t *err)
 {
     struct curl_slist *headers = NULL;
     char              *url;
@@ -409,7 +416,7 @@ http_perform(nox_http_t *h, const nox_rest_call_t *call, int64_t budget_ms,
         free(url);
         return CURLE_OUT_OF_MEMORY;
     }
-    rc = http_setopts(h, url, call, headers, budget_ms, r);
+    rc = http_setopts(h, url, call, headers, budget_ms, once, r);
     if (rc == CURLE_OK)
         rc = curl_easy_perform(h->curl);
     else
@@ -429,6 +436,15 @@ http_reply_reset(http_reply_t *r)
     r->too_big = false;
     r->no_mem = false;
     r->deleted[0] = '\0';
+}
+
+/* Exec must never run twice. The other calls that change state are
+ * idempotent in effect: a second Create finds the sandbox, a second
+ * Upload writes the same files again, a second Delete finds nothing. */
+static bool
+http_must_run_once(unsigned rpc)
+{
+    return rpc == NOX_RPC_EXEC;
 }
 
 /* Methods that only read or renew a TTL, as transport.c's. */
@@ -461,7 +477,8 @@ http_route_call(nox_http_t *h, const nox_rest_route_t *route,
     for (int sends = 1;; sends++) {
         int64_t left = deadline - nox__mono_ms();
 
-        rc = http_perform(h, &call, left > 0 ? left : 1, &r, st, &err);
+        rc = http_perform(h, &call, left > 0 ? left : 1,
+                          http_must_run_once(route->rpc), &r, st, &err);
         if (err != NOX_OK)
             goto out;
         if (rc == CURLE_OK)

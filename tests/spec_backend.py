@@ -16,7 +16,8 @@ Session ids steer the replies the tests need:
   drop-once    the first call of each endpoint on it gets no reply at all
                (the connection closes); later ones are answered
 Every other id behaves as the specification says. Each connection
-accepted prints "spec_backend: connection". /healthz needs no
+accepted prints "spec_backend: connection", each request
+"spec_backend: VERB PATH" (before any steering). /healthz needs no
 token; everything else does when --token is given (401 otherwise).
 """
 
@@ -114,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def handle_any(self, verb):
+        # One line per request: a test counts how often a call arrived.
+        print("spec_backend: %s %s" % (verb, self.path), flush=True)
         sid, tail = self.route()
         body = self.body()
         if sid is None:
