@@ -298,6 +298,9 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
      * never run twice goes on a new connection, where it does not (the
      * new connection is kept for later calls). */
     rc |= curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, once ? 1L : 0L);
+    /* One idle connection is enough for one thread's calls: the one an
+     * Exec replaced is closed rather than left idle on the server. */
+    rc |= curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     if (h->ca_file != NULL)
@@ -349,7 +352,7 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
                 int64_t budget_ms, bool repeatable, nox_status_t *st)
 {
     const char *why = h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc);
-    curl_off_t  connected = 0;
+    long        sent = 0;
 
     switch (rc) {
     case CURLE_WRITE_ERROR:
@@ -363,10 +366,12 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
         return nox__status_set(st, NOX_ERESOURCE, "talking to %s: %s", h->base,
                                why);
     case CURLE_OPERATION_TIMEDOUT:
-        /* No connection within the time: nobody answers, as over NNG. */
-        if (curl_easy_getinfo(h->curl, CURLINFO_CONNECT_TIME_T, &connected) !=
+        /* Nothing sent within the time: nobody answers, as over NNG. Once
+         * the request is out (on a new connection or a reused one, whose
+         * connect time is 0) the server probably runs it: a timeout. */
+        if (curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &sent) !=
                 CURLE_OK ||
-            connected == 0)
+            sent <= 0)
             return nox__status_set(st, NOX_EUNAVAIL, "cannot reach %s: %s",
                                    h->base, why);
         return nox__status_set(st, NOX_ETIMEDOUT,

@@ -398,19 +398,28 @@ START_TEST(http_unreachable_server_is_unavailable_quickly)
 }
 END_TEST
 
+/* Twice: on the client's first connection, and on a reused one (after a
+ * warm-up call), where libcurl reports no connect time at all. */
 START_TEST(http_slow_reply_times_out_within_the_budget)
 {
     nox_client_opts_t o = {.timeout_ms = 400};
     nox_client_t     *c = open_url(stub.url, &o);
     nox_sandbox_t     s;
-    int64_t           t0 = now_ms();
 
-    ck_assert_int_eq(nox_client_create(c, "sleep-3000", NULL, &s),
-                     NOX_ETIMEDOUT);
-    ck_assert_msg(now_ms() - t0 < 2000, "took %lld ms",
-                  (long long)(now_ms() - t0));
-    ck_assert_msg(strstr(nox_client_errmsg(c), "no reply from") != NULL, "%s",
-                  nox_client_errmsg(c));
+    for (int warm = 0; warm < 2; warm++) {
+        int64_t t0 = now_ms();
+
+        ck_assert_int_eq(nox_client_create(c, "sleep-3000", NULL, &s),
+                         NOX_ETIMEDOUT);
+        ck_assert_msg(now_ms() - t0 < 2000, "took %lld ms",
+                      (long long)(now_ms() - t0));
+        ck_assert_msg(strstr(nox_client_errmsg(c),
+                             "no reply from http://127.0.0.1:") != NULL &&
+                          strstr(nox_client_errmsg(c), "within 400 ms") != NULL,
+                      "%s", nox_client_errmsg(c));
+        if (warm == 0) /* a call that leaves its connection open */
+            create_ok(c, "warm");
+    }
     nox_client_close(c);
 }
 END_TEST
