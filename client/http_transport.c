@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 /* Sends of one repeatable call, the first included (as transport.c). */
 #define HTTP_MAX_SENDS 3
@@ -245,6 +246,16 @@ http_header_add(struct curl_slist **l, const char *line)
     return true;
 }
 
+/* libcurl's own socket() lacks SOCK_CLOEXEC: a child the caller starts
+ * (or an Exec of the in-process engine) would inherit the connection. */
+static curl_socket_t
+http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)arg;
+    (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 /* Headers of call: the token, the body's type, and an empty Expect so
  * that an upload is not held back waiting for "100 Continue". */
 static nox_err_t
@@ -305,6 +316,7 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     if (h->ca_file != NULL)
         rc |= curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+    rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
     rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
     rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)budget_ms);
     rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);

@@ -11,6 +11,8 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -459,6 +461,74 @@ START_TEST(http_dropped_connection_is_retried_only_for_repeatable_calls)
 }
 END_TEST
 
+/* The fds of this process without FD_CLOEXEC, as a bit set. */
+static void
+fds_inherited(bool out[1024])
+{
+    DIR           *d = opendir("/proc/self/fd");
+    struct dirent *e;
+
+    ck_assert_ptr_nonnull(d);
+    memset(out, 0, 1024 * sizeof(out[0]));
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name), flags;
+
+        if (e->d_name[0] == '.' || fd == dirfd(d))
+            continue;
+        flags = fcntl(fd, F_GETFD);
+        ck_assert_int_lt(fd, 1024);
+        if (flags >= 0 && (flags & FD_CLOEXEC) == 0)
+            out[fd] = true;
+    }
+    closedir(d);
+}
+
+static int
+fd_domain(int fd)
+{
+    int       domain = -1;
+    socklen_t len = sizeof(domain);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)
+        return -1;
+    return domain;
+}
+
+/* The connection to the server has FD_CLOEXEC. libcurl 7.88's own wakeup
+ * socketpair (AF_UNIX, connected only to itself, one per client) does
+ * not, and no option reaches it: the only exception allowed. */
+START_TEST(http_connections_are_not_inherited_by_children)
+{
+    static bool   before[1024], after[1024];
+    nox_client_t *c;
+    nox_health_t  h;
+    const char   *argv[] = {"true"};
+    nox_exec_t    r;
+    int           tcp = 0, unix_pair = 0;
+
+    fds_inherited(before);
+    c = open_url(stub.url, NULL);
+    create_ok(c, "fds");
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
+    nox_health_free(&h);
+    ck_assert_int_eq(nox_client_exec(c, "fds", argv, 1, NULL, &r), NOX_OK);
+    nox_exec_free(&r);
+    fds_inherited(after); /* the client's connection is open */
+    for (int fd = 0; fd < 1024; fd++) {
+        if (fd_domain(fd) == AF_INET)
+            tcp++;
+        if (!after[fd] || before[fd])
+            continue;
+        ck_assert_msg(fd_domain(fd) == AF_UNIX,
+                      "fd %d of the client lacks FD_CLOEXEC", fd);
+        unix_pair++;
+    }
+    ck_assert_int_ge(tcp, 1);
+    ck_assert_int_le(unix_pair, 2);
+    nox_client_close(c);
+}
+END_TEST
+
 START_TEST(http_reply_over_the_limit_is_resource_exhausted)
 {
     nox_client_opts_t small = {.max_message_bytes = 1000};
@@ -562,6 +632,7 @@ http_client_suite(void)
     tcase_add_test(
         tc, http_dropped_connection_is_retried_only_for_repeatable_calls);
     tcase_add_test(tc, http_reply_over_the_limit_is_resource_exhausted);
+    tcase_add_test(tc, http_connections_are_not_inherited_by_children);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("auth and tls");
