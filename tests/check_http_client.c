@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -551,6 +552,38 @@ START_TEST(http_reply_over_the_limit_is_resource_exhausted)
 }
 END_TEST
 
+/* A proxy named by the environment must not see a request to the
+ * loopback (nor its token): a listener that never accepts stands for
+ * it, and no connection may be waiting on it afterwards. */
+START_TEST(http_loopback_is_never_proxied)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t          len = sizeof(a);
+    int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    char               proxy[64];
+    nox_client_opts_t  o = {.timeout_ms = 1000, .token = "secret"};
+    nox_client_t      *c;
+    struct pollfd      p;
+
+    ck_assert_int_ge(fd, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    ck_assert_int_eq(setenv("http_proxy", proxy, 1), 0);
+    ck_assert_int_eq(setenv("HTTPS_PROXY", proxy, 1), 0);
+    ck_assert_int_eq(setenv("ALL_PROXY", proxy, 1), 0);
+    stub_start(false, NULL);
+    c = open_url(stub.url, &o);
+    create_ok(c, "direct");
+    nox_client_close(c);
+    p = (struct pollfd){.fd = fd, .events = POLLIN};
+    ck_assert_msg(poll(&p, 1, 0) == 0, "the proxy was asked");
+    close(fd);
+}
+END_TEST
+
 START_TEST(http_open_rejects_a_bad_url)
 {
     static const char *const bad[] = {"http://", "https://:80",
@@ -643,6 +676,7 @@ http_client_suite(void)
     tcase_add_test(tc, https_with_the_ca_from_options_or_environment_works);
     tcase_add_test(tc, http_unreachable_server_is_unavailable_quickly);
     tcase_add_test(tc, http_open_rejects_a_bad_url);
+    tcase_add_test(tc, http_loopback_is_never_proxied);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("noxrunnerd");
