@@ -314,8 +314,11 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
     rc |= curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (h->ca_file != NULL)
+    /* A given CA file is the only trust: not added to the system's. */
+    if (h->ca_file != NULL) {
         rc |= curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+        rc |= curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+    }
     /* A proxy would see the bearer token; one for the loopback makes no
      * sense. Other hosts follow the usual *_proxy variables. */
     rc |= curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
