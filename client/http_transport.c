@@ -478,6 +478,26 @@ http_repeatable(unsigned rpc)
            rpc == NOX_RPC_DOWNLOAD || rpc == NOX_RPC_TOUCH;
 }
 
+/* A 3xx: following it would send the token to wherever it points, and
+ * the body is some HTML page; say where the backend lives instead. */
+static nox_err_t
+http_redirected(nox_http_t *h, long status, nox_status_t *st)
+{
+    char *where = NULL;
+
+    if (curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &where) != CURLE_OK ||
+        where == NULL)
+        return nox__status_set(st, NOX_EINVAL,
+                               "the backend at %s answers HTTP %ld (a "
+                               "redirect without a Location); redirects are "
+                               "not followed",
+                               h->base, status);
+    return nox__status_set(st, NOX_EINVAL,
+                           "the backend redirects to %s; redirects are not "
+                           "followed: use that URL",
+                           where);
+}
+
 /* One route: encode, send (again, for a repeatable call whose connection
  * dropped), decode. */
 static nox_err_t
@@ -519,6 +539,10 @@ http_route_call(nox_http_t *h, const nox_rest_route_t *route,
         curl_easy_getinfo(h->curl, CURLINFO_CONTENT_TYPE, &type) != CURLE_OK) {
         err = nox__status_set(st, NOX_EINTERNAL, "reply from %s unreadable",
                               h->base);
+        goto out;
+    }
+    if (status >= 300 && status < 400) {
+        err = http_redirected(h, status, st);
         goto out;
     }
     err = nox__rest_decode(route, (int)status, type, r.body.data, r.body.len,

@@ -265,6 +265,20 @@ START_TEST(http_status_becomes_its_error_code)
 }
 END_TEST
 
+START_TEST(http_redirect_names_its_target)
+{
+    nox_client_t *c = open_url(stub.url, NULL);
+    nox_sandbox_t s;
+
+    ck_assert_int_eq(nox_client_create(c, "moved", NULL, &s), NOX_EINVAL);
+    ck_assert_str_eq(nox_client_errmsg(c),
+                     "the backend redirects to "
+                     "https://127.0.0.1:1/v1/sandboxes/moved; redirects are "
+                     "not followed: use that URL");
+    nox_client_close(c);
+}
+END_TEST
+
 START_TEST(http_unknown_sandbox_is_not_found)
 {
     nox_client_t *c = open_url(stub.url, NULL);
@@ -661,6 +675,7 @@ http_client_suite(void)
     tcase_add_test(tc, http_calls_of_one_client_share_one_connection);
     tcase_add_test(tc, http_status_becomes_its_error_code);
     tcase_add_test(tc, http_unknown_sandbox_is_not_found);
+    tcase_add_test(tc, http_redirect_names_its_target);
     tcase_add_test(tc, http_slow_reply_times_out_within_the_budget);
     tcase_add_test(
         tc, http_dropped_connection_is_retried_only_for_repeatable_calls);

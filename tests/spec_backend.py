@@ -13,6 +13,7 @@ Session ids steer the replies the tests need:
   status-NNN   every call on it answers status NNN, {"error": "canned NNN"}
   plain-NNN    the same with a text/plain body "canned NNN"
   sleep-MS     every call on it waits MS milliseconds first
+  moved        every call on it answers 301 to https://127.0.0.1:1 + path
   drop-once    the first call of each endpoint on it gets no reply at all
                (the connection closes); later ones are answered
 Every other id behaves as the specification says. Each connection
@@ -103,6 +104,15 @@ class Handler(BaseHTTPRequestHandler):
         if sid.startswith("plain-"):
             code = int(sid[6:])
             self.reply(code, b"canned %d" % code, "text/plain")
+            return True
+        if sid == "moved":
+            self.send_response(301)
+            self.send_header("Location", "https://127.0.0.1:1" + self.path)
+            body = b"<html><body><h1>301 Moved Permanently</h1></body></html>"
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
             return True
         if sid == "drop-once":
             st = self.server.state
