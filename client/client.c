@@ -344,7 +344,8 @@ client_wait_http(nox_client_t *c, int64_t timeout_ms, nox_health_t *h)
     for (;;) {
         err = client_health(c, left, h);
         left = deadline - nox__mono_ms();
-        if (err != NOX_EUNAVAIL || left <= 0)
+        if (err != NOX_EUNAVAIL || left <= 0 ||
+            nox__http_failed_for_good(c->http))
             return err;
         int64_t         nap = left < 20 ? left : 20;
         struct timespec ts = {0, (long)nap * 1000000L};
@@ -373,9 +374,15 @@ nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms)
         nox_health_free(&h);
         return NOX_OK;
     }
-    if (err == NOX_EUNAVAIL || err == NOX_ETIMEDOUT)
+    /* A TLS certificate failure is said as it is: waiting cannot help. */
+    if ((err == NOX_EUNAVAIL &&
+         (c->http == NULL || !nox__http_failed_for_good(c->http))) ||
+        err == NOX_ETIMEDOUT) {
+        char why[sizeof(c->last.msg)];
+        (void)snprintf(why, sizeof(why), "%s", c->last.msg);
         return nox__status_set(&c->last, NOX_ETIMEDOUT,
-                               "server at %s not ready within %lld ms",
-                               client_url(c), (long long)timeout_ms);
+                               "server at %s not ready within %lld ms: %s",
+                               client_url(c), (long long)timeout_ms, why);
+    }
     return err;
 }

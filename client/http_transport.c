@@ -25,6 +25,9 @@ struct nox_http {
     /* The backend answered GET /v1/health with "not served": it is not
      * ours, so Health goes straight to /healthz from now on. */
     bool spec_health;
+    /* The last call failed on the certificates (the server's or the CA
+     * file): asking again cannot help. */
+    bool tls_refused;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -175,6 +178,12 @@ nox__http_close(nox_http_t *h)
     free(h->ca_file);
     free(h->base);
     free(h);
+}
+
+bool
+nox__http_failed_for_good(const nox_http_t *h)
+{
+    return h->tls_refused;
 }
 
 const char *
@@ -364,6 +373,27 @@ http_dropped(CURLcode rc)
            rc == CURLE_RECV_ERROR;
 }
 
+/* Did the TLS handshake fail on the certificates? rc alone says so but
+ * for a handshake error, whose verification result tells. */
+static bool
+http_tls_refused(nox_http_t *h, CURLcode rc)
+{
+    long verify = 0;
+
+    switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+        return true;
+    case CURLE_SSL_CONNECT_ERROR:
+        return curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify) ==
+                   CURLE_OK &&
+               verify != 0;
+    default:
+        return false;
+    }
+}
+
 /* repeatable: the call was sent again after dropped connections. */
 static nox_err_t
 http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
@@ -410,8 +440,17 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
                                             "have run the call)",
                                why);
     default:
-        /* Refused, unresolvable, TLS verification failed (curl's message
-         * says which certificate and why): all "cannot reach". */
+        if (http_tls_refused(h, rc)) {
+            /* Still "cannot reach", but final: curl's message says which
+             * certificate or file and why. */
+            h->tls_refused = true;
+            return nox__status_set(st, NOX_EUNAVAIL,
+                                   "cannot reach %s: the TLS certificate "
+                                   "check failed (asking again will not "
+                                   "help): %s",
+                                   h->base, why);
+        }
+        /* Refused, unresolvable: "cannot reach", maybe not for long. */
         return nox__status_set(st, NOX_EUNAVAIL, "cannot reach %s: %s", h->base,
                                why);
     }
@@ -563,6 +602,7 @@ nox__http_call(nox_http_t *h, unsigned rpc, const ProtobufCMessage *req,
     const nox_rest_route_t *route;
     nox_err_t               err;
 
+    h->tls_refused = false;
     route = nox__rest_route_of(rpc, health && h->spec_health);
     if (route == NULL)
         return nox__status_set(st, NOX_ENOTSUP,

@@ -47,6 +47,12 @@ void nox__http_close(nox_http_t *h);
 /* The URL h was opened with, for messages. */
 const char *nox__http_url(const nox_http_t *h);
 
+/* True when the last nox__http_call failed in a way asking again cannot
+ * mend: the TLS certificate check (the server's certificate not trusted,
+ * a CA file that cannot be read). Such a failure is NOX_EUNAVAIL, with
+ * "certificate" in the message. */
+bool nox__http_failed_for_good(const nox_http_t *h);
+
 /* Call RPC rpc (an index in noxrunner__v1__sandbox__descriptor) with
  * req, within budget_ms (> 0). A reply body larger than max_reply bytes
  * is refused with NOX_ERESOURCE. On success *resp is the reply message

@@ -354,6 +354,31 @@ START_TEST(https_without_the_ca_fails_verification)
 }
 END_TEST
 
+/* Waiting cannot mend certificates: wait_ready says so at once, for an
+ * untrusted server certificate and for a CA file that is not there. */
+START_TEST(https_wait_ready_stops_at_a_certificate_failure)
+{
+    char              missing[PATH_MAX];
+    nox_client_opts_t o = {.ca_file = missing};
+    nox_client_t     *c;
+    int64_t           t0;
+
+    tls_stub_start();
+    ck_assert_int_eq(unsetenv("NOXRUNNER_CA_FILE"), 0);
+    snprintf(missing, sizeof(missing), "%s/no-such-ca.pem", dir);
+    for (int i = 0; i < 2; i++) {
+        c = open_url(stub.url, i == 0 ? NULL : &o);
+        t0 = now_ms();
+        ck_assert_int_eq(nox_client_wait_ready(c, 5000), NOX_EUNAVAIL);
+        ck_assert_msg(now_ms() - t0 < 2000, "took %lld ms",
+                      (long long)(now_ms() - t0));
+        ck_assert_msg(strstr(nox_client_errmsg(c), "certificate") != NULL, "%s",
+                      nox_client_errmsg(c));
+        nox_client_close(c);
+    }
+}
+END_TEST
+
 START_TEST(https_with_the_ca_from_options_or_environment_works)
 {
     char              ca[PATH_MAX];
@@ -409,6 +434,9 @@ START_TEST(http_unreachable_server_is_unavailable_quickly)
                   "%s", nox_client_errmsg(c));
     t0 = now_ms();
     ck_assert_int_eq(nox_client_wait_ready(c, 300), NOX_ETIMEDOUT);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "not ready within 300 ms: "
+                                               "cannot reach http://") != NULL,
+                  "%s", nox_client_errmsg(c));
     ck_assert_msg(now_ms() - t0 < 1500, "wait_ready took %lld ms",
                   (long long)(now_ms() - t0));
     nox_client_close(c);
@@ -689,6 +717,7 @@ http_client_suite(void)
     tcase_add_test(tc, http_token_is_sent_as_a_bearer_token);
     tcase_add_test(tc, https_without_the_ca_fails_verification);
     tcase_add_test(tc, https_with_the_ca_from_options_or_environment_works);
+    tcase_add_test(tc, https_wait_ready_stops_at_a_certificate_failure);
     tcase_add_test(tc, http_unreachable_server_is_unavailable_quickly);
     tcase_add_test(tc, http_open_rejects_a_bad_url);
     tcase_add_test(tc, http_loopback_is_never_proxied);
