@@ -4,6 +4,7 @@
 #include "http_transport.h"
 
 #include "client_impl.h"
+#include "nox/server.h"
 #include "rest.h"
 
 #include <curl/curl.h>
@@ -537,16 +538,30 @@ http_redirected(nox_http_t *h, long status, nox_status_t *st)
                            where);
 }
 
+/* The largest reply body of route under the server's limit: the payload
+ * plus room for the JSON around it, JSON text being up to six bytes per
+ * byte of payload ("\u0001"; U+FFFD, three). */
+static size_t
+http_reply_cap(const nox_rest_route_t *route, size_t max_payload)
+{
+    size_t grow = route->reply == NOX_REST_BODY_JSON ? 6 : 1;
+
+    if (max_payload > (SIZE_MAX - NOX_ENVELOPE_SLACK) / grow)
+        return SIZE_MAX;
+    return max_payload * grow + NOX_ENVELOPE_SLACK;
+}
+
 /* One route: encode, send (again, for a repeatable call whose connection
  * dropped), decode. */
 static nox_err_t
 http_route_call(nox_http_t *h, const nox_rest_route_t *route,
                 const ProtobufCMessage *req, int64_t deadline,
-                int64_t budget_ms, size_t max_reply, ProtobufCMessage **resp,
+                int64_t budget_ms, size_t max_payload, ProtobufCMessage **resp,
                 nox_status_t *st)
 {
     nox_rest_call_t call = {0};
-    http_reply_t    r = {.body = NOX_BUF_INIT, .max = max_reply};
+    http_reply_t    r = {.body = NOX_BUF_INIT,
+                         .max = http_reply_cap(route, max_payload)};
     bool            repeatable = http_repeatable(route->rpc);
     long            status = 0;
     char           *type = NULL;
@@ -594,7 +609,7 @@ out:
 
 nox_err_t
 nox__http_call(nox_http_t *h, unsigned rpc, const ProtobufCMessage *req,
-               int64_t budget_ms, size_t max_reply, ProtobufCMessage **resp,
+               int64_t budget_ms, size_t max_payload, ProtobufCMessage **resp,
                nox_status_t *st)
 {
     int64_t                 deadline = nox__mono_ms() + budget_ms;
@@ -607,7 +622,7 @@ nox__http_call(nox_http_t *h, unsigned rpc, const ProtobufCMessage *req,
     if (route == NULL)
         return nox__status_set(st, NOX_ENOTSUP,
                                "method %u has no REST endpoint", rpc);
-    err = http_route_call(h, route, req, deadline, budget_ms, max_reply, resp,
+    err = http_route_call(h, route, req, deadline, budget_ms, max_payload, resp,
                           st);
     /* Another NoxRunner backend: it has the specification's /healthz
      * only. Remember, so later Health calls cost one request. */
@@ -616,7 +631,7 @@ nox__http_call(nox_http_t *h, unsigned rpc, const ProtobufCMessage *req,
         route = nox__rest_route_of(rpc, true);
         if (route == NULL)
             return err;
-        err = http_route_call(h, route, req, deadline, budget_ms, max_reply,
+        err = http_route_call(h, route, req, deadline, budget_ms, max_payload,
                               resp, st);
     }
     return err;

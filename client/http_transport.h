@@ -54,8 +54,11 @@ const char *nox__http_url(const nox_http_t *h);
 bool nox__http_failed_for_good(const nox_http_t *h);
 
 /* Call RPC rpc (an index in noxrunner__v1__sandbox__descriptor) with
- * req, within budget_ms (> 0). A reply body larger than max_reply bytes
- * is refused with NOX_ERESOURCE. On success *resp is the reply message
+ * req, within budget_ms (> 0). max_payload is the server's limit on a
+ * message: a reply body larger than it allows is refused with
+ * NOX_ERESOURCE, an archive's at max_payload plus NOX_ENVELOPE_SLACK, a
+ * JSON one's at 6 * max_payload plus that slack (JSON writes a byte of
+ * stdout as up to six, "\u0001"). On success *resp is the reply message
  * (release: protobuf_c_message_free_unpacked(*resp, NULL)). The backend's
  * errors come back as nox__rest_decode maps them; no server listening,
  * an unknown host or a TLS failure is NOX_EUNAVAIL ("cannot reach
@@ -67,7 +70,7 @@ bool nox__http_failed_for_good(const nox_http_t *h);
  * backend does not serve the former. */
 nox_err_t nox__http_call(nox_http_t *h, unsigned rpc,
                          const ProtobufCMessage *req, int64_t budget_ms,
-                         size_t max_reply, ProtobufCMessage **resp,
+                         size_t max_payload, ProtobufCMessage **resp,
                          nox_status_t *st);
 
 #endif /* NOX_CLIENT_HTTP_TRANSPORT_H */

@@ -626,6 +626,29 @@ START_TEST(http_loopback_is_never_proxied)
 }
 END_TEST
 
+/* A stdout within the server's limit arrives whole, though JSON writes
+ * each of its bytes as six ("\u0001"): 2.4 MB of reply for 400 kB of
+ * output, more than the limit plus the envelope's slack. */
+START_TEST(http_exec_reply_may_grow_six_times_in_json)
+{
+    nox_client_opts_t o = {.max_message_bytes = 512u * 1024};
+    nox_client_t     *c;
+    const char       *argv[] = {"true"};
+    nox_exec_t        r;
+
+    stub_start(false, NULL);
+    c = open_url(stub.url, &o);
+    create_ok(c, "ctl-400000");
+    ck_assert_msg(nox_client_exec(c, "ctl-400000", argv, 1, NULL, &r) == NOX_OK,
+                  "%s", nox_client_errmsg(c));
+    ck_assert_uint_eq(r.stdout_len, 400000);
+    for (size_t i = 0; i < r.stdout_len; i++)
+        ck_assert_uint_eq(r.stdout_data[i], 1);
+    nox_exec_free(&r);
+    nox_client_close(c);
+}
+END_TEST
+
 START_TEST(http_open_rejects_a_bad_url)
 {
     static const char *const bad[] = {"http://", "https://:80",
@@ -721,6 +744,7 @@ http_client_suite(void)
     tcase_add_test(tc, http_unreachable_server_is_unavailable_quickly);
     tcase_add_test(tc, http_open_rejects_a_bad_url);
     tcase_add_test(tc, http_loopback_is_never_proxied);
+    tcase_add_test(tc, http_exec_reply_may_grow_six_times_in_json);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("noxrunnerd");

@@ -13,6 +13,8 @@ Session ids steer the replies the tests need:
   status-NNN   every call on it answers status NNN, {"error": "canned NNN"}
   plain-NNN    the same with a text/plain body "canned NNN"
   sleep-MS     every call on it waits MS milliseconds first
+  ctl-N        an Exec on it answers N bytes 0x01 as stdout (each
+               written "\u0001" by JSON); otherwise as specified
   moved        every call on it answers 301 to https://127.0.0.1:1 + path
   drop-once    the first call of each endpoint on it gets no reply at all
                (the connection closes); later ones are answered
@@ -195,6 +197,10 @@ class Handler(BaseHTTPRequestHandler):
         cmd = req.get("cmd")
         if not isinstance(cmd, list) or not cmd:
             return self.error(400, "cmd must be a non-empty array")
+        if sid.startswith("ctl-"):
+            return self.reply_json(200, {"exitCode": 0,
+                                         "stdout": "\x01" * int(sid[4:]),
+                                         "stderr": "", "durationMs": 1})
         # Canned: echo what arrived, so the test sees the encoding.
         env = req.get("env") or {}
         out = "ran: %s\n" % " ".join(cmd)
