@@ -174,6 +174,29 @@ START_TEST(http_spec_backend_health_falls_back_to_healthz)
 }
 END_TEST
 
+/* Another backend writes a NUL of stdout as "\u0000": it arrives as
+ * U+FFFD (as from noxrunnerd) and the rest of the output with it; an
+ * escaped backslash before "u0000" is text and stays. */
+START_TEST(http_nul_in_another_backends_output_keeps_the_rest)
+{
+    nox_client_t *c = open_url(stub.url, NULL);
+    const char   *argv[] = {"true"};
+    nox_exec_t    r;
+
+    create_ok(c, "nul-out");
+    ck_assert_msg(nox_client_exec(c, "nul-out", argv, 1, NULL, &r) == NOX_OK,
+                  "%s", nox_client_errmsg(c));
+    ck_assert_uint_eq(r.stdout_len, 10);
+    ck_assert_mem_eq(r.stdout_data,
+                     "a\xef\xbf\xbd"
+                     "b tail",
+                     10);
+    ck_assert_str_eq((const char *)r.stderr_data, "\\u0000 as text");
+    nox_exec_free(&r);
+    nox_client_close(c);
+}
+END_TEST
+
 START_TEST(http_spec_backend_list_is_not_supported)
 {
     nox_client_t      *c = open_url(stub.url, NULL);
@@ -723,6 +746,7 @@ http_client_suite(void)
                    http_spec_backend_serves_every_call_of_the_specification);
     tcase_add_test(tc, http_spec_backend_health_falls_back_to_healthz);
     tcase_add_test(tc, http_spec_backend_list_is_not_supported);
+    tcase_add_test(tc, http_nul_in_another_backends_output_keeps_the_rest);
     tcase_add_test(tc, http_calls_of_one_client_share_one_connection);
     tcase_add_test(tc, http_status_becomes_its_error_code);
     tcase_add_test(tc, http_unknown_sandbox_is_not_found);

@@ -15,6 +15,8 @@ Session ids steer the replies the tests need:
   sleep-MS     every call on it waits MS milliseconds first
   ctl-N        an Exec on it answers N bytes 0x01 as stdout (each
                written "\u0001" by JSON); otherwise as specified
+  nul-out      an Exec on it answers stdout "a<NUL>b tail" (json.dumps
+               writes "\u0000") and stderr the text "\u0000 as text"
   moved        every call on it answers 301 to https://127.0.0.1:1 + path
   drop-once    the first call of each endpoint on it gets no reply at all
                (the connection closes); later ones are answered
@@ -201,6 +203,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply_json(200, {"exitCode": 0,
                                          "stdout": "\x01" * int(sid[4:]),
                                          "stderr": "", "durationMs": 1})
+        if sid == "nul-out":
+            return self.reply_json(200, {"exitCode": 0,
+                                         "stdout": "a\x00b tail",
+                                         "stderr": "\\u0000 as text",
+                                         "durationMs": 1})
         # Canned: echo what arrived, so the test sees the encoding.
         env = req.get("env") or {}
         out = "ran: %s\n" % " ".join(cmd)
