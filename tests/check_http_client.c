@@ -91,6 +91,26 @@ create_ok(nox_client_t *c, const char *sid)
     nox_sandbox_free(&s);
 }
 
+/* How often the stub's log holds line (its connections, its requests). */
+static int
+stub_log_count(const char *line)
+{
+    char *log = tu_read_file(dir, "stub.log", NULL);
+    int   n = 0;
+
+    ck_assert_ptr_nonnull(log);
+    for (const char *p = log; (p = strstr(p, line)); p++)
+        n++;
+    free(log);
+    return n;
+}
+
+static int
+stub_connections(void)
+{
+    return stub_log_count("spec_backend: connection");
+}
+
 /* ---- the specification's calls ---- */
 
 START_TEST(http_spec_backend_serves_every_call_of_the_specification)
@@ -170,6 +190,9 @@ START_TEST(http_spec_backend_health_falls_back_to_healthz)
         nox_health_free(&h);
     }
     ck_assert_int_eq(nox_client_wait_ready(c, 2000), NOX_OK);
+    /* Our /v1/health asked once only; then straight to /healthz. */
+    ck_assert_int_eq(stub_log_count("spec_backend: GET /v1/health\n"), 1);
+    ck_assert_int_eq(stub_log_count("spec_backend: GET /healthz\n"), 3);
     nox_client_close(c);
 }
 END_TEST
@@ -208,26 +231,6 @@ START_TEST(http_spec_backend_list_is_not_supported)
     nox_client_close(c);
 }
 END_TEST
-
-/* How often the stub's log holds line (its connections, its requests). */
-static int
-stub_log_count(const char *line)
-{
-    char *log = tu_read_file(dir, "stub.log", NULL);
-    int   n = 0;
-
-    ck_assert_ptr_nonnull(log);
-    for (const char *p = log; (p = strstr(p, line)); p++)
-        n++;
-    free(log);
-    return n;
-}
-
-static int
-stub_connections(void)
-{
-    return stub_log_count("spec_backend: connection");
-}
 
 START_TEST(http_calls_of_one_client_share_one_connection)
 {
