@@ -39,6 +39,10 @@ typedef struct {
     bool      too_big; /* the write callback stopped at max */
     bool      no_mem;
     char      deleted[8]; /* NOX_REST_DELETED_HEADER's value, or "" */
+    /* The request body still to send, for one read once (see
+     * http_setopts). */
+    const uint8_t *unsent;
+    size_t         unsent_len;
 } http_reply_t;
 
 /* ---- libcurl's global state ---- */
@@ -212,6 +216,19 @@ http_on_body(char *p, size_t size, size_t n, void *arg)
     return n;
 }
 
+/* The request body, once: nothing is read twice. */
+static size_t
+http_on_read(char *p, size_t size, size_t n, void *arg)
+{
+    http_reply_t *r = arg;
+    size_t        len = size * n < r->unsent_len ? size * n : r->unsent_len;
+
+    memcpy(p, r->unsent, len);
+    r->unsent += len;
+    r->unsent_len -= len;
+    return len;
+}
+
 static size_t
 http_on_header(char *p, size_t size, size_t n, void *arg)
 {
@@ -314,13 +331,7 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
     rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* we have threads */
     rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    /* libcurl sends a request once more by itself when a reused
-     * connection closes before the first reply byte; a call that must
-     * never run twice goes on a new connection, where it does not (the
-     * new connection is kept for later calls). */
-    rc |= curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, once ? 1L : 0L);
-    /* One idle connection is enough for one thread's calls: the one an
-     * Exec replaced is closed rather than left idle on the server. */
+    /* One idle connection is enough for one thread's calls. */
     rc |= curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -345,6 +356,21 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
         rc |= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(call->verb, "DELETE") == 0) {
         rc |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else if (once) {
+        /* libcurl sends a request once more by itself when a reused
+         * connection closes before the first reply byte. Before sending
+         * a body again it must rewind it: a body read through a callback
+         * without a seek callback cannot be, so the second send fails
+         * (CURLE_SEND_FAIL_REWIND) instead of running the call twice.
+         * When no byte of the body went out there is nothing to rewind,
+         * and the server, lacking the body, cannot have run the call. */
+        r->unsent = call->body != NULL ? call->body : (const uint8_t *)"";
+        r->unsent_len = call->body != NULL ? call->len : 0;
+        rc |= curl_easy_setopt(c, CURLOPT_POST, 1L);
+        rc |= curl_easy_setopt(c, CURLOPT_READFUNCTION, http_on_read);
+        rc |= curl_easy_setopt(c, CURLOPT_READDATA, r);
+        rc |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                               (curl_off_t)r->unsent_len);
     } else {
         /* POST and PUT: the body, borrowed (never copied: an upload may
          * be large), with an explicit length as it may hold NULs. */
@@ -365,8 +391,8 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
  * died running it. (libcurl itself sends a request once more, on a new
  * connection, when a reused one turns out closed before a byte of reply:
  * the usual race with a server closing an idle connection, which it
- * cannot be told from a server that died at that moment; hence Exec's
- * fresh connection.) */
+ * cannot be told from a server that died at that moment; see the
+ * body read once in http_setopts.) */
 static bool
 http_dropped(CURLcode rc)
 {
@@ -401,7 +427,10 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
                 int64_t budget_ms, bool repeatable, nox_status_t *st)
 {
     const char *why = h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc);
-    long        sent = 0;
+
+    if (rc == CURLE_SEND_FAIL_REWIND) /* curl's "rewind" would puzzle */
+        why = "the connection closed after the request was sent";
+    long sent = 0;
 
     switch (rc) {
     case CURLE_WRITE_ERROR:
@@ -433,6 +462,7 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
+    case CURLE_SEND_FAIL_REWIND: /* libcurl's own second send, refused */
         return nox__status_set(st, NOX_EUNAVAIL,
                                "connection to %s lost before the reply%s: %s",
                                h->base,
@@ -457,7 +487,8 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
     }
 }
 
-/* Send call once within budget_ms into r; once: on a new connection. */
+/* Send call once within budget_ms into r; once: never twice, not even by
+ * libcurl itself. */
 static CURLcode
 http_perform(nox_http_t *h, const nox_rest_call_t *call, int64_t budget_ms,
              bool once, http_reply_t *r, nox_status_t *st, nox_err_t *err)
