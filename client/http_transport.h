@@ -7,8 +7,12 @@
  * table in nox/client.h). Private to libnoxrunner.
  *
  * One curl easy handle per client keeps one connection alive between
- * calls. TLS peers are always verified (against ca_file when given, else
- * the system's store); there is no way to turn that off.
+ * calls. TLS peers are always verified (against ca_file alone when given,
+ * else the system's store); there is no way to turn that off. The
+ * loopback is never reached through a proxy; other hosts follow the
+ * usual *_proxy variables. Connection sockets are close-on-exec (libcurl
+ * 7.88's internal wakeup socketpair, one per client, is not: no option
+ * reaches it).
  *
  * Errors: NOX_OK or a nox_err_t, with st (when not NULL) holding the code
  * and a message naming the URL and the cause.
@@ -62,12 +66,15 @@ bool nox__http_failed_for_good(const nox_http_t *h);
  * (release: protobuf_c_message_free_unpacked(*resp, NULL)). The backend's
  * errors come back as nox__rest_decode maps them; no server listening,
  * an unknown host or a TLS failure is NOX_EUNAVAIL ("cannot reach
- * <url>: ..."), no reply within the budget NOX_ETIMEDOUT. When the
- * connection closes before any reply, a call that only reads (Health,
- * ListSandboxes, DownloadFiles) or renews a TTL (Touch) is sent again
- * within the budget; any other fails with NOX_EUNAVAIL. Health asks for
- * our GET /v1/health, then for the specification's /healthz when the
- * backend does not serve the former. */
+ * <url>: ..."; a TLS certificate failure says "certificate" and
+ * nox__http_failed_for_good), no reply within the budget after the
+ * request went out NOX_ETIMEDOUT, a redirect NOX_EINVAL naming its
+ * Location. When the connection closes before any reply, a call that
+ * only reads (Health, ListSandboxes, DownloadFiles) or renews a TTL
+ * (Touch) is sent again within the budget; any other fails with
+ * NOX_EUNAVAIL, and Exec is never sent twice, not even by libcurl. Health
+ * asks for our GET /v1/health, then for the specification's /healthz
+ * when the backend does not serve the former. */
 nox_err_t nox__http_call(nox_http_t *h, unsigned rpc,
                          const ProtobufCMessage *req, int64_t budget_ms,
                          size_t max_payload, ProtobufCMessage **resp,
