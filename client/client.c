@@ -74,17 +74,14 @@ client_check_size(nox_client_t *c, size_t len)
     return NOX_OK;
 }
 
-/* The largest reply body taken over http: the server's limit (else the
- * default one) plus room for the JSON around the payload. */
+/* The server's limit on a message (else the default one): http replies
+ * are bounded by it (see nox__http_call). */
 static size_t
-client_max_reply(const nox_client_t *c)
+client_payload_limit(const nox_client_t *c)
 {
-    size_t limit = c->max_payload != 0 && c->max_payload != SIZE_MAX
-                       ? c->max_payload
-                       : NOX_DEFAULT_MAX_MESSAGE_BYTES;
-
-    return limit > SIZE_MAX - NOX_ENVELOPE_SLACK ? SIZE_MAX
-                                                 : limit + NOX_ENVELOPE_SLACK;
+    return c->max_payload != 0 && c->max_payload != SIZE_MAX
+               ? c->max_payload
+               : NOX_DEFAULT_MAX_MESSAGE_BYTES;
 }
 
 nox_err_t
@@ -107,8 +104,8 @@ nox__client_call(nox_client_t *c, unsigned m, const ProtobufCMessage *req,
         return nox__local_call(c->local, &sd->methods[m], req, budget_ms, resp,
                                &c->last);
     if (c->http != NULL)
-        return nox__http_call(c->http, m, req, budget_ms, client_max_reply(c),
-                              resp, &c->last);
+        return nox__http_call(c->http, m, req, budget_ms,
+                              client_payload_limit(c), resp, &c->last);
     /* Reaching the server takes the ordinary budget, whatever the call's
      * own (an Exec's is longer), or the call's when it is shorter
      * (wait_ready's). */
@@ -344,7 +341,8 @@ client_wait_http(nox_client_t *c, int64_t timeout_ms, nox_health_t *h)
     for (;;) {
         err = client_health(c, left, h);
         left = deadline - nox__mono_ms();
-        if (err != NOX_EUNAVAIL || left <= 0)
+        if (err != NOX_EUNAVAIL || left <= 0 ||
+            nox__http_failed_for_good(c->http))
             return err;
         int64_t         nap = left < 20 ? left : 20;
         struct timespec ts = {0, (long)nap * 1000000L};
@@ -373,9 +371,15 @@ nox_client_wait_ready(nox_client_t *c, int64_t timeout_ms)
         nox_health_free(&h);
         return NOX_OK;
     }
-    if (err == NOX_EUNAVAIL || err == NOX_ETIMEDOUT)
+    /* A TLS certificate failure is said as it is: waiting cannot help. */
+    if ((err == NOX_EUNAVAIL &&
+         (c->http == NULL || !nox__http_failed_for_good(c->http))) ||
+        err == NOX_ETIMEDOUT) {
+        char why[sizeof(c->last.msg)];
+        (void)snprintf(why, sizeof(why), "%s", c->last.msg);
         return nox__status_set(&c->last, NOX_ETIMEDOUT,
-                               "server at %s not ready within %lld ms",
-                               client_url(c), (long long)timeout_ms);
+                               "server at %s not ready within %lld ms: %s",
+                               client_url(c), (long long)timeout_ms, why);
+    }
     return err;
 }

@@ -4,6 +4,7 @@
 #include "http_transport.h"
 
 #include "client_impl.h"
+#include "nox/server.h"
 #include "rest.h"
 
 #include <curl/curl.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 /* Sends of one repeatable call, the first included (as transport.c). */
 #define HTTP_MAX_SENDS 3
@@ -24,6 +26,9 @@ struct nox_http {
     /* The backend answered GET /v1/health with "not served": it is not
      * ours, so Health goes straight to /healthz from now on. */
     bool spec_health;
+    /* The last call failed on the certificates (the server's or the CA
+     * file): asking again cannot help. */
+    bool tls_refused;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -34,6 +39,10 @@ typedef struct {
     bool      too_big; /* the write callback stopped at max */
     bool      no_mem;
     char      deleted[8]; /* NOX_REST_DELETED_HEADER's value, or "" */
+    /* The request body still to send, for one read once (see
+     * http_setopts). */
+    const uint8_t *unsent;
+    size_t         unsent_len;
 } http_reply_t;
 
 /* ---- libcurl's global state ---- */
@@ -176,6 +185,12 @@ nox__http_close(nox_http_t *h)
     free(h);
 }
 
+bool
+nox__http_failed_for_good(const nox_http_t *h)
+{
+    return h->tls_refused;
+}
+
 const char *
 nox__http_url(const nox_http_t *h)
 {
@@ -199,6 +214,19 @@ http_on_body(char *p, size_t size, size_t n, void *arg)
         return 0;
     }
     return n;
+}
+
+/* The request body, once: nothing is read twice. */
+static size_t
+http_on_read(char *p, size_t size, size_t n, void *arg)
+{
+    http_reply_t *r = arg;
+    size_t        len = size * n < r->unsent_len ? size * n : r->unsent_len;
+
+    memcpy(p, r->unsent, len);
+    r->unsent += len;
+    r->unsent_len -= len;
+    return len;
 }
 
 static size_t
@@ -245,6 +273,16 @@ http_header_add(struct curl_slist **l, const char *line)
     return true;
 }
 
+/* libcurl's own socket() lacks SOCK_CLOEXEC: a child the caller starts
+ * (or an Exec of the in-process engine) would inherit the connection. */
+static curl_socket_t
+http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)arg;
+    (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 /* Headers of call: the token, the body's type, and an empty Expect so
  * that an upload is not held back waiting for "100 Continue". */
 static nox_err_t
@@ -272,7 +310,8 @@ http_headers(const nox_http_t *h, const nox_rest_call_t *call,
  * options or out of memory, so the results are or'ed together. */
 static CURLcode
 http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
-             struct curl_slist *headers, int64_t budget_ms, http_reply_t *r)
+             struct curl_slist *headers, int64_t budget_ms, bool once,
+             http_reply_t *r)
 {
     CURL    *c = h->curl;
     int64_t  connect_ms = h->connect_ms < budget_ms ? h->connect_ms : budget_ms;
@@ -292,10 +331,19 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
     rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* we have threads */
     rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    /* One idle connection is enough for one thread's calls. */
+    rc |= curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (h->ca_file != NULL)
+    /* A given CA file is the only trust: not added to the system's. */
+    if (h->ca_file != NULL) {
         rc |= curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+        rc |= curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+    }
+    /* A proxy would see the bearer token; one for the loopback makes no
+     * sense. Other hosts follow the usual *_proxy variables. */
+    rc |= curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+    rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
     rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
     rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)budget_ms);
     rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
@@ -308,6 +356,21 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
         rc |= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(call->verb, "DELETE") == 0) {
         rc |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else if (once) {
+        /* libcurl sends a request once more by itself when a reused
+         * connection closes before the first reply byte. Before sending
+         * a body again it must rewind it: a body read through a callback
+         * without a seek callback cannot be, so the second send fails
+         * (CURLE_SEND_FAIL_REWIND) instead of running the call twice.
+         * When no byte of the body went out there is nothing to rewind,
+         * and the server, lacking the body, cannot have run the call. */
+        r->unsent = call->body != NULL ? call->body : (const uint8_t *)"";
+        r->unsent_len = call->body != NULL ? call->len : 0;
+        rc |= curl_easy_setopt(c, CURLOPT_POST, 1L);
+        rc |= curl_easy_setopt(c, CURLOPT_READFUNCTION, http_on_read);
+        rc |= curl_easy_setopt(c, CURLOPT_READDATA, r);
+        rc |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                               (curl_off_t)r->unsent_len);
     } else {
         /* POST and PUT: the body, borrowed (never copied: an upload may
          * be large), with an explicit length as it may hold NULs. */
@@ -325,15 +388,37 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
 
 /* The connection ended before any reply: the server may never have seen
  * the request (an idle keep-alive connection it closed), or may have
- * died running it. (libcurl itself sends any request once more, on a new
+ * died running it. (libcurl itself sends a request once more, on a new
  * connection, when a reused one turns out closed before a byte of reply:
  * the usual race with a server closing an idle connection, which it
- * cannot be told from a server that died at that moment.) */
+ * cannot be told from a server that died at that moment; see the
+ * body read once in http_setopts.) */
 static bool
 http_dropped(CURLcode rc)
 {
     return rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR ||
            rc == CURLE_RECV_ERROR;
+}
+
+/* Did the TLS handshake fail on the certificates? rc alone says so but
+ * for a handshake error, whose verification result tells. */
+static bool
+http_tls_refused(nox_http_t *h, CURLcode rc)
+{
+    long verify = 0;
+
+    switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+        return true;
+    case CURLE_SSL_CONNECT_ERROR:
+        return curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify) ==
+                   CURLE_OK &&
+               verify != 0;
+    default:
+        return false;
+    }
 }
 
 /* repeatable: the call was sent again after dropped connections. */
@@ -342,7 +427,10 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
                 int64_t budget_ms, bool repeatable, nox_status_t *st)
 {
     const char *why = h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc);
-    curl_off_t  connected = 0;
+
+    if (rc == CURLE_SEND_FAIL_REWIND) /* curl's "rewind" would puzzle */
+        why = "the connection closed after the request was sent";
+    long sent = 0;
 
     switch (rc) {
     case CURLE_WRITE_ERROR:
@@ -356,10 +444,12 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
         return nox__status_set(st, NOX_ERESOURCE, "talking to %s: %s", h->base,
                                why);
     case CURLE_OPERATION_TIMEDOUT:
-        /* No connection within the time: nobody answers, as over NNG. */
-        if (curl_easy_getinfo(h->curl, CURLINFO_CONNECT_TIME_T, &connected) !=
+        /* Nothing sent within the time: nobody answers, as over NNG. Once
+         * the request is out (on a new connection or a reused one, whose
+         * connect time is 0) the server probably runs it: a timeout. */
+        if (curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &sent) !=
                 CURLE_OK ||
-            connected == 0)
+            sent <= 0)
             return nox__status_set(st, NOX_EUNAVAIL, "cannot reach %s: %s",
                                    h->base, why);
         return nox__status_set(st, NOX_ETIMEDOUT,
@@ -372,6 +462,7 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
+    case CURLE_SEND_FAIL_REWIND: /* libcurl's own second send, refused */
         return nox__status_set(st, NOX_EUNAVAIL,
                                "connection to %s lost before the reply%s: %s",
                                h->base,
@@ -380,17 +471,27 @@ http_curl_error(nox_http_t *h, CURLcode rc, const http_reply_t *r,
                                             "have run the call)",
                                why);
     default:
-        /* Refused, unresolvable, TLS verification failed (curl's message
-         * says which certificate and why): all "cannot reach". */
+        if (http_tls_refused(h, rc)) {
+            /* Still "cannot reach", but final: curl's message says which
+             * certificate or file and why. */
+            h->tls_refused = true;
+            return nox__status_set(st, NOX_EUNAVAIL,
+                                   "cannot reach %s: the TLS certificate "
+                                   "check failed (asking again will not "
+                                   "help): %s",
+                                   h->base, why);
+        }
+        /* Refused, unresolvable: "cannot reach", maybe not for long. */
         return nox__status_set(st, NOX_EUNAVAIL, "cannot reach %s: %s", h->base,
                                why);
     }
 }
 
-/* Send call once within budget_ms into r. */
+/* Send call once within budget_ms into r; once: never twice, not even by
+ * libcurl itself. */
 static CURLcode
 http_perform(nox_http_t *h, const nox_rest_call_t *call, int64_t budget_ms,
-             http_reply_t *r, nox_status_t *st, nox_err_t *err)
+             bool once, http_reply_t *r, nox_status_t *st, nox_err_t *err)
 {
     struct curl_slist *headers = NULL;
     char              *url;
@@ -409,7 +510,7 @@ http_perform(nox_http_t *h, const nox_rest_call_t *call, int64_t budget_ms,
         free(url);
         return CURLE_OUT_OF_MEMORY;
     }
-    rc = http_setopts(h, url, call, headers, budget_ms, r);
+    rc = http_setopts(h, url, call, headers, budget_ms, once, r);
     if (rc == CURLE_OK)
         rc = curl_easy_perform(h->curl);
     else
@@ -431,6 +532,15 @@ http_reply_reset(http_reply_t *r)
     r->deleted[0] = '\0';
 }
 
+/* Exec must never run twice. The other calls that change state are
+ * idempotent in effect: a second Create finds the sandbox, a second
+ * Upload writes the same files again, a second Delete finds nothing. */
+static bool
+http_must_run_once(unsigned rpc)
+{
+    return rpc == NOX_RPC_EXEC;
+}
+
 /* Methods that only read or renew a TTL, as transport.c's. */
 static bool
 http_repeatable(unsigned rpc)
@@ -439,16 +549,50 @@ http_repeatable(unsigned rpc)
            rpc == NOX_RPC_DOWNLOAD || rpc == NOX_RPC_TOUCH;
 }
 
+/* A 3xx: following it would send the token to wherever it points, and
+ * the body is some HTML page; say where the backend lives instead. */
+static nox_err_t
+http_redirected(nox_http_t *h, long status, nox_status_t *st)
+{
+    char *where = NULL;
+
+    if (curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &where) != CURLE_OK ||
+        where == NULL)
+        return nox__status_set(st, NOX_EINVAL,
+                               "the backend at %s answers HTTP %ld (a "
+                               "redirect without a Location); redirects are "
+                               "not followed",
+                               h->base, status);
+    return nox__status_set(st, NOX_EINVAL,
+                           "the backend redirects to %s; redirects are not "
+                           "followed: use that URL",
+                           where);
+}
+
+/* The largest reply body of route under the server's limit: the payload
+ * plus room for the JSON around it, JSON text being up to six bytes per
+ * byte of payload ("\u0001"; U+FFFD, three). */
+static size_t
+http_reply_cap(const nox_rest_route_t *route, size_t max_payload)
+{
+    size_t grow = route->reply == NOX_REST_BODY_JSON ? 6 : 1;
+
+    if (max_payload > (SIZE_MAX - NOX_ENVELOPE_SLACK) / grow)
+        return SIZE_MAX;
+    return max_payload * grow + NOX_ENVELOPE_SLACK;
+}
+
 /* One route: encode, send (again, for a repeatable call whose connection
  * dropped), decode. */
 static nox_err_t
 http_route_call(nox_http_t *h, const nox_rest_route_t *route,
                 const ProtobufCMessage *req, int64_t deadline,
-                int64_t budget_ms, size_t max_reply, ProtobufCMessage **resp,
+                int64_t budget_ms, size_t max_payload, ProtobufCMessage **resp,
                 nox_status_t *st)
 {
     nox_rest_call_t call = {0};
-    http_reply_t    r = {.body = NOX_BUF_INIT, .max = max_reply};
+    http_reply_t    r = {.body = NOX_BUF_INIT,
+                         .max = http_reply_cap(route, max_payload)};
     bool            repeatable = http_repeatable(route->rpc);
     long            status = 0;
     char           *type = NULL;
@@ -461,7 +605,8 @@ http_route_call(nox_http_t *h, const nox_rest_route_t *route,
     for (int sends = 1;; sends++) {
         int64_t left = deadline - nox__mono_ms();
 
-        rc = http_perform(h, &call, left > 0 ? left : 1, &r, st, &err);
+        rc = http_perform(h, &call, left > 0 ? left : 1,
+                          http_must_run_once(route->rpc), &r, st, &err);
         if (err != NOX_OK)
             goto out;
         if (rc == CURLE_OK)
@@ -481,6 +626,10 @@ http_route_call(nox_http_t *h, const nox_rest_route_t *route,
                               h->base);
         goto out;
     }
+    if (status >= 300 && status < 400) {
+        err = http_redirected(h, status, st);
+        goto out;
+    }
     err = nox__rest_decode(route, (int)status, type, r.body.data, r.body.len,
                            r.deleted[0] != '\0' ? r.deleted : NULL, resp, st);
 out:
@@ -491,7 +640,7 @@ out:
 
 nox_err_t
 nox__http_call(nox_http_t *h, unsigned rpc, const ProtobufCMessage *req,
-               int64_t budget_ms, size_t max_reply, ProtobufCMessage **resp,
+               int64_t budget_ms, size_t max_payload, ProtobufCMessage **resp,
                nox_status_t *st)
 {
     int64_t                 deadline = nox__mono_ms() + budget_ms;
@@ -499,11 +648,12 @@ nox__http_call(nox_http_t *h, unsigned rpc, const ProtobufCMessage *req,
     const nox_rest_route_t *route;
     nox_err_t               err;
 
+    h->tls_refused = false;
     route = nox__rest_route_of(rpc, health && h->spec_health);
     if (route == NULL)
         return nox__status_set(st, NOX_ENOTSUP,
                                "method %u has no REST endpoint", rpc);
-    err = http_route_call(h, route, req, deadline, budget_ms, max_reply, resp,
+    err = http_route_call(h, route, req, deadline, budget_ms, max_payload, resp,
                           st);
     /* Another NoxRunner backend: it has the specification's /healthz
      * only. Remember, so later Health calls cost one request. */
@@ -512,7 +662,7 @@ nox__http_call(nox_http_t *h, unsigned rpc, const ProtobufCMessage *req,
         route = nox__rest_route_of(rpc, true);
         if (route == NULL)
             return err;
-        err = http_route_call(h, route, req, deadline, budget_ms, max_reply,
+        err = http_route_call(h, route, req, deadline, budget_ms, max_payload,
                               resp, st);
     }
     return err;

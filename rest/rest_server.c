@@ -43,6 +43,13 @@ rest_json_request(const ProtobufCMessageDescriptor *d, const uint8_t *body,
 
     if (len == 0) /* an empty body means all defaults */
         return nox__json_to_message(NULL, d, rest_skip_session, out, st);
+    /* A raw NUL would end the C string cJSON makes of a value, so
+     * "a<NUL>b" would silently become "a": refuse it, saying where. */
+    const uint8_t *nul = memchr(body, '\0', len);
+    if (nul != NULL)
+        return nox__status_set(st, NOX_EINVAL,
+                               "malformed JSON body: a NUL byte at byte %zu",
+                               (size_t)(nul - body));
     if (rest_json_has_nul_escape(body, len))
         return nox__status_set(st, NOX_EINVAL,
                                "malformed JSON body: strings may not contain "

@@ -68,6 +68,7 @@ typedef struct {
     const char *cwd;   /* NULL: ours */
     bool        noisy; /* leave NOXRUNNER_QUIET unset */
     const char *env;   /* one more "NAME=VALUE", or NULL */
+    const char *env2;  /* and another, or NULL */
 } run_opts_t;
 
 static double
@@ -87,14 +88,14 @@ run_free(run_t *r)
 }
 
 /* Our environment minus what would steer the CLI, plus the quiet flag
- * and extra (may be NULL). */
+ * and extra and extra2 (either may be NULL). */
 static char **
-run_env(bool noisy, const char *extra)
+run_env(bool noisy, const char *extra, const char *extra2)
 {
     size_t n = 0;
     while (environ[n] != NULL)
         n++;
-    char **env = calloc(n + 3, sizeof(*env));
+    char **env = calloc(n + 4, sizeof(*env));
     size_t k = 0;
     ck_assert_ptr_nonnull(env);
     for (size_t i = 0; i < n; i++) {
@@ -107,6 +108,8 @@ run_env(bool noisy, const char *extra)
         env[k++] = "NOXRUNNER_QUIET=1";
     if (extra != NULL)
         env[k++] = (char *)extra;
+    if (extra2 != NULL)
+        env[k++] = (char *)extra2;
     env[k] = NULL;
     return env;
 }
@@ -171,7 +174,7 @@ run_argv(run_t *r, const run_opts_t *o, char *const argv[])
     int                        po[2], pe[2], pi[2];
     posix_spawn_file_actions_t fa;
     pid_t                      pid;
-    char                     **env = run_env(o->noisy, o->env);
+    char                     **env = run_env(o->noisy, o->env, o->env2);
 
     memset(r, 0, sizeof(*r));
     r->out = strdup("");
@@ -1146,7 +1149,7 @@ server_start(const char *url)
     pid_t  pid;
     char  *argv[] = {path, "--listen", (char *)url, "--base-dir",
                      base, "--quiet",  NULL};
-    char **env = run_env(false, NULL);
+    char **env = run_env(false, NULL, NULL);
 
     snprintf(path, sizeof(path), "%s/noxrunnerd", getenv("NOX_BUILD_DIR"));
     int rc = posix_spawn(&pid, path, NULL, NULL, argv, env);
@@ -1353,17 +1356,50 @@ START_TEST(cli_talks_http_to_noxrunnerd)
 }
 END_TEST
 
+/* How many requests for path the stub logged to dir/stub.log. */
+static int
+stub_requests(const char *dir, const char *path)
+{
+    char  line[256];
+    char *log = tu_read_file(dir, "stub.log", NULL);
+    int   n = 0;
+
+    ck_assert_ptr_nonnull(log);
+    snprintf(line, sizeof(line), "spec_backend: GET %s\n", path);
+    for (const char *p = log; (p = strstr(p, line)); p++)
+        n++;
+    free(log);
+    return n;
+}
+
+/* $NOXRUNNER_BASE_URL is used (the stub sees the call), and
+ * $NOXRUNNER_URL wins over it (a second stub sees the next one, the
+ * first nothing more). */
 START_TEST(cli_takes_the_url_from_noxrunner_base_url)
 {
-    char       env[512];
+    char       env[512], env2[512], other_dir[PATH_MAX];
     run_opts_t o = {.env = env};
     run_t      r;
+    tp_child_t other = {0};
 
     tp_spec_backend_start(&stub, base, false, NULL);
     snprintf(env, sizeof(env), "NOXRUNNER_BASE_URL=%s", stub.url);
     cli_raw_o(&r, &o, "health", (char *)NULL);
     ck_assert_msg(r.status == 0, "health: %d %s", r.status, r.err);
     run_free(&r);
+    ck_assert_int_eq(stub_requests(base, "/healthz"), 1);
+
+    snprintf(other_dir, sizeof(other_dir), "%s/other", base);
+    ck_assert_int_eq(mkdir(other_dir, 0700), 0);
+    tp_spec_backend_start(&other, other_dir, false, NULL);
+    snprintf(env2, sizeof(env2), "NOXRUNNER_URL=%s", other.url);
+    o.env2 = env2;
+    cli_raw_o(&r, &o, "health", (char *)NULL);
+    ck_assert_msg(r.status == 0, "health: %d %s", r.status, r.err);
+    run_free(&r);
+    ck_assert_int_eq(stub_requests(other_dir, "/healthz"), 1);
+    ck_assert_int_eq(stub_requests(base, "/healthz"), 1);
+    (void)tp_stop(&other);
 }
 END_TEST
 

@@ -11,8 +11,11 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +89,26 @@ create_ok(nox_client_t *c, const char *sid)
     ck_assert_msg(nox_client_create(c, sid, NULL, &s) == NOX_OK, "%s",
                   nox_client_errmsg(c));
     nox_sandbox_free(&s);
+}
+
+/* How often the stub's log holds line (its connections, its requests). */
+static int
+stub_log_count(const char *line)
+{
+    char *log = tu_read_file(dir, "stub.log", NULL);
+    int   n = 0;
+
+    ck_assert_ptr_nonnull(log);
+    for (const char *p = log; (p = strstr(p, line)); p++)
+        n++;
+    free(log);
+    return n;
+}
+
+static int
+stub_connections(void)
+{
+    return stub_log_count("spec_backend: connection");
 }
 
 /* ---- the specification's calls ---- */
@@ -167,6 +190,32 @@ START_TEST(http_spec_backend_health_falls_back_to_healthz)
         nox_health_free(&h);
     }
     ck_assert_int_eq(nox_client_wait_ready(c, 2000), NOX_OK);
+    /* Our /v1/health asked once only; then straight to /healthz. */
+    ck_assert_int_eq(stub_log_count("spec_backend: GET /v1/health\n"), 1);
+    ck_assert_int_eq(stub_log_count("spec_backend: GET /healthz\n"), 3);
+    nox_client_close(c);
+}
+END_TEST
+
+/* Another backend writes a NUL of stdout as "\u0000": it arrives as
+ * U+FFFD (as from noxrunnerd) and the rest of the output with it; an
+ * escaped backslash before "u0000" is text and stays. */
+START_TEST(http_nul_in_another_backends_output_keeps_the_rest)
+{
+    nox_client_t *c = open_url(stub.url, NULL);
+    const char   *argv[] = {"true"};
+    nox_exec_t    r;
+
+    create_ok(c, "nul-out");
+    ck_assert_msg(nox_client_exec(c, "nul-out", argv, 1, NULL, &r) == NOX_OK,
+                  "%s", nox_client_errmsg(c));
+    ck_assert_uint_eq(r.stdout_len, 10);
+    ck_assert_mem_eq(r.stdout_data,
+                     "a\xef\xbf\xbd"
+                     "b tail",
+                     10);
+    ck_assert_str_eq((const char *)r.stderr_data, "\\u0000 as text");
+    nox_exec_free(&r);
     nox_client_close(c);
 }
 END_TEST
@@ -182,20 +231,6 @@ START_TEST(http_spec_backend_list_is_not_supported)
     nox_client_close(c);
 }
 END_TEST
-
-/* The number of connections the stub has accepted so far. */
-static int
-stub_connections(void)
-{
-    char *log = tu_read_file(dir, "stub.log", NULL);
-    int   n = 0;
-
-    ck_assert_ptr_nonnull(log);
-    for (const char *p = log; (p = strstr(p, "spec_backend: connection")); p++)
-        n++;
-    free(log);
-    return n;
-}
 
 START_TEST(http_calls_of_one_client_share_one_connection)
 {
@@ -251,6 +286,20 @@ START_TEST(http_status_becomes_its_error_code)
                           sid, nox_client_errmsg(c));
         }
     }
+    nox_client_close(c);
+}
+END_TEST
+
+START_TEST(http_redirect_names_its_target)
+{
+    nox_client_t *c = open_url(stub.url, NULL);
+    nox_sandbox_t s;
+
+    ck_assert_int_eq(nox_client_create(c, "moved", NULL, &s), NOX_EINVAL);
+    ck_assert_str_eq(nox_client_errmsg(c),
+                     "the backend redirects to "
+                     "https://127.0.0.1:1/v1/sandboxes/moved; redirects are "
+                     "not followed: use that URL");
     nox_client_close(c);
 }
 END_TEST
@@ -330,6 +379,31 @@ START_TEST(https_without_the_ca_fails_verification)
 }
 END_TEST
 
+/* Waiting cannot mend certificates: wait_ready says so at once, for an
+ * untrusted server certificate and for a CA file that is not there. */
+START_TEST(https_wait_ready_stops_at_a_certificate_failure)
+{
+    char              missing[PATH_MAX];
+    nox_client_opts_t o = {.ca_file = missing};
+    nox_client_t     *c;
+    int64_t           t0;
+
+    tls_stub_start();
+    ck_assert_int_eq(unsetenv("NOXRUNNER_CA_FILE"), 0);
+    snprintf(missing, sizeof(missing), "%s/no-such-ca.pem", dir);
+    for (int i = 0; i < 2; i++) {
+        c = open_url(stub.url, i == 0 ? NULL : &o);
+        t0 = now_ms();
+        ck_assert_int_eq(nox_client_wait_ready(c, 5000), NOX_EUNAVAIL);
+        ck_assert_msg(now_ms() - t0 < 2000, "took %lld ms",
+                      (long long)(now_ms() - t0));
+        ck_assert_msg(strstr(nox_client_errmsg(c), "certificate") != NULL, "%s",
+                      nox_client_errmsg(c));
+        nox_client_close(c);
+    }
+}
+END_TEST
+
 START_TEST(https_with_the_ca_from_options_or_environment_works)
 {
     char              ca[PATH_MAX];
@@ -385,34 +459,49 @@ START_TEST(http_unreachable_server_is_unavailable_quickly)
                   "%s", nox_client_errmsg(c));
     t0 = now_ms();
     ck_assert_int_eq(nox_client_wait_ready(c, 300), NOX_ETIMEDOUT);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "not ready within 300 ms: "
+                                               "cannot reach http://") != NULL,
+                  "%s", nox_client_errmsg(c));
     ck_assert_msg(now_ms() - t0 < 1500, "wait_ready took %lld ms",
                   (long long)(now_ms() - t0));
     nox_client_close(c);
 }
 END_TEST
 
+/* Twice: on the client's first connection, and on a reused one (after a
+ * warm-up call), where libcurl reports no connect time at all. */
 START_TEST(http_slow_reply_times_out_within_the_budget)
 {
     nox_client_opts_t o = {.timeout_ms = 400};
     nox_client_t     *c = open_url(stub.url, &o);
     nox_sandbox_t     s;
-    int64_t           t0 = now_ms();
 
-    ck_assert_int_eq(nox_client_create(c, "sleep-3000", NULL, &s),
-                     NOX_ETIMEDOUT);
-    ck_assert_msg(now_ms() - t0 < 2000, "took %lld ms",
-                  (long long)(now_ms() - t0));
-    ck_assert_msg(strstr(nox_client_errmsg(c), "no reply from") != NULL, "%s",
-                  nox_client_errmsg(c));
+    for (int warm = 0; warm < 2; warm++) {
+        int64_t t0 = now_ms();
+
+        ck_assert_int_eq(nox_client_create(c, "sleep-3000", NULL, &s),
+                         NOX_ETIMEDOUT);
+        ck_assert_msg(now_ms() - t0 < 2000, "took %lld ms",
+                      (long long)(now_ms() - t0));
+        ck_assert_msg(strstr(nox_client_errmsg(c),
+                             "no reply from http://127.0.0.1:") != NULL &&
+                          strstr(nox_client_errmsg(c), "within 400 ms") != NULL,
+                      "%s", nox_client_errmsg(c));
+        if (warm == 0) /* a call that leaves its connection open */
+            create_ok(c, "warm");
+    }
     nox_client_close(c);
 }
 END_TEST
 
-/* The stub closes the first connection of each endpoint on "drop-once"
- * without a reply. Each call below is the first of a new client, so on a
- * fresh connection. */
+/* The stub closes the connection of the first call of each endpoint on
+ * "drop-once" without a reply (as a server that ran it and died). Only
+ * the first call goes on a new connection; the others reuse one, where
+ * libcurl would send a request again by itself. */
 START_TEST(http_dropped_connection_is_retried_only_for_repeatable_calls)
 {
+    static const char exec_line[] =
+        "spec_backend: POST /v1/sandboxes/drop-once/exec";
     nox_client_t *c = open_url(stub.url, NULL);
     const char   *argv[] = {"true"};
     nox_sandbox_t s;
@@ -423,20 +512,87 @@ START_TEST(http_dropped_connection_is_retried_only_for_repeatable_calls)
     ck_assert_msg(strstr(nox_client_errmsg(c), "not retried") != NULL, "%s",
                   nox_client_errmsg(c));
     create_ok(c, "drop-once"); /* the stub answers from now on */
-    nox_client_close(c);
-
-    c = open_url(stub.url, NULL);
     ck_assert_msg(nox_client_touch(c, "drop-once", &expires) == NOX_OK, "%s",
                   nox_client_errmsg(c));
     free(expires);
-    nox_client_close(c);
 
-    c = open_url(stub.url, NULL);
     ck_assert_int_eq(nox_client_exec(c, "drop-once", argv, 1, NULL, &r),
                      NOX_EUNAVAIL);
+    ck_assert_msg(strstr(nox_client_errmsg(c), "not retried") != NULL, "%s",
+                  nox_client_errmsg(c));
+    ck_assert_int_eq(stub_log_count(exec_line), 1); /* sent once */
     ck_assert_int_eq(nox_client_exec(c, "drop-once", argv, 1, NULL, &r),
                      NOX_OK);
     nox_exec_free(&r);
+    ck_assert_int_eq(stub_log_count(exec_line), 2);
+    nox_client_close(c);
+}
+END_TEST
+
+/* The fds of this process without FD_CLOEXEC, as a bit set. */
+static void
+fds_inherited(bool out[1024])
+{
+    DIR           *d = opendir("/proc/self/fd");
+    struct dirent *e;
+
+    ck_assert_ptr_nonnull(d);
+    memset(out, 0, 1024 * sizeof(out[0]));
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name), flags;
+
+        if (e->d_name[0] == '.' || fd == dirfd(d))
+            continue;
+        flags = fcntl(fd, F_GETFD);
+        ck_assert_int_lt(fd, 1024);
+        if (flags >= 0 && (flags & FD_CLOEXEC) == 0)
+            out[fd] = true;
+    }
+    closedir(d);
+}
+
+static int
+fd_domain(int fd)
+{
+    int       domain = -1;
+    socklen_t len = sizeof(domain);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)
+        return -1;
+    return domain;
+}
+
+/* The connection to the server has FD_CLOEXEC. libcurl 7.88's own wakeup
+ * socketpair (AF_UNIX, connected only to itself, one per client) does
+ * not, and no option reaches it: the only exception allowed. */
+START_TEST(http_connections_are_not_inherited_by_children)
+{
+    static bool   before[1024], after[1024];
+    nox_client_t *c;
+    nox_health_t  h;
+    const char   *argv[] = {"true"};
+    nox_exec_t    r;
+    int           tcp = 0, unix_pair = 0;
+
+    fds_inherited(before);
+    c = open_url(stub.url, NULL);
+    create_ok(c, "fds");
+    ck_assert_int_eq(nox_client_health(c, &h), NOX_OK);
+    nox_health_free(&h);
+    ck_assert_int_eq(nox_client_exec(c, "fds", argv, 1, NULL, &r), NOX_OK);
+    nox_exec_free(&r);
+    fds_inherited(after); /* the client's connection is open */
+    for (int fd = 0; fd < 1024; fd++) {
+        if (fd_domain(fd) == AF_INET)
+            tcp++;
+        if (!after[fd] || before[fd])
+            continue;
+        ck_assert_msg(fd_domain(fd) == AF_UNIX,
+                      "fd %d of the client lacks FD_CLOEXEC", fd);
+        unix_pair++;
+    }
+    ck_assert_int_ge(tcp, 1);
+    ck_assert_int_le(unix_pair, 2);
     nox_client_close(c);
 }
 END_TEST
@@ -460,6 +616,61 @@ START_TEST(http_reply_over_the_limit_is_resource_exhausted)
                   nox_client_errmsg(c));
     nox_client_close(c);
     free(big);
+}
+END_TEST
+
+/* A proxy named by the environment must not see a request to the
+ * loopback (nor its token): a listener that never accepts stands for
+ * it, and no connection may be waiting on it afterwards. */
+START_TEST(http_loopback_is_never_proxied)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t          len = sizeof(a);
+    int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    char               proxy[64];
+    nox_client_opts_t  o = {.timeout_ms = 1000, .token = "secret"};
+    nox_client_t      *c;
+    struct pollfd      p;
+
+    ck_assert_int_ge(fd, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    ck_assert_int_eq(setenv("http_proxy", proxy, 1), 0);
+    ck_assert_int_eq(setenv("HTTPS_PROXY", proxy, 1), 0);
+    ck_assert_int_eq(setenv("ALL_PROXY", proxy, 1), 0);
+    stub_start(false, NULL);
+    c = open_url(stub.url, &o);
+    create_ok(c, "direct");
+    nox_client_close(c);
+    p = (struct pollfd){.fd = fd, .events = POLLIN};
+    ck_assert_msg(poll(&p, 1, 0) == 0, "the proxy was asked");
+    close(fd);
+}
+END_TEST
+
+/* A stdout within the server's limit arrives whole, though JSON writes
+ * each of its bytes as six ("\u0001"): 2.4 MB of reply for 400 kB of
+ * output, more than the limit plus the envelope's slack. */
+START_TEST(http_exec_reply_may_grow_six_times_in_json)
+{
+    nox_client_opts_t o = {.max_message_bytes = 512u * 1024};
+    nox_client_t     *c;
+    const char       *argv[] = {"true"};
+    nox_exec_t        r;
+
+    stub_start(false, NULL);
+    c = open_url(stub.url, &o);
+    create_ok(c, "ctl-400000");
+    ck_assert_msg(nox_client_exec(c, "ctl-400000", argv, 1, NULL, &r) == NOX_OK,
+                  "%s", nox_client_errmsg(c));
+    ck_assert_uint_eq(r.stdout_len, 400000);
+    for (size_t i = 0; i < r.stdout_len; i++)
+        ck_assert_uint_eq(r.stdout_data[i], 1);
+    nox_exec_free(&r);
+    nox_client_close(c);
 }
 END_TEST
 
@@ -537,13 +748,16 @@ http_client_suite(void)
                    http_spec_backend_serves_every_call_of_the_specification);
     tcase_add_test(tc, http_spec_backend_health_falls_back_to_healthz);
     tcase_add_test(tc, http_spec_backend_list_is_not_supported);
+    tcase_add_test(tc, http_nul_in_another_backends_output_keeps_the_rest);
     tcase_add_test(tc, http_calls_of_one_client_share_one_connection);
     tcase_add_test(tc, http_status_becomes_its_error_code);
     tcase_add_test(tc, http_unknown_sandbox_is_not_found);
+    tcase_add_test(tc, http_redirect_names_its_target);
     tcase_add_test(tc, http_slow_reply_times_out_within_the_budget);
     tcase_add_test(
         tc, http_dropped_connection_is_retried_only_for_repeatable_calls);
     tcase_add_test(tc, http_reply_over_the_limit_is_resource_exhausted);
+    tcase_add_test(tc, http_connections_are_not_inherited_by_children);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("auth and tls");
@@ -552,8 +766,11 @@ http_client_suite(void)
     tcase_add_test(tc, http_token_is_sent_as_a_bearer_token);
     tcase_add_test(tc, https_without_the_ca_fails_verification);
     tcase_add_test(tc, https_with_the_ca_from_options_or_environment_works);
+    tcase_add_test(tc, https_wait_ready_stops_at_a_certificate_failure);
     tcase_add_test(tc, http_unreachable_server_is_unavailable_quickly);
     tcase_add_test(tc, http_open_rejects_a_bad_url);
+    tcase_add_test(tc, http_loopback_is_never_proxied);
+    tcase_add_test(tc, http_exec_reply_may_grow_six_times_in_json);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("noxrunnerd");

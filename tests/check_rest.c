@@ -310,6 +310,22 @@ START_TEST(bad_bodies_name_the_field)
     expect_invalid("POST", exec, "{\"cmd\": [\"a\\u0000b\"]}",
                    "malformed JSON body: strings may not contain NUL "
                    "(\\u0000)");
+    {
+        /* A raw NUL inside a string, which cJSON would end the value at. */
+        static const char       raw[] = "{\"cmd\":[\"echo\",\"a\0b\"]}";
+        char                   *sid = NULL;
+        const nox_rest_route_t *r = route_ok("POST", exec, &sid);
+        ProtobufCMessage       *m = NULL;
+        nox_status_t            st = {0};
+
+        ck_assert_int_eq(nox__rest_request(r, sid, NULL, NULL,
+                                           (const uint8_t *)raw,
+                                           sizeof(raw) - 1, &m, &st),
+                         NOX_EINVAL);
+        ck_assert_ptr_null(m);
+        ck_assert_str_eq(st.msg, "malformed JSON body: a NUL byte at byte 17");
+        free(sid);
+    }
     expect_invalid("PUT", create, "{\"ttlSeconds\": 4294967296}",
                    "field ttlSeconds: expected a non-negative 32-bit "
                    "integer");

@@ -13,10 +13,16 @@ Session ids steer the replies the tests need:
   status-NNN   every call on it answers status NNN, {"error": "canned NNN"}
   plain-NNN    the same with a text/plain body "canned NNN"
   sleep-MS     every call on it waits MS milliseconds first
+  ctl-N        an Exec on it answers N bytes 0x01 as stdout (each
+               written "\u0001" by JSON); otherwise as specified
+  nul-out      an Exec on it answers stdout "a<NUL>b tail" (json.dumps
+               writes "\u0000") and stderr the text "\u0000 as text"
+  moved        every call on it answers 301 to https://127.0.0.1:1 + path
   drop-once    the first call of each endpoint on it gets no reply at all
                (the connection closes); later ones are answered
 Every other id behaves as the specification says. Each connection
-accepted prints "spec_backend: connection". /healthz needs no
+accepted prints "spec_backend: connection", each request
+"spec_backend: VERB PATH" (before any steering). /healthz needs no
 token; everything else does when --token is given (401 otherwise).
 """
 
@@ -103,6 +109,15 @@ class Handler(BaseHTTPRequestHandler):
             code = int(sid[6:])
             self.reply(code, b"canned %d" % code, "text/plain")
             return True
+        if sid == "moved":
+            self.send_response(301)
+            self.send_header("Location", "https://127.0.0.1:1" + self.path)
+            body = b"<html><body><h1>301 Moved Permanently</h1></body></html>"
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return True
         if sid == "drop-once":
             st = self.server.state
             with st.lock:
@@ -114,6 +129,8 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def handle_any(self, verb):
+        # One line per request: a test counts how often a call arrived.
+        print("spec_backend: %s %s" % (verb, self.path), flush=True)
         sid, tail = self.route()
         body = self.body()
         if sid is None:
@@ -182,6 +199,15 @@ class Handler(BaseHTTPRequestHandler):
         cmd = req.get("cmd")
         if not isinstance(cmd, list) or not cmd:
             return self.error(400, "cmd must be a non-empty array")
+        if sid.startswith("ctl-"):
+            return self.reply_json(200, {"exitCode": 0,
+                                         "stdout": "\x01" * int(sid[4:]),
+                                         "stderr": "", "durationMs": 1})
+        if sid == "nul-out":
+            return self.reply_json(200, {"exitCode": 0,
+                                         "stdout": "a\x00b tail",
+                                         "stderr": "\\u0000 as text",
+                                         "durationMs": 1})
         # Canned: echo what arrived, so the test sees the encoding.
         env = req.get("env") or {}
         out = "ran: %s\n" % " ".join(cmd)

@@ -107,10 +107,16 @@ typedef struct {
  * statuses become nox_err_t (400 EINVAL, 401 EAUTH, 403 EDENIED, 404
  * ENOENT, 405/501 ENOTSUP, 408/504 ETIMEDOUT, 409 EPRECOND,
  * 413/429/507 ERESOURCE, 502/503 EUNAVAIL, other 5xx EINTERNAL, other 4xx
- * EINVAL; from noxrunnerd, the gRPC code its error body carries). The
- * server's certificate is always verified; a TLS failure is NOX_EUNAVAIL
- * with curl's reason. What a backend other than noxrunnerd (one that
- * serves only the specification) gives:
+ * EINVAL; from noxrunnerd, the gRPC code its error body carries); a 3xx
+ * is NOX_EINVAL naming where it redirects (redirects are not followed).
+ * The server's certificate is always verified, against opts->ca_file
+ * alone when given; a TLS failure is NOX_EUNAVAIL with curl's reason, and
+ * nox_client_wait_ready stops at it. Exec is never sent twice (a
+ * connection lost before its reply is NOX_EUNAVAIL). stdout and stderr
+ * travel as JSON text: a NUL byte or invalid UTF-8 arrives as U+FFFD.
+ * The loopback is never reached through a proxy; other hosts follow the
+ * usual http_proxy/https_proxy/no_proxy variables. What a backend other
+ * than noxrunnerd (one that serves only the specification) gives:
  *
  *   call                 noxrunnerd --http     another NoxRunner backend
  *   health               everything            status "SERVING" only
@@ -120,7 +126,9 @@ typedef struct {
  *   touch                expires_at            expires_at "" (none in spec)
  *   exec, exec_shell     everything            exit_code, stdout, stderr,
  *                                              duration_ms; the rest 0
- *                                              (cause NOX_EXIT_UNSPECIFIED)
+ *                                              (cause NOX_EXIT_UNSPECIFIED);
+ *                                              stdin ignored (the spec has
+ *                                              no such field)
  *   upload               files_written         files_written 0
  *   download(_workspace) the archive           the archive (gzip tar only)
  *   delete               deleted true/false    deleted true (its 204 says
