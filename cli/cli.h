@@ -167,8 +167,8 @@ void nox__cli_usage(void);
 int nox__cli_open(nox__cli_ctx_t *ctx);
 
 /* The token in path (one line of printable ASCII without spaces; a file
- * other users may read is warned about on stderr), malloc'd (wipe and
- * free it). NULL with the reason in err when it cannot be had. */
+ * other users may read is warned about on stderr), malloc'd (release:
+ * nox__token_free). NULL with the reason in err when it cannot be had. */
 char *nox__cli_token_read(const char *path, char *err, size_t errlen);
 
 /* ---- output.c ---- */

@@ -167,10 +167,7 @@ cmd_open_server(nox__cli_ctx_t *ctx, nox_client_opts_t *copts, const char *why)
     copts->token = token;
     copts->ca_file = a->ca_file;
     e = nox_client_open(&ctx->client, url, copts);
-    if (token != NULL) { /* the client keeps its own copy */
-        explicit_bzero(token, strlen(token));
-        free(token);
-    }
+    nox__token_free(token); /* the client keeps its own copy */
     if (e != NOX_OK)
         return nox__cli_fail(ctx, e, "cannot open %s: %s", url, why);
     return 0;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define NOX_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -109,6 +110,30 @@ void nox__append_escaped(char *out, size_t cap, size_t *len, const char *s);
 /* Write all n bytes, retrying on EINTR and short writes. Returns 0 or an
  * errno value. */
 int nox__write_all(int fd, const void *p, size_t n);
+
+/* Read until cap bytes or end of file, retrying on EINTR and short reads.
+ * Returns the count, or -1 with errno. */
+ssize_t nox__read_all(int fd, void *buf, size_t cap);
+
+/* ---- token files (token_file.c) ---- */
+
+/* The longest bearer token accepted, in bytes. */
+#define NOX_TOKEN_MAX 4096
+
+/* Read a bearer token from path: one line (a final newline, and a CR
+ * before it, are dropped), 1..NOX_TOKEN_MAX printable ASCII bytes without
+ * spaces. Always refused (NOX_EINVAL, saying why): a file that is not a
+ * regular one. strict (a server's file, which decides who gets in): also
+ * refused when it belongs to another user than the effective one, or
+ * group or others may read or write it ("chmod 600 FILE"); otherwise (a
+ * client's copy) *exposed says whether others may read it, for a warning.
+ * On success *token is malloc'd (release: nox__token_free, which wipes
+ * it). */
+nox_err_t nox__token_file_read(const char *path, bool strict, char **token,
+                               bool *exposed, nox_status_t *st);
+
+/* Wipe and free a token; NULL is a no-op. */
+void nox__token_free(char *token);
 
 /* close() that preserves errno and ignores EINTR (Linux closes the fd even
  * then); fd < 0 is a no-op. */

@@ -116,6 +116,25 @@ nox__write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+ssize_t
+nox__read_all(int fd, void *buf, size_t cap)
+{
+    uint8_t *c = buf;
+    size_t   got = 0;
+
+    while (got < cap) {
+        ssize_t n = read(fd, c + got, cap - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
 void
 nox__close(int fd)
 {

@@ -13,21 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The longest token accepted, in bytes. */
-#define NOX_TOKEN_MAX 4096
-
-/* Read the token from path: one line (a final newline, and a CR before it,
- * are dropped), 1..NOX_TOKEN_MAX printable ASCII bytes without spaces.
- * Refused (NOX_EINVAL, saying why) when the file is not a regular file,
- * belongs to another user than the effective one, or group or others may
- * read or write it ("chmod 600 FILE"). On success
- * *token is malloc'd (release: nox__token_free, which wipes it). */
-nox_err_t nox__token_file_read(const char *path, char **token,
-                               nox_status_t *st);
-
-/* Wipe and free a token; NULL is a no-op. */
-void nox__token_free(char *token);
-
 /* Whether given (len bytes, need not be NUL-terminated) equals expected,
  * in time that depends only on len and expected's length (no early exit
  * at the first differing byte). given NULL never matches. */

@@ -488,7 +488,8 @@ main_serve(const main_opts_t *m, const sigset_t *stop)
     /* The token is read before anything else starts, so that a token
      * file others can read stops the server before it serves. */
     if (m->token_file != NULL &&
-        nox__token_file_read(m->token_file, &token, &st) != NOX_OK) {
+        nox__token_file_read(m->token_file, true, &token, NULL, &st) !=
+            NOX_OK) {
         (void)fprintf(stderr, "noxrunnerd: %s\n", st.msg);
         return EXIT_FAILURE;
     }

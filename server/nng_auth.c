@@ -31,25 +31,6 @@ nng_auth_is_tls(const char *url)
     return nox__url_info(url, &info) == NOX_OK && info.tls;
 }
 
-/* Read up to cap bytes of fd into buf; the count, or -1 (errno). */
-static ssize_t
-nng_auth_read_all(int fd, char *buf, size_t cap)
-{
-    size_t got = 0;
-
-    while (got < cap) {
-        ssize_t n = read(fd, buf + got, cap - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    return (ssize_t)got;
-}
-
 /* Read a whole PEM file into *out (malloc'd, NUL-terminated: mbedtls
  * wants the terminator counted in PEM input). */
 static nox_err_t
@@ -69,7 +50,7 @@ nng_auth_read_pem(const char *path, const char *what, char **out,
         nox__close(fd);
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     }
-    n = nng_auth_read_all(fd, buf, NNG_AUTH_PEM_MAX + 1);
+    n = nox__read_all(fd, buf, NNG_AUTH_PEM_MAX + 1);
     e = errno;
     nox__close(fd);
     if (n < 0 || n > NNG_AUTH_PEM_MAX) {

@@ -910,7 +910,8 @@ START_TEST(auth_token_file_readable_by_others_is_refused)
     nox_status_t st;
     char         want[PATH_MAX * 2 + 128];
 
-    ck_assert_int_eq(nox__token_file_read(path, &tok, &st), NOX_EINVAL);
+    ck_assert_int_eq(nox__token_file_read(path, true, &tok, NULL, &st),
+                     NOX_EINVAL);
     ck_assert_ptr_null(tok);
     (void)snprintf(want, sizeof(want),
                    "token file %s may be read or changed by other users "
@@ -926,7 +927,8 @@ START_TEST(auth_token_file_empty_is_refused)
     char        *tok = NULL;
     nox_status_t st;
 
-    ck_assert_int_eq(nox__token_file_read(path, &tok, &st), NOX_EINVAL);
+    ck_assert_int_eq(nox__token_file_read(path, true, &tok, NULL, &st),
+                     NOX_EINVAL);
     ck_assert_ptr_null(tok);
     ck_assert_ptr_nonnull(strstr(st.msg, "is empty"));
 }
@@ -938,7 +940,7 @@ START_TEST(auth_token_file_crlf_is_stripped)
     char        *tok = NULL;
     nox_status_t st;
 
-    ck_assert_int_eq(nox__token_file_read(path, &tok, &st), NOX_OK);
+    ck_assert_int_eq(nox__token_file_read(path, true, &tok, NULL, &st), NOX_OK);
     ck_assert_str_eq(tok, TOKEN);
     nox__token_free(tok);
 }
@@ -954,7 +956,8 @@ START_TEST(auth_token_file_of_another_user_is_refused)
     if (geteuid() != 0)
         return; /* only root can give a file away */
     ck_assert_int_eq(chown(path, NOBODY, (gid_t)-1), 0);
-    ck_assert_int_eq(nox__token_file_read(path, &tok, &st), NOX_EINVAL);
+    ck_assert_int_eq(nox__token_file_read(path, true, &tok, NULL, &st),
+                     NOX_EINVAL);
     ck_assert_ptr_null(tok);
     (void)snprintf(want, sizeof(want),
                    "token file %s belongs to uid %d, not to this user (uid "
@@ -974,7 +977,8 @@ token_of_length(size_t n, const char *end, char **tok, nox_status_t *st)
     memset(text, 'a', n);
     (void)strcpy(text + n, end);
     *tok = NULL;
-    nox_err_t rv = nox__token_file_read(token_file(text, 0600), tok, st);
+    nox_err_t rv =
+        nox__token_file_read(token_file(text, 0600), true, tok, NULL, st);
     free(text);
     return rv;
 }
