@@ -96,6 +96,7 @@ ht_start(const ht_opts_t *o)
     so.max_message_bytes =
         o->max_message_bytes ? o->max_message_bytes : HT_MAX_BYTES;
     so.http_max_connections = o->max_connections;
+    so.shutdown_grace_ms = o->shutdown_grace_ms;
     if (o->https) {
         ht_make_cert(&so.tls_cert, &so.tls_key);
         so.https_addrs = https;

@@ -45,6 +45,7 @@ typedef struct nox__http_req {
     size_t                  len, cap;
     bool                    too_big;   /* over the limit: the rest dropped */
     bool                    in_flight; /* counted in the server's calls */
+    bool                    sending;   /* ... with its reply being sent */
     bool                    have_reply;
     nox_rest_http_t         reply;          /* ready once have_reply */
     const char             *name2, *value2; /* an extra header; static */

@@ -403,6 +403,19 @@ http_take_body(nox__http_req_t *r, const char *data, size_t n)
     r->len += n;
 }
 
+/* The reply of r, a call in flight, was queued (ret): from now on only
+ * its sending keeps the flight, which a stop past its grace does not wait
+ * for. */
+static enum MHD_Result
+http_sending(nox__http_req_t *r, enum MHD_Result ret)
+{
+    if (ret == MHD_YES && r->in_flight && !r->sending) {
+        r->sending = true;
+        nox__server_flight_sending(r->h->srv);
+    }
+    return ret;
+}
+
 /* The request is complete: count it as a call in flight, suspend its
  * connection and hand it to a worker. The flight ends when the reply
  * has been sent (nox__http_completed). */
@@ -416,8 +429,9 @@ http_hand_over(nox__http_req_t *r)
     /* Checked after the flight began: stop's settle either sees this
      * call or this check sees the shutdown. */
     if (atomic_load(&s->stopping))
-        return http_send_error(r->conn, NOX_EUNAVAIL, 503,
-                               "the server is shutting down", NULL, NULL, true);
+        return http_sending(r, http_send_error(r->conn, NOX_EUNAVAIL, 503,
+                                               "the server is shutting down",
+                                               NULL, NULL, true));
     MHD_suspend_connection(r->conn);
     nox__http_submit(r->h, r);
     return MHD_YES;
@@ -445,7 +459,8 @@ nox__http_access(void *cls, struct MHD_Connection *conn, const char *url,
     }
     if (r->have_reply) {
         r->have_reply = false;
-        return http_send(conn, &r->reply, r->name2, r->value2, false);
+        return http_sending(
+            r, http_send(conn, &r->reply, r->name2, r->value2, false));
     }
     if (r->route == NULL) { /* an early answer; its body was dropped */
         *upload_size = 0;
@@ -465,7 +480,7 @@ nox__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     nox__http_req_t *r = *con_cls;
     nox_server_t    *s = ((nox__http_t *)cls)->srv;
-    bool             flight;
+    bool             flight, sending;
 
     (void)conn;
     (void)toe;
@@ -473,7 +488,10 @@ nox__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL || (void *)r == (void *)&http_answered)
         return;
     flight = r->in_flight;
+    sending = r->sending;
     http_req_free(r);
-    if (flight)
+    if (flight && sending)
+        nox__server_flight_sent(s);
+    else if (flight)
         nox__server_flight_end(s);
 }

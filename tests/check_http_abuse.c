@@ -1,0 +1,113 @@
+/* check_http_abuse.c - clients that try to hold or overload the REST
+ * gateway: a reader too slow for its download at stop, bodies that
+ * dribble or never end, connection floods, conflicting framing headers.
+ */
+#include "httptest.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MIB (1024 * 1024)
+
+static void
+send_all(int fd, const char *s)
+{
+    ck_assert_int_eq(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+static void
+abuse_setup(void)
+{
+    ck_assert_int_eq(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+}
+
+static void
+create(const char *id)
+{
+    char     path[64];
+    ht_res_t r;
+
+    (void)snprintf(path, sizeof(path), "/v1/sandboxes/%s", id);
+    ck_assert_int_eq(ht_req(NULL, "PUT", path, NULL, NULL, 0, NULL, &r), 200);
+    ht_res_free(&r);
+}
+
+/* ---- stop ---- */
+
+START_TEST(http_stop_past_its_grace_does_not_wait_for_a_slow_reader)
+{
+    ht_opts_t o = {.max_message_bytes = 64 * MIB, .shutdown_grace_ms = 300};
+    size_t    n = 24 * MIB;
+    uint32_t *noise = malloc(n);
+    uint32_t  x = 2463534242u;
+    char      buf[64];
+    int       fd, small = 4096;
+    long long t0, ms;
+
+    ck_assert_ptr_nonnull(noise);
+    /* Incompressible, so the gzip tar stays far larger than the
+     * sockets' buffers. */
+    for (size_t i = 0; i < n / sizeof(*noise); i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise[i] = x;
+    }
+    ht_start(&o);
+    create("dl");
+    {
+        char dir[512];
+        (void)snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_dl/workspace", ht_base);
+        tu_write_file(dir, "big.bin", noise, n);
+    }
+    free(noise);
+    fd = ht_connect();
+    ck_assert_int_eq(
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    send_all(fd, "GET /v1/sandboxes/dl/files/download?src=/workspace HTTP/1.1\r\n"
+                 "Host: x\r\n\r\n");
+    /* The reply has begun: its call is answered, its sending not done. */
+    ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_WAITALL),
+                     (ssize_t)sizeof(buf));
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "%.64s", buf);
+    ck_assert_uint_eq(nox_server_in_flight(ht_srv), 1);
+    t0 = ht_ms();
+    nox_server_stop(ht_srv);
+    ht_srv = NULL;
+    ms = ht_ms() - t0;
+    printf("stop with a slow reader: %lld ms (grace 300 ms)\n", ms);
+    ck_assert_int_lt(ms, 300 + 5000);
+    close(fd);
+}
+END_TEST
+
+static Suite *
+abuse_suite(void)
+{
+    Suite *s = suite_create("http_abuse");
+    TCase *tc = tcase_create("abuse");
+
+    tcase_add_checked_fixture(tc, abuse_setup, ht_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc,
+                   http_stop_past_its_grace_does_not_wait_for_a_slow_reader);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(abuse_suite());
+    int      failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
