@@ -6,10 +6,12 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define MIB (1024 * 1024)
@@ -62,15 +64,17 @@ START_TEST(http_stop_past_its_grace_does_not_wait_for_a_slow_reader)
     create("dl");
     {
         char dir[512];
-        (void)snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_dl/workspace", ht_base);
+        (void)snprintf(dir, sizeof(dir), "%s/noxrunner_sandbox_dl/workspace",
+                       ht_base);
         tu_write_file(dir, "big.bin", noise, n);
     }
     free(noise);
     fd = ht_connect();
     ck_assert_int_eq(
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
-    send_all(fd, "GET /v1/sandboxes/dl/files/download?src=/workspace HTTP/1.1\r\n"
-                 "Host: x\r\n\r\n");
+    send_all(fd,
+             "GET /v1/sandboxes/dl/files/download?src=/workspace HTTP/1.1\r\n"
+             "Host: x\r\n\r\n");
     /* The reply has begun: its call is answered, its sending not done. */
     ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_WAITALL),
                      (ssize_t)sizeof(buf));
@@ -86,6 +90,74 @@ START_TEST(http_stop_past_its_grace_does_not_wait_for_a_slow_reader)
 }
 END_TEST
 
+/* ---- bodies ---- */
+
+/* Send a chunked body of up to total bytes to path (Content-Type ct, or
+ * NULL) on a fresh connection until the server answers or closes; *sent
+ * gets what went out, the reply is returned (malloc'd, may be ""). */
+static char *
+send_chunked(const char *method, const char *path, size_t total, size_t *sent)
+{
+    size_t         chunk = 64 * 1024;
+    char          *data = malloc(chunk), head[256], *got;
+    int            fd = ht_connect();
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 1000};
+
+    ck_assert_ptr_nonnull(data);
+    memset(data, 'x', chunk);
+    (void)snprintf(head, sizeof(head),
+                   "%s %s HTTP/1.1\r\nHost: x\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n",
+                   method, path);
+    send_all(fd, head);
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)),
+                     0);
+    tv.tv_sec = 5; /* a server that stops reading without a reply */
+    tv.tv_usec = 0;
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)),
+                     0);
+    (void)snprintf(head, sizeof(head), "%zx\r\n", chunk);
+    for (*sent = 0; *sent < total; *sent += chunk) {
+        char    peek;
+        ssize_t n = recv(fd, &peek, 1, MSG_PEEK);
+        if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            break; /* a reply, or the end */
+        if (send(fd, head, strlen(head), MSG_NOSIGNAL) < 0 ||
+            send(fd, data, chunk, MSG_NOSIGNAL) != (ssize_t)chunk ||
+            send(fd, "\r\n", 2, MSG_NOSIGNAL) != 2)
+            break;
+    }
+    got = ht_raw(fd, "", 0, 3000);
+    free(data);
+    close(fd);
+    return got;
+}
+
+START_TEST(http_a_chunked_body_over_the_limit_is_cut_off_when_it_passes_it)
+{
+    size_t sent;
+    char  *got;
+
+    ht_start(NULL); /* 1 MiB */
+    create("c1");
+    got =
+        send_chunked("POST", "/v1/sandboxes/c1/files/upload", 48 * MIB, &sent);
+    printf("chunked upload: %zu KiB sent before the close\n", sent / 1024);
+    /* libmicrohttpd cannot reply before the body is in: closed. */
+    ck_assert_str_eq(got, "");
+    /* The limit, plus what the sockets' buffers held meanwhile. */
+    ck_assert_uint_lt(sent, 16 * MIB);
+    free(got);
+    /* A route that takes no body does not read one without end either. */
+    got = send_chunked("GET", "/v1/sandboxes", 48 * MIB, &sent);
+    printf("chunked body to a GET: %zu KiB sent before the close\n",
+           sent / 1024);
+    ck_assert_str_eq(got, "");
+    ck_assert_uint_lt(sent, 16 * MIB);
+    free(got);
+}
+END_TEST
+
 static Suite *
 abuse_suite(void)
 {
@@ -96,6 +168,8 @@ abuse_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc,
                    http_stop_past_its_grace_does_not_wait_for_a_slow_reader);
+    tcase_add_test(
+        tc, http_a_chunked_body_over_the_limit_is_cut_off_when_it_passes_it);
     suite_add_tcase(s, tc);
     return s;
 }

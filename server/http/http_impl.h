@@ -43,6 +43,7 @@ typedef struct nox__http_req {
     char                   *content_type;        /* copy, or NULL */
     uint8_t                *body;                /* collected body */
     size_t                  len, cap;
+    size_t                  dropped;   /* body bytes of a route without one */
     bool                    too_big;   /* over the limit: the rest dropped */
     bool                    in_flight; /* counted in the server's calls */
     bool                    sending;   /* ... with its reply being sent */

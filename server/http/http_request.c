@@ -14,6 +14,7 @@
 #include "http_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -358,6 +359,18 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
 
 /* ---- later calls: body, hand-over, reply ---- */
 
+/* The body went over the limit and is still coming (its length was not
+ * announced, else the 413 went before it): close the connection rather
+ * than read the rest, which may never end. libmicrohttpd (0.9.75) cannot
+ * queue a reply before the body is in, so no 413 can go first. */
+static enum MHD_Result
+http_refuse_body(void)
+{
+    (void)fprintf(stderr, "noxrunnerd: http: a request body went over "
+                          "--max-message-bytes: connection closed\n");
+    return MHD_NO;
+}
+
 /* Keep a piece of the body, never past the limit: beyond it the rest is
  * dropped and the reply will be 413. */
 static void
@@ -365,8 +378,16 @@ http_take_body(nox__http_req_t *r, const char *data, size_t n)
 {
     size_t max = r->h->max_body;
 
-    if (r->too_big || r->route->request == NOX_REST_BODY_NONE)
+    if (r->too_big)
         return;
+    if (r->route->request == NOX_REST_BODY_NONE) {
+        /* Not kept, but not read without end either. */
+        if (n > max - r->dropped)
+            r->too_big = true;
+        else
+            r->dropped += n;
+        return;
+    }
     if (n > max - r->len) {
         r->too_big = true;
         free(r->body);
@@ -455,6 +476,8 @@ nox__http_access(void *cls, struct MHD_Connection *conn, const char *url,
         if (r->route != NULL)
             http_take_body(r, upload, *upload_size);
         *upload_size = 0;
+        if (r->too_big)
+            return http_refuse_body();
         return MHD_YES;
     }
     if (r->have_reply) {
