@@ -2,6 +2,8 @@
  * gateway: a reader too slow for its download at stop, bodies that
  * dribble or never end, connection floods, conflicting framing headers.
  */
+#include "http.h"
+#include "http_peers.h"
 #include "httptest.h"
 #include "testutil.h"
 
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -158,6 +161,150 @@ START_TEST(http_a_chunked_body_over_the_limit_is_cut_off_when_it_passes_it)
 }
 END_TEST
 
+/* ---- connections ---- */
+
+START_TEST(http_connections_past_the_limit_and_its_slack_are_closed_at_once)
+{
+    ht_opts_t o = {.max_connections = 4};
+    int       fds[4 + 16], fd;
+    long long t0, ms;
+    char     *got;
+
+    ht_start(&o);
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        fds[i] = ht_connect();
+    usleep(300 * 1000); /* taken by the server */
+    fd = ht_connect();
+    t0 = ht_ms();
+    got = ht_raw(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 35, 3000);
+    ms = ht_ms() - t0;
+    printf("connection past the limit: closed after %lld ms\n", ms);
+    ck_assert_str_eq(got, "");
+    ck_assert_int_lt(ms, 1000); /* not left in the backlog */
+    free(got);
+    close(fd);
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        close(fds[i]);
+    /* Room again once they are gone. */
+    t0 = ht_ms();
+    for (;;) {
+        ht_res_t r;
+        long status = ht_req(NULL, "GET", "/healthz", NULL, NULL, 0, NULL, &r);
+        ht_res_free(&r);
+        if (status == 200 || ht_ms() - t0 > 3000) {
+            ck_assert_int_eq(status, 200);
+            break;
+        }
+        usleep(20000);
+    }
+}
+END_TEST
+
+static struct sockaddr_storage
+addr_of(const char *ip)
+{
+    struct sockaddr_storage ss;
+
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(ip, ':') != NULL) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        ck_assert_int_eq(inet_pton(AF_INET6, ip, &in6->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        ck_assert_int_eq(inet_pton(AF_INET, ip, &in->sin_addr), 1);
+    }
+    return ss;
+}
+
+/* Tests reach the server over loopback only, which is not capped: the
+ * count itself is checked here with other addresses. */
+START_TEST(http_peers_cap_connections_per_address_but_not_loopback)
+{
+    nox__http_peers_t       p;
+    nox_status_t            st;
+    struct sockaddr_storage a = addr_of("192.0.2.1"), b = addr_of("192.0.2.2"),
+                            a6 = addr_of("::ffff:192.0.2.1"),
+                            v6 = addr_of("2001:db8::1");
+    const char *loop[] = {"127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"};
+    const struct sockaddr *sa = (struct sockaddr *)&a;
+
+    ck_assert_int_eq(nox__http_peers_init(&p, 2, 3, &st), NOX_OK);
+    ck_assert(nox__http_peers_admit(&p, sa));
+    nox__http_peers_add(&p, sa);
+    ck_assert(nox__http_peers_admit(&p, sa));
+    nox__http_peers_add(&p, (struct sockaddr *)&a6); /* the same peer */
+    ck_assert_uint_eq(nox__http_peers_count(&p, sa), 2);
+    ck_assert(!nox__http_peers_admit(&p, sa));
+    ck_assert(nox__http_peers_admit(&p, (struct sockaddr *)&b));
+    ck_assert(nox__http_peers_admit(&p, (struct sockaddr *)&v6));
+    for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
+        struct sockaddr_storage l = addr_of(loop[i]);
+        for (int k = 0; k < 10; k++)
+            nox__http_peers_add(&p, (struct sockaddr *)&l);
+        ck_assert_msg(nox__http_peers_admit(&p, (struct sockaddr *)&l), "%s",
+                      loop[i]);
+        ck_assert_uint_eq(nox__http_peers_count(&p, (struct sockaddr *)&l), 0);
+    }
+    nox__http_peers_remove(&p, sa);
+    ck_assert(nox__http_peers_admit(&p, sa));
+    nox__http_peers_remove(&p, sa);
+    ck_assert_uint_eq(nox__http_peers_count(&p, sa), 0);
+    nox__http_peers_destroy(&p);
+}
+END_TEST
+
+START_TEST(http_a_silent_new_connection_is_closed_after_the_header_timeout)
+{
+    int       fd;
+    long long t0, ms;
+    char     *got;
+
+    nox__http_header_timeout_s = 1;
+    ht_start(NULL);
+    fd = ht_connect();
+    t0 = ht_ms();
+    got = ht_raw(fd, "G", 1, 5000);
+    ms = ht_ms() - t0;
+    printf("silent connection closed after %lld ms\n", ms);
+    ck_assert_str_eq(got, "");
+    ck_assert_int_lt(ms, 4000); /* the idle timeout after headers: 30 s */
+    free(got);
+    close(fd);
+}
+END_TEST
+
+START_TEST(http_a_body_dribbled_past_its_deadline_is_closed)
+{
+    int       fd;
+    long long t0, ms = -1;
+
+    nox__http_body_deadline_ms = 1000;
+    ht_start(NULL);
+    fd = ht_connect();
+    send_all(fd, "PUT /v1/sandboxes/slow HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 100\r\n\r\n{");
+    t0 = ht_ms();
+    /* One byte every 200 ms: never idle, never done. */
+    while (ht_ms() - t0 < 5000) {
+        char    c;
+        ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+            send(fd, " ", 1, MSG_NOSIGNAL) != 1) {
+            ms = ht_ms() - t0;
+            break;
+        }
+        usleep(200 * 1000);
+    }
+    printf("dribbled body closed after %lld ms\n", ms);
+    ck_assert_int_ge(ms, 900);
+    ck_assert_int_lt(ms, 3000);
+    close(fd);
+    ck_assert(!tu_exists(ht_base, "noxrunner_sandbox_slow"));
+}
+END_TEST
+
 static Suite *
 abuse_suite(void)
 {
@@ -170,6 +317,12 @@ abuse_suite(void)
                    http_stop_past_its_grace_does_not_wait_for_a_slow_reader);
     tcase_add_test(
         tc, http_a_chunked_body_over_the_limit_is_cut_off_when_it_passes_it);
+    tcase_add_test(
+        tc, http_connections_past_the_limit_and_its_slack_are_closed_at_once);
+    tcase_add_test(tc, http_peers_cap_connections_per_address_but_not_loopback);
+    tcase_add_test(
+        tc, http_a_silent_new_connection_is_closed_after_the_header_timeout);
+    tcase_add_test(tc, http_a_body_dribbled_past_its_deadline_is_closed);
     suite_add_tcase(s, tc);
     return s;
 }

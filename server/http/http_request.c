@@ -297,6 +297,9 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
     nox_err_t               rv;
 
     *con_cls = &http_answered;
+    /* The headers are in: the usual idle timeout from now on. */
+    (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                    (unsigned)NOX_HTTP_IDLE_TIMEOUT_S);
     if (http_conn_over_limit(conn))
         return http_early_error(conn, con_cls, NOX_EUNAVAIL, 503,
                                 "too many connections", NULL, NULL, true);
@@ -339,6 +342,7 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
     r->route = route;
     r->session_id = id;
     r->cap = announced;
+    r->begun_ms = nox__mono_ms();
     rv = http_take_query(r, conn, &bad);
     if (rv != NOX_OK) {
         http_req_free(r);
@@ -478,6 +482,14 @@ nox__http_access(void *cls, struct MHD_Connection *conn, const char *url,
         *upload_size = 0;
         if (r->too_big)
             return http_refuse_body();
+        if (r->route != NULL &&
+            nox__mono_ms() - r->begun_ms > nox__http_body_deadline_ms) {
+            /* Dribbled in: each byte within the idle timeout would keep
+             * the connection for ever. */
+            (void)fprintf(stderr, "noxrunnerd: http: a request body took "
+                                  "too long: connection closed\n");
+            return MHD_NO;
+        }
         return MHD_YES;
     }
     if (r->have_reply) {
