@@ -445,6 +445,32 @@ START_TEST(http_answers_413_for_a_body_over_the_limit)
 }
 END_TEST
 
+/* The body is wrapped with the session id and the destination before
+ * the dispatcher's own check of --max-message-bytes: a body at the limit
+ * or just under is still 413, never RESOURCE_EXHAUSTED's 429. */
+START_TEST(http_answers_413_for_a_body_at_or_just_under_the_limit)
+{
+    size_t   sizes[] = {HT_MAX_BYTES, HT_MAX_BYTES - 10};
+    char    *big = malloc(HT_MAX_BYTES);
+    ht_res_t r;
+
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'a', HT_MAX_BYTES);
+    create("u1");
+    for (size_t i = 0; i < 2; i++) {
+        ht_req(NULL, "POST", "/v1/sandboxes/u1/files/upload?dest=d",
+               "application/x-tar", big, sizes[i], NULL, &r);
+        printf("body of %zu bytes: %ld\n", sizes[i], r.status);
+        assert_error(&r, 413,
+                     "request body over the server's limit "
+                     "(--max-message-bytes)",
+                     8);
+        ht_res_free(&r);
+    }
+    free(big);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -472,6 +498,7 @@ http_suite(void)
     tcase_add_test(err, http_answers_404_for_unknown_sandboxes_and_paths);
     tcase_add_test(err, http_answers_405_with_allow_for_a_wrong_method);
     tcase_add_test(err, http_answers_413_for_a_body_over_the_limit);
+    tcase_add_test(err, http_answers_413_for_a_body_at_or_just_under_the_limit);
     suite_add_tcase(s, err);
     return s;
 }

@@ -110,9 +110,9 @@ void nox__http_submit(nox__http_t *h, nox__http_req_t *r);
 /* Join the workers after they ran what is queued. */
 void nox__http_workers_stop(nox__http_t *h);
 
-/* Set r's reply to an error made by the gateway and resume r's
- * connection (the workers' side of a failure). */
-void nox__http_finish_error(nox__http_req_t *r, nox_err_t code,
+/* Set r's reply to an error made by the gateway (status 0: code's own)
+ * and resume r's connection (the workers' side of a failure). */
+void nox__http_finish_error(nox__http_req_t *r, nox_err_t code, int status,
                             const char *msg);
 
 #endif /* NOX_SERVER_HTTP_IMPL_H */
