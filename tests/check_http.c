@@ -416,7 +416,46 @@ START_TEST(http_answers_405_with_allow_for_a_wrong_method)
     ht_res_free(&r);
     ht_req(NULL, "DELETE", "/healthz", NULL, NULL, 0, NULL, &r);
     ck_assert_int_eq(r.status, 405);
-    ck_assert_str_eq(r.allow, "GET");
+    ck_assert_str_eq(r.allow, "GET, HEAD");
+    ht_res_free(&r);
+    ht_req(NULL, "POST", "/v1/sandboxes/x/files/download", NULL, NULL, 0, NULL,
+           &r);
+    ck_assert_int_eq(r.status, 405);
+    ck_assert_str_eq(r.allow, "GET, HEAD");
+    ht_res_free(&r);
+    ht_req(NULL, "HEAD", "/v1/sandboxes/x/exec", NULL, NULL, 0, NULL, &r);
+    ck_assert_int_eq(r.status, 405);
+    ck_assert_str_eq(r.allow, "POST");
+    ht_res_free(&r);
+}
+END_TEST
+
+/* HEAD is GET without the body (libmicrohttpd leaves it out). */
+START_TEST(http_serves_head_where_it_serves_get)
+{
+    ht_res_t r;
+
+    ck_assert_int_eq(ht_req(NULL, "HEAD", "/healthz", NULL, NULL, 0, NULL, &r),
+                     200);
+    ck_assert_str_eq(r.content_type, "text/plain");
+    ck_assert_uint_eq(r.len, 0);
+    ht_res_free(&r);
+    create("h1");
+    ck_assert_int_eq(
+        ht_req(NULL, "HEAD", "/v1/sandboxes", NULL, NULL, 0, NULL, &r), 200);
+    ck_assert_str_eq(r.content_type, JSON);
+    ck_assert_uint_eq(r.len, 0);
+    ht_res_free(&r);
+    ck_assert_int_eq(ht_req(NULL, "HEAD",
+                            "/v1/sandboxes/h1/files/download?src=/workspace",
+                            NULL, NULL, 0, NULL, &r),
+                     200);
+    ck_assert_str_eq(r.content_type, "application/x-tar");
+    ck_assert_uint_eq(r.len, 0);
+    ht_res_free(&r);
+    ck_assert_int_eq(ht_req(NULL, "HEAD", "/v1/sandboxes/nope/files/download",
+                            NULL, NULL, 0, NULL, &r),
+                     404);
     ht_res_free(&r);
 }
 END_TEST
@@ -488,6 +527,7 @@ http_suite(void)
     tcase_add_test(ep, http_upload_then_download_round_trips_a_file);
     tcase_add_test(ep, http_delete_answers_204_and_says_whether_it_deleted);
     tcase_add_test(ep, http_list_names_every_sandbox);
+    tcase_add_test(ep, http_serves_head_where_it_serves_get);
     suite_add_tcase(s, ep);
 
     tcase_add_checked_fixture(err, ht_setup, ht_teardown);

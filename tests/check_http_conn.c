@@ -64,6 +64,15 @@ START_TEST(http_every_request_but_healthz_needs_the_bearer_token)
 
     ht_start(&o);
     assert_healthz(NULL); /* no token needed */
+    ck_assert_int_eq(ht_req(NULL, "HEAD", "/healthz", NULL, NULL, 0, NULL, &r),
+                     200);
+    ht_res_free(&r);
+    ht_req(NULL, "HEAD", "/v1/sandboxes", NULL, NULL, 0, NULL, &r);
+    ck_assert_int_eq(r.status, 401);
+    ht_res_free(&r);
+    ck_assert_int_eq(
+        ht_req(NULL, "HEAD", "/v1/sandboxes", NULL, NULL, 0, TOKEN, &r), 200);
+    ht_res_free(&r);
     ht_req(NULL, "GET", "/v1/sandboxes", NULL, NULL, 0, NULL, &r);
     assert_error(&r, 401, "missing or wrong bearer token", 16);
     ck_assert_str_eq(r.www_auth, "Bearer");

@@ -293,6 +293,7 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
     nox__http_req_t        *r;
     nox_status_t            st;
     size_t                  announced;
+    bool                    head;
     int                     status;
     nox_err_t               rv;
 
@@ -307,6 +308,10 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
         return http_early_error(conn, con_cls, NOX_EUNAVAIL, 503,
                                 "the server is shutting down", NULL, NULL,
                                 true);
+    /* HEAD is served as GET: libmicrohttpd leaves the body out. */
+    head = strcmp(method, "HEAD") == 0;
+    if (head)
+        method = "GET";
     if (strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0) {
         nox_rest_http_t ok = {.status = 200,
                               .content_type = "text/plain",
@@ -320,6 +325,11 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
             MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer", false);
     nox__status_clear(&st);
     status = nox__rest_route(method, url, &route, &id, &allow, &st);
+    if (status == 405 && head)
+        (void)nox__status_set(&st, NOX_ENOTSUP, "method HEAD not allowed on %s",
+                              url);
+    if (allow != NULL && strcmp(allow, "GET") == 0)
+        allow = "GET, HEAD";
     if (status != 0)
         return http_early_error(
             conn, con_cls, st.code != NOX_OK ? st.code : NOX_EINVAL, status,
