@@ -247,6 +247,40 @@ http_has_body(struct MHD_Connection *conn)
     return cl != NULL && strspn(cl, "0") != strlen(cl);
 }
 
+typedef struct {
+    unsigned length, encoding; /* Content-Length, Transfer-Encoding */
+} http_framing_t;
+
+static enum MHD_Result
+http_count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                   const char *value)
+{
+    http_framing_t *f = cls;
+
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        f->encoding++;
+    return MHD_YES;
+}
+
+/* Whether the body's framing is ambiguous: a header that says where the
+ * body ends given twice, or both kinds. libmicrohttpd takes the first
+ * Content-Length, or Transfer-Encoding over it; a proxy in front may
+ * take another, and then the two disagree on where the next request
+ * begins (request smuggling). */
+static bool
+http_framing_ambiguous(struct MHD_Connection *conn)
+{
+    http_framing_t f = {0, 0};
+
+    (void)MHD_get_connection_values(conn, MHD_HEADER_KIND, http_count_framing,
+                                    &f);
+    return f.length > 1 || f.encoding > 1 || (f.length && f.encoding);
+}
+
 /* Answer at the first call. libmicrohttpd sends a reply queued now
  * without reading the body, and then closes the connection; so unless
  * the connection should end anyway (close), a request without a body
@@ -304,6 +338,11 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
     if (http_conn_over_limit(conn))
         return http_early_error(conn, con_cls, NOX_EUNAVAIL, 503,
                                 "too many connections", NULL, NULL, true);
+    if (http_framing_ambiguous(conn))
+        return http_early_error(conn, con_cls, NOX_EINVAL, 400,
+                                "conflicting or repeated Content-Length "
+                                "and Transfer-Encoding headers",
+                                NULL, NULL, true);
     if (atomic_load(&h->srv->stopping))
         return http_early_error(conn, con_cls, NOX_EUNAVAIL, 503,
                                 "the server is shutting down", NULL, NULL,
