@@ -263,7 +263,8 @@ server_wait_flights(nox_server_t *s, int64_t at_ms)
 
 /* Give the calls in flight the grace, then end the commands still
  * running: their late replies say UNAVAILABLE. Returns once every call
- * has been answered (or its reply failed). */
+ * has been answered (or its reply failed); within the grace, once every
+ * HTTP reply has also been sent. */
 static void
 server_settle(nox_server_t *s)
 {
@@ -278,7 +279,9 @@ server_settle(nox_server_t *s)
      * command may hold for ever) give up. */
     nox_engine_abort(s->dctx.engine);
     (void)pthread_mutex_lock(&s->flight_mu);
-    while (s->in_flight > 0)
+    /* HTTP replies being sent are not waited for: their clients may read
+     * them slowly or never; stopping the gateway closes them. */
+    while (s->in_flight > s->sending)
         (void)pthread_cond_wait(&s->flight_cv, &s->flight_mu);
     (void)pthread_mutex_unlock(&s->flight_mu);
 }

@@ -64,6 +64,7 @@ struct nox_server {
     pthread_cond_t  flight_cv; /* CLOCK_MONOTONIC */
     bool            flight_init;
     size_t          in_flight;
+    size_t          sending;     /* of those: HTTP replies being sent */
     bool            flight_wake; /* in_flight reached 0, or grace over */
     bool            grace_over;
 
@@ -92,6 +93,12 @@ struct nox_server {
  * nothing of s after it. */
 void nox__server_flight_begin(nox_server_t *s);
 void nox__server_flight_end(nox_server_t *s);
+/* The HTTP gateway's call has its reply queued; the flight ends (with
+ * nox__server_flight_sent) once it is sent or its connection closed. Past the
+ * grace, stop does not wait for replies being sent: a client that reads slowly
+ * (or never) would hold it for ever; stopping the gateway closes them. */
+void nox__server_flight_sending(nox_server_t *s);
+void nox__server_flight_sent(nox_server_t *s);
 
 /* Start s->n_workers workers on s->sock. NOX_OK, or an error with the
  * ones started so far left for nox__server_stop_workers. */

@@ -66,16 +66,42 @@ nox__server_flight_begin(nox_server_t *s)
     (void)pthread_mutex_unlock(&s->flight_mu);
 }
 
-/* A call was answered. The last one may let stop free s: nothing of s is
- * touched after the unlock. */
-void
-nox__server_flight_end(nox_server_t *s)
+/* A call was answered (sent: its reply was counted as being sent). The
+ * last one may let stop free s: nothing of s is touched after the
+ * unlock. */
+static void
+server_flight_done(nox_server_t *s, bool sent)
 {
     (void)pthread_mutex_lock(&s->flight_mu);
+    if (sent)
+        s->sending--;
     if (--s->in_flight == 0) {
         s->flight_wake = true;
         (void)pthread_cond_broadcast(&s->flight_cv);
+    } else if (s->in_flight == s->sending) {
+        (void)pthread_cond_broadcast(&s->flight_cv); /* settle's last wait */
     }
+    (void)pthread_mutex_unlock(&s->flight_mu);
+}
+
+void
+nox__server_flight_end(nox_server_t *s)
+{
+    server_flight_done(s, false);
+}
+
+void
+nox__server_flight_sent(nox_server_t *s)
+{
+    server_flight_done(s, true);
+}
+
+void
+nox__server_flight_sending(nox_server_t *s)
+{
+    (void)pthread_mutex_lock(&s->flight_mu);
+    if (++s->sending == s->in_flight)
+        (void)pthread_cond_broadcast(&s->flight_cv);
     (void)pthread_mutex_unlock(&s->flight_mu);
 }
 

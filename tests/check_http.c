@@ -416,7 +416,46 @@ START_TEST(http_answers_405_with_allow_for_a_wrong_method)
     ht_res_free(&r);
     ht_req(NULL, "DELETE", "/healthz", NULL, NULL, 0, NULL, &r);
     ck_assert_int_eq(r.status, 405);
-    ck_assert_str_eq(r.allow, "GET");
+    ck_assert_str_eq(r.allow, "GET, HEAD");
+    ht_res_free(&r);
+    ht_req(NULL, "POST", "/v1/sandboxes/x/files/download", NULL, NULL, 0, NULL,
+           &r);
+    ck_assert_int_eq(r.status, 405);
+    ck_assert_str_eq(r.allow, "GET, HEAD");
+    ht_res_free(&r);
+    ht_req(NULL, "HEAD", "/v1/sandboxes/x/exec", NULL, NULL, 0, NULL, &r);
+    ck_assert_int_eq(r.status, 405);
+    ck_assert_str_eq(r.allow, "POST");
+    ht_res_free(&r);
+}
+END_TEST
+
+/* HEAD is GET without the body (libmicrohttpd leaves it out). */
+START_TEST(http_serves_head_where_it_serves_get)
+{
+    ht_res_t r;
+
+    ck_assert_int_eq(ht_req(NULL, "HEAD", "/healthz", NULL, NULL, 0, NULL, &r),
+                     200);
+    ck_assert_str_eq(r.content_type, "text/plain");
+    ck_assert_uint_eq(r.len, 0);
+    ht_res_free(&r);
+    create("h1");
+    ck_assert_int_eq(
+        ht_req(NULL, "HEAD", "/v1/sandboxes", NULL, NULL, 0, NULL, &r), 200);
+    ck_assert_str_eq(r.content_type, JSON);
+    ck_assert_uint_eq(r.len, 0);
+    ht_res_free(&r);
+    ck_assert_int_eq(ht_req(NULL, "HEAD",
+                            "/v1/sandboxes/h1/files/download?src=/workspace",
+                            NULL, NULL, 0, NULL, &r),
+                     200);
+    ck_assert_str_eq(r.content_type, "application/x-tar");
+    ck_assert_uint_eq(r.len, 0);
+    ht_res_free(&r);
+    ck_assert_int_eq(ht_req(NULL, "HEAD", "/v1/sandboxes/nope/files/download",
+                            NULL, NULL, 0, NULL, &r),
+                     404);
     ht_res_free(&r);
 }
 END_TEST
@@ -445,6 +484,32 @@ START_TEST(http_answers_413_for_a_body_over_the_limit)
 }
 END_TEST
 
+/* The body is wrapped with the session id and the destination before
+ * the dispatcher's own check of --max-message-bytes: a body at the limit
+ * or just under is still 413, never RESOURCE_EXHAUSTED's 429. */
+START_TEST(http_answers_413_for_a_body_at_or_just_under_the_limit)
+{
+    size_t   sizes[] = {HT_MAX_BYTES, HT_MAX_BYTES - 10};
+    char    *big = malloc(HT_MAX_BYTES);
+    ht_res_t r;
+
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'a', HT_MAX_BYTES);
+    create("u1");
+    for (size_t i = 0; i < 2; i++) {
+        ht_req(NULL, "POST", "/v1/sandboxes/u1/files/upload?dest=d",
+               "application/x-tar", big, sizes[i], NULL, &r);
+        printf("body of %zu bytes: %ld\n", sizes[i], r.status);
+        assert_error(&r, 413,
+                     "request body over the server's limit "
+                     "(--max-message-bytes)",
+                     8);
+        ht_res_free(&r);
+    }
+    free(big);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -462,6 +527,7 @@ http_suite(void)
     tcase_add_test(ep, http_upload_then_download_round_trips_a_file);
     tcase_add_test(ep, http_delete_answers_204_and_says_whether_it_deleted);
     tcase_add_test(ep, http_list_names_every_sandbox);
+    tcase_add_test(ep, http_serves_head_where_it_serves_get);
     suite_add_tcase(s, ep);
 
     tcase_add_checked_fixture(err, ht_setup, ht_teardown);
@@ -472,6 +538,7 @@ http_suite(void)
     tcase_add_test(err, http_answers_404_for_unknown_sandboxes_and_paths);
     tcase_add_test(err, http_answers_405_with_allow_for_a_wrong_method);
     tcase_add_test(err, http_answers_413_for_a_body_over_the_limit);
+    tcase_add_test(err, http_answers_413_for_a_body_at_or_just_under_the_limit);
     suite_add_tcase(s, err);
     return s;
 }

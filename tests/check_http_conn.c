@@ -64,6 +64,15 @@ START_TEST(http_every_request_but_healthz_needs_the_bearer_token)
 
     ht_start(&o);
     assert_healthz(NULL); /* no token needed */
+    ck_assert_int_eq(ht_req(NULL, "HEAD", "/healthz", NULL, NULL, 0, NULL, &r),
+                     200);
+    ht_res_free(&r);
+    ht_req(NULL, "HEAD", "/v1/sandboxes", NULL, NULL, 0, NULL, &r);
+    ck_assert_int_eq(r.status, 401);
+    ht_res_free(&r);
+    ck_assert_int_eq(
+        ht_req(NULL, "HEAD", "/v1/sandboxes", NULL, NULL, 0, TOKEN, &r), 200);
+    ht_res_free(&r);
     ht_req(NULL, "GET", "/v1/sandboxes", NULL, NULL, 0, NULL, &r);
     assert_error(&r, 401, "missing or wrong bearer token", 16);
     ck_assert_str_eq(r.www_auth, "Bearer");
@@ -192,7 +201,10 @@ START_TEST(http_answers_garbage_400_and_keeps_serving)
     ck_assert_msg(strncmp(got, "HTTP/1.1 400 ", 13) == 0, "got: %s", got);
     free(got);
     close(fd);
-    /* A request line without a version: closed without a reply. */
+    /* A request line without a space (no method, path, version to tell
+     * apart): libmicrohttpd closes the connection without any reply,
+     * before the gateway sees a request. What it does, not a choice of
+     * ours; the README says so. */
     fd = ht_connect();
     got = ht_raw(fd, "GARBAGE\r\n\r\n", 11, 2000);
     ck_assert_str_eq(got, "");
@@ -218,36 +230,13 @@ START_TEST(http_answers_garbage_400_and_keeps_serving)
 }
 END_TEST
 
-START_TEST(http_answers_413_to_a_body_announced_or_sent_over_the_limit)
+/* A chunked body that passes the limit: check_http_abuse.c. */
+START_TEST(http_answers_413_to_a_body_announced_over_the_limit)
 {
-    int      fd;
-    char    *got, head[64];
-    size_t   chunk = 64 * 1024;
-    char    *data = malloc(chunk);
-    ht_res_t r;
+    int   fd;
+    char *got;
 
     ht_start(NULL);
-    ck_assert_ptr_nonnull(data);
-    memset(data, 'x', chunk);
-    ck_assert_int_eq(
-        ht_req(NULL, "PUT", "/v1/sandboxes/c1", NULL, NULL, 0, NULL, &r), 200);
-    ht_res_free(&r);
-    fd = ht_connect();
-    send_all(fd, "POST /v1/sandboxes/c1/files/upload HTTP/1.1\r\nHost: x\r\n"
-                 "Transfer-Encoding: chunked\r\n\r\n");
-    (void)snprintf(head, sizeof(head), "%zx\r\n", chunk);
-    /* 17 chunks of 64 KiB: past the 1 MiB limit. */
-    for (int i = 0; i < 17; i++) {
-        send_all(fd, head);
-        ck_assert_int_eq(send(fd, data, chunk, MSG_NOSIGNAL), (ssize_t)chunk);
-        send_all(fd, "\r\n");
-    }
-    got = ht_raw(fd, "0\r\n\r\n", 5, 3000);
-    ck_assert_msg(strncmp(got, "HTTP/1.1 413 ", 13) == 0, "got: %.60s", got);
-    ck_assert_ptr_nonnull(strstr(got, "\"code\":8"));
-    free(got);
-    free(data);
-    close(fd);
     /* An announced length over the limit is answered before any body. */
     fd = ht_connect();
     got = ht_raw(fd,
@@ -255,6 +244,7 @@ START_TEST(http_answers_413_to_a_body_announced_or_sent_over_the_limit)
                  "Content-Length: 1073741824\r\n\r\n",
                  84, 2000);
     ck_assert_msg(strncmp(got, "HTTP/1.1 413 ", 13) == 0, "got: %.60s", got);
+    ck_assert_ptr_nonnull(strstr(got, "\"code\":8"));
     free(got);
     close(fd);
     assert_healthz(NULL);
@@ -529,8 +519,7 @@ http_conn_suite(void)
     tcase_add_test(tc, http_serves_many_requests_on_one_kept_alive_connection);
     tcase_add_test(tc, http_stalled_clients_do_not_delay_healthz);
     tcase_add_test(tc, http_answers_garbage_400_and_keeps_serving);
-    tcase_add_test(tc,
-                   http_answers_413_to_a_body_announced_or_sent_over_the_limit);
+    tcase_add_test(tc, http_answers_413_to_a_body_announced_over_the_limit);
     tcase_add_test(tc, http_a_long_exec_delays_neither_healthz_nor_other_execs);
     tcase_add_test(tc, http_a_call_waiting_on_a_worker_delays_no_other_request);
     tcase_add_test(tc, http_answers_503_beyond_the_connection_limit);

@@ -96,6 +96,7 @@ ht_start(const ht_opts_t *o)
     so.max_message_bytes =
         o->max_message_bytes ? o->max_message_bytes : HT_MAX_BYTES;
     so.http_max_connections = o->max_connections;
+    so.shutdown_grace_ms = o->shutdown_grace_ms;
     if (o->https) {
         ht_make_cert(&so.tls_cert, &so.tls_key);
         so.https_addrs = https;
@@ -214,7 +215,6 @@ ht_req_url(CURL *c, const char *method, const char *url, const char *ca,
     ck_assert_ptr_nonnull(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
     if (body != NULL || strcmp(method, "PUT") == 0 ||
         strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -223,6 +223,8 @@ ht_req_url(CURL *c, const char *method, const char *url, const char *ca,
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
+    /* After HTTPGET, which clears it. */
+    curl_easy_setopt(c, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
     if (content_type != NULL) {
         (void)snprintf(line, sizeof(line), "Content-Type: %s", content_type);
         h = curl_slist_append(h, line);

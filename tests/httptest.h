@@ -14,12 +14,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     const char *token;             /* NULL: none */
     size_t      max_message_bytes; /* 0: HT_MAX_BYTES */
     unsigned    max_connections;   /* 0: the server's default */
     bool        https;             /* also https://127.0.0.1:0 (ht_tls_url) */
+    int64_t     shutdown_grace_ms; /* 0: the server's default */
 } ht_opts_t;
 
 #define HT_MAX_BYTES (1024 * 1024)

@@ -14,8 +14,16 @@
 #include "nox/server.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct nox__http nox__http_t;
+
+/* A new connection is closed after this many idle seconds until its
+ * first request's headers are in (then NOX_HTTP_IDLE_TIMEOUT_S), and a
+ * request whose body is still coming this many ms after its headers is
+ * closed. Tests shorten them before starting a server. */
+extern unsigned nox__http_header_timeout_s;
+extern int64_t  nox__http_body_deadline_ms;
 
 /* Serve o->http_addrs and o->https_addrs for s (borrowed; outlives the
  * gateway). NOX_EINVAL for a bad address, https without tls_cert and

@@ -33,10 +33,12 @@ http_call_resume(nox__http_req_t *r)
 }
 
 void
-nox__http_finish_error(nox__http_req_t *r, nox_err_t code, const char *msg)
+nox__http_finish_error(nox__http_req_t *r, nox_err_t code, int status,
+                       const char *msg)
 {
     nox__rest_http_free(&r->reply);
-    (void)nox__rest_error(code, 0, msg, &r->reply); /* falls back itself */
+    /* falls back itself */
+    (void)nox__rest_error(code, status, msg, &r->reply);
     http_call_resume(r);
 }
 
@@ -47,7 +49,7 @@ http_call_finish(nox__http_req_t *r, nox_err_t rv, size_t n)
     if (rv != NOX_OK) {
         free(r->resp);
         r->resp = NULL;
-        nox__http_finish_error(r, NOX_ERESOURCE, "out of memory");
+        nox__http_finish_error(r, NOX_ERESOURCE, 0, "out of memory");
         return;
     }
     /* On failure the reply is a bare 500 that needs no memory. */
@@ -92,7 +94,7 @@ http_call_done(void *arg, nox_err_t rv, size_t reply_len)
     if (atomic_load(&r->h->srv->abandon)) {
         free(r->resp);
         r->resp = NULL;
-        nox__http_finish_error(r, NOX_EUNAVAIL,
+        nox__http_finish_error(r, NOX_EUNAVAIL, 0,
                                "the server shut down before the command "
                                "ended");
         return;
@@ -104,10 +106,10 @@ http_call_done(void *arg, nox_err_t rv, size_t reply_len)
 
 /* The RPC request of r as a packed RpcRequest envelope (*env, malloc'd).
  * r's body is released on the way, so that a large upload is held at
- * most twice at once. */
+ * most twice at once. *too_big: the request is over the limit. */
 static nox_err_t
 http_call_envelope(nox__http_req_t *r, uint8_t **env, size_t *env_len,
-                   nox_status_t *st)
+                   bool *too_big, nox_status_t *st)
 {
     const ProtobufCMethodDescriptor *m =
         &noxrunner__v1__sandbox__descriptor.methods[r->route->rpc];
@@ -126,6 +128,15 @@ http_call_envelope(nox__http_req_t *r, uint8_t **env, size_t *env_len,
     if (rv != NOX_OK)
         return rv;
     n = protobuf_c_message_get_packed_size(msg);
+    if (n > r->h->max_body) {
+        /* The dispatcher holds the request to the same limit, as
+         * RESOURCE_EXHAUSTED (429): to a client this is its body. */
+        protobuf_c_message_free_unpacked(msg, NULL);
+        *too_big = true;
+        return nox__status_set(st, NOX_ERESOURCE,
+                               "request body over the server's limit "
+                               "(--max-message-bytes)");
+    }
     payload = malloc(n ? n : 1);
     if (payload == NULL) {
         protobuf_c_message_free_unpacked(msg, NULL);
@@ -162,13 +173,13 @@ http_call_run(nox__http_req_t *r)
     nox_status_t         st;
     uint8_t             *env = NULL;
     size_t               env_len = 0, n = 0;
-    bool                 pending = false;
+    bool                 pending = false, too_big = false;
     nox_err_t            rv;
 
     nox__status_clear(&st);
-    rv = http_call_envelope(r, &env, &env_len, &st);
+    rv = http_call_envelope(r, &env, &env_len, &too_big, &st);
     if (rv != NOX_OK) {
-        nox__http_finish_error(r, rv, st.msg);
+        nox__http_finish_error(r, rv, too_big ? 413 : 0, st.msg);
         return;
     }
     rv = nox__dispatch_start(&s->dctx, env, env_len, &rep, &pending, &n);

@@ -8,6 +8,7 @@
 #define NOX_SERVER_HTTP_IMPL_H
 
 #include "http.h"
+#include "http_peers.h"
 #include "rest.h"
 #include "server_impl.h"
 
@@ -27,9 +28,15 @@
  * buffer): larger headers are refused by libmicrohttpd (431). */
 #define NOX_HTTP_CONN_MEMORY (64u * 1024)
 #define NOX_HTTP_DEFAULT_MAX_CONNECTIONS 256
-/* libmicrohttpd's own limit is this much above ours, so that a client
- * over ours still gets its 503 instead of a closed socket. */
+/* Connections beyond ours up to this many more are taken to be answered
+ * 503; past those they are refused (closed at once). */
 #define NOX_HTTP_CONNECTION_SLACK 16
+/* Connections at once from one address other than loopback. */
+#define NOX_HTTP_PER_PEER 32
+/* Idle seconds before a new connection's first headers are in. */
+#define NOX_HTTP_HEADER_TIMEOUT_S 10
+/* Seconds a request's body may take after its headers. */
+#define NOX_HTTP_BODY_DEADLINE_S 60
 
 /* One REST call, from its first headers to the completion of its reply.
  * Touched by the daemon's thread, and while the connection is suspended
@@ -43,8 +50,11 @@ typedef struct nox__http_req {
     char                   *content_type;        /* copy, or NULL */
     uint8_t                *body;                /* collected body */
     size_t                  len, cap;
+    int64_t                 begun_ms;  /* nox__mono_ms() at its headers */
+    size_t                  dropped;   /* body bytes of a route without one */
     bool                    too_big;   /* over the limit: the rest dropped */
     bool                    in_flight; /* counted in the server's calls */
+    bool                    sending;   /* ... with its reply being sent */
     bool                    have_reply;
     nox_rest_http_t         reply;          /* ready once have_reply */
     const char             *name2, *value2; /* an extra header; static */
@@ -65,6 +75,7 @@ struct nox__http {
     size_t              max_body;
     unsigned            max_conns;
     atomic_uint         conns; /* open connections, every address */
+    nox__http_peers_t   peers; /* the same per peer address */
     atomic_bool         quiesced;
     nox__http_daemon_t *daemons;
     size_t              n_daemons;
@@ -99,9 +110,9 @@ void nox__http_submit(nox__http_t *h, nox__http_req_t *r);
 /* Join the workers after they ran what is queued. */
 void nox__http_workers_stop(nox__http_t *h);
 
-/* Set r's reply to an error made by the gateway and resume r's
- * connection (the workers' side of a failure). */
-void nox__http_finish_error(nox__http_req_t *r, nox_err_t code,
+/* Set r's reply to an error made by the gateway (status 0: code's own)
+ * and resume r's connection (the workers' side of a failure). */
+void nox__http_finish_error(nox__http_req_t *r, nox_err_t code, int status,
                             const char *msg);
 
 #endif /* NOX_SERVER_HTTP_IMPL_H */

@@ -14,6 +14,7 @@
 #include "http_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -246,6 +247,40 @@ http_has_body(struct MHD_Connection *conn)
     return cl != NULL && strspn(cl, "0") != strlen(cl);
 }
 
+typedef struct {
+    unsigned length, encoding; /* Content-Length, Transfer-Encoding */
+} http_framing_t;
+
+static enum MHD_Result
+http_count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                   const char *value)
+{
+    http_framing_t *f = cls;
+
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        f->encoding++;
+    return MHD_YES;
+}
+
+/* Whether the body's framing is ambiguous: a header that says where the
+ * body ends given twice, or both kinds. libmicrohttpd takes the first
+ * Content-Length, or Transfer-Encoding over it; a proxy in front may
+ * take another, and then the two disagree on where the next request
+ * begins (request smuggling). */
+static bool
+http_framing_ambiguous(struct MHD_Connection *conn)
+{
+    http_framing_t f = {0, 0};
+
+    (void)MHD_get_connection_values(conn, MHD_HEADER_KIND, http_count_framing,
+                                    &f);
+    return f.length > 1 || f.encoding > 1 || (f.length && f.encoding);
+}
+
 /* Answer at the first call. libmicrohttpd sends a reply queued now
  * without reading the body, and then closes the connection; so unless
  * the connection should end anyway (close), a request without a body
@@ -292,17 +327,30 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
     nox__http_req_t        *r;
     nox_status_t            st;
     size_t                  announced;
+    bool                    head;
     int                     status;
     nox_err_t               rv;
 
     *con_cls = &http_answered;
+    /* The headers are in: the usual idle timeout from now on. */
+    (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                    (unsigned)NOX_HTTP_IDLE_TIMEOUT_S);
     if (http_conn_over_limit(conn))
         return http_early_error(conn, con_cls, NOX_EUNAVAIL, 503,
                                 "too many connections", NULL, NULL, true);
+    if (http_framing_ambiguous(conn))
+        return http_early_error(conn, con_cls, NOX_EINVAL, 400,
+                                "conflicting or repeated Content-Length "
+                                "and Transfer-Encoding headers",
+                                NULL, NULL, true);
     if (atomic_load(&h->srv->stopping))
         return http_early_error(conn, con_cls, NOX_EUNAVAIL, 503,
                                 "the server is shutting down", NULL, NULL,
                                 true);
+    /* HEAD is served as GET: libmicrohttpd leaves the body out. */
+    head = strcmp(method, "HEAD") == 0;
+    if (head)
+        method = "GET";
     if (strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0) {
         nox_rest_http_t ok = {.status = 200,
                               .content_type = "text/plain",
@@ -316,6 +364,11 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
             MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer", false);
     nox__status_clear(&st);
     status = nox__rest_route(method, url, &route, &id, &allow, &st);
+    if (status == 405 && head)
+        (void)nox__status_set(&st, NOX_ENOTSUP, "method HEAD not allowed on %s",
+                              url);
+    if (allow != NULL && strcmp(allow, "GET") == 0)
+        allow = "GET, HEAD";
     if (status != 0)
         return http_early_error(
             conn, con_cls, st.code != NOX_OK ? st.code : NOX_EINVAL, status,
@@ -338,6 +391,7 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
     r->route = route;
     r->session_id = id;
     r->cap = announced;
+    r->begun_ms = nox__mono_ms();
     rv = http_take_query(r, conn, &bad);
     if (rv != NOX_OK) {
         http_req_free(r);
@@ -358,6 +412,18 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
 
 /* ---- later calls: body, hand-over, reply ---- */
 
+/* The body went over the limit and is still coming (its length was not
+ * announced, else the 413 went before it): close the connection rather
+ * than read the rest, which may never end. libmicrohttpd (0.9.75) cannot
+ * queue a reply before the body is in, so no 413 can go first. */
+static enum MHD_Result
+http_refuse_body(void)
+{
+    (void)fprintf(stderr, "noxrunnerd: http: a request body went over "
+                          "--max-message-bytes: connection closed\n");
+    return MHD_NO;
+}
+
 /* Keep a piece of the body, never past the limit: beyond it the rest is
  * dropped and the reply will be 413. */
 static void
@@ -365,8 +431,16 @@ http_take_body(nox__http_req_t *r, const char *data, size_t n)
 {
     size_t max = r->h->max_body;
 
-    if (r->too_big || r->route->request == NOX_REST_BODY_NONE)
+    if (r->too_big)
         return;
+    if (r->route->request == NOX_REST_BODY_NONE) {
+        /* Not kept, but not read without end either. */
+        if (n > max - r->dropped)
+            r->too_big = true;
+        else
+            r->dropped += n;
+        return;
+    }
     if (n > max - r->len) {
         r->too_big = true;
         free(r->body);
@@ -403,6 +477,19 @@ http_take_body(nox__http_req_t *r, const char *data, size_t n)
     r->len += n;
 }
 
+/* The reply of r, a call in flight, was queued (ret): from now on only
+ * its sending keeps the flight, which a stop past its grace does not wait
+ * for. */
+static enum MHD_Result
+http_sending(nox__http_req_t *r, enum MHD_Result ret)
+{
+    if (ret == MHD_YES && r->in_flight && !r->sending) {
+        r->sending = true;
+        nox__server_flight_sending(r->h->srv);
+    }
+    return ret;
+}
+
 /* The request is complete: count it as a call in flight, suspend its
  * connection and hand it to a worker. The flight ends when the reply
  * has been sent (nox__http_completed). */
@@ -416,8 +503,9 @@ http_hand_over(nox__http_req_t *r)
     /* Checked after the flight began: stop's settle either sees this
      * call or this check sees the shutdown. */
     if (atomic_load(&s->stopping))
-        return http_send_error(r->conn, NOX_EUNAVAIL, 503,
-                               "the server is shutting down", NULL, NULL, true);
+        return http_sending(r, http_send_error(r->conn, NOX_EUNAVAIL, 503,
+                                               "the server is shutting down",
+                                               NULL, NULL, true));
     MHD_suspend_connection(r->conn);
     nox__http_submit(r->h, r);
     return MHD_YES;
@@ -441,11 +529,22 @@ nox__http_access(void *cls, struct MHD_Connection *conn, const char *url,
         if (r->route != NULL)
             http_take_body(r, upload, *upload_size);
         *upload_size = 0;
+        if (r->too_big)
+            return http_refuse_body();
+        if (r->route != NULL &&
+            nox__mono_ms() - r->begun_ms > nox__http_body_deadline_ms) {
+            /* Dribbled in: each byte within the idle timeout would keep
+             * the connection for ever. */
+            (void)fprintf(stderr, "noxrunnerd: http: a request body took "
+                                  "too long: connection closed\n");
+            return MHD_NO;
+        }
         return MHD_YES;
     }
     if (r->have_reply) {
         r->have_reply = false;
-        return http_send(conn, &r->reply, r->name2, r->value2, false);
+        return http_sending(
+            r, http_send(conn, &r->reply, r->name2, r->value2, false));
     }
     if (r->route == NULL) { /* an early answer; its body was dropped */
         *upload_size = 0;
@@ -465,7 +564,7 @@ nox__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     nox__http_req_t *r = *con_cls;
     nox_server_t    *s = ((nox__http_t *)cls)->srv;
-    bool             flight;
+    bool             flight, sending;
 
     (void)conn;
     (void)toe;
@@ -473,7 +572,10 @@ nox__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL || (void *)r == (void *)&http_answered)
         return;
     flight = r->in_flight;
+    sending = r->sending;
     http_req_free(r);
-    if (flight)
+    if (flight && sending)
+        nox__server_flight_sent(s);
+    else if (flight)
         nox__server_flight_end(s);
 }

@@ -61,8 +61,36 @@ http_unescape_none(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
+unsigned nox__http_header_timeout_s = NOX_HTTP_HEADER_TIMEOUT_S;
+int64_t  nox__http_body_deadline_ms = NOX_HTTP_BODY_DEADLINE_S * 1000;
+
+/* Take a new connection? Past the limit and its slack it is closed at
+ * once (libmicrohttpd would otherwise stop accepting and leave new
+ * clients hanging in the backlog), and so is one more from a peer that
+ * already has its share. */
+static enum MHD_Result
+http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    nox__http_t *h = cls;
+
+    (void)len;
+    if (atomic_load(&h->conns) >= h->max_conns + NOX_HTTP_CONNECTION_SLACK)
+        return MHD_NO;
+    return nox__http_peers_admit(&h->peers, addr) ? MHD_YES : MHD_NO;
+}
+
+static const struct sockaddr *
+http_peer_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    return ci != NULL ? ci->client_addr : NULL;
+}
+
 /* Count every address's connections; one beyond the limit is marked
- * (its socket context) and its requests answered 503. */
+ * (its socket context) and its requests answered 503. A new connection
+ * gets the shorter idle timeout until its first headers are in. */
 static void
 http_notify_connection(void *cls, struct MHD_Connection *c,
                        void                              **socket_context,
@@ -70,12 +98,15 @@ http_notify_connection(void *cls, struct MHD_Connection *c,
 {
     nox__http_t *h = cls;
 
-    (void)c;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         unsigned n = atomic_fetch_add(&h->conns, 1) + 1;
         *socket_context = n > h->max_conns ? (void *)h : NULL;
+        nox__http_peers_add(&h->peers, http_peer_of(c));
+        (void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+                                        nox__http_header_timeout_s);
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&h->conns, 1);
+        nox__http_peers_remove(&h->peers, http_peer_of(c));
         *socket_context = NULL;
     }
 }
@@ -263,13 +294,14 @@ http_start_daemon(nox__http_t *h, nox__http_daemon_t *hd, const char *addr,
         flags |= MHD_USE_TLS;
     /* Without TLS the option list ends before the certificate pair. */
     hd->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, nox__http_access, h, MHD_OPTION_EXTERNAL_LOGGER,
-        http_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+        flags, 0, http_accept_policy, h, nox__http_access, h,
+        MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+        fd, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, h,
         MHD_OPTION_NOTIFY_COMPLETED, nox__http_completed, h,
+        /* Never reached: the accept policy refuses first. */
         MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(h->max_conns + NOX_HTTP_CONNECTION_SLACK),
+        (unsigned)(h->max_conns + 2 * NOX_HTTP_CONNECTION_SLACK),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NOX_HTTP_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)NOX_HTTP_CONN_MEMORY,
         tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, h->key_pem,
@@ -310,6 +342,10 @@ http_alloc(nox__http_t **out, nox_server_t *s, const nox_server_opts_t *o,
     if (h->daemons == NULL ||
         (o->token != NULL && (h->token = strdup(o->token)) == NULL))
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    rv = nox__http_peers_init(&h->peers, NOX_HTTP_PER_PEER,
+                              h->max_conns + NOX_HTTP_CONNECTION_SLACK, st);
+    if (rv != NOX_OK)
+        return rv;
     rv = nox__sleep_sync_init(&h->mu, &h->cv, st);
     h->sync_init = rv == NOX_OK;
     return rv;
@@ -397,6 +433,7 @@ nox__http_stop(nox__http_t *h)
         (void)pthread_cond_destroy(&h->cv);
         (void)pthread_mutex_destroy(&h->mu);
     }
+    nox__http_peers_destroy(&h->peers);
     nox__token_free(h->token);
     if (h->key_pem != NULL)
         explicit_bzero(h->key_pem, strlen(h->key_pem));
