@@ -66,6 +66,12 @@ int nox__rest_route(const char *verb, const char *path,
                     const nox_rest_route_t **route, char **session_id,
                     const char **allow, nox_status_t *st);
 
+/* Decode n bytes of percent-encoding at s into a new string (*out,
+ * malloc'd); plus_is_space for query values (form encoding). -1 for a
+ * malformed escape or one that decodes to NUL, -2 out of memory. */
+int nox__rest_pct_decode(const char *s, size_t n, bool plus_is_space,
+                         char **out);
+
 /* The query parameters the gateway found, percent-decoded ("+" is a
  * space); NULL when absent. */
 typedef struct {

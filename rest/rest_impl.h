@@ -24,12 +24,6 @@ enum {
     REST_RPC_LIST,
 };
 
-/* Decode n bytes of percent-encoding at s into a new string (*out,
- * malloc'd); plus_is_space for query values (form encoding). -1 for a
- * malformed escape or one that decodes to NUL, -2 out of memory. */
-int nox__rest_pct_decode(const char *s, size_t n, bool plus_is_space,
-                         char **out);
-
 /* Append s percent-encoded (all but A-Z a-z 0-9 - . _ ~) to b. */
 nox_err_t nox__rest_pct_append(nox_buf_t *b, const char *s);
 

@@ -115,18 +115,6 @@ http_authorized(const nox__http_t *h, struct MHD_Connection *conn)
     return nox__token_equal(h->token, v, strlen(v));
 }
 
-static int
-http_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode a query value into *out (malloc'd). libmicrohttpd has
  * turned "+" into a space already and left escapes alone (our unescape
  * callback). NOX_EINVAL for a malformed escape or one that decodes to a
@@ -134,32 +122,9 @@ http_hex(char c)
 static nox_err_t
 http_query_decode(const char *in, char **out)
 {
-    size_t n = strlen(in);
-    char  *d = malloc(n + 1);
-    size_t j = 0;
+    int rv = nox__rest_pct_decode(in, strlen(in), false, out);
 
-    if (d == NULL)
-        return NOX_ERESOURCE;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (in[i] != '%') {
-            d[j++] = in[i];
-            continue;
-        }
-        /* The NUL ends a short escape: in[i + 2] is read only after a
-         * hex digit at in[i + 1]. */
-        hi = http_hex(in[i + 1]);
-        lo = hi >= 0 ? http_hex(in[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(d);
-            return NOX_EINVAL;
-        }
-        d[j++] = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    d[j] = '\0';
-    *out = d;
-    return NOX_OK;
+    return rv == 0 ? NOX_OK : rv == -1 ? NOX_EINVAL : NOX_ERESOURCE;
 }
 
 /* Take the query values and the Content-Type the call needs. */
