@@ -219,41 +219,39 @@ rest_new(const nox_rest_route_t *route, ProtobufCMessage **m, nox_status_t *st)
     return nox__json_to_message(NULL, rest_method(route)->output, NULL, m, st);
 }
 
-/* Where the JSON text body of len bytes has an escape "\u0000" (its
- * backslash not itself escaped), at or after from; len when none. */
-static size_t
-rest_nul_escape_at(const uint8_t *body, size_t len, size_t from)
-{
-    for (size_t i = from; i + 1 < len; i++) {
-        if (body[i] != '\\')
-            continue;
-        if (body[i + 1] == 'u' && i + 5 < len &&
-            memcmp(body + i + 2, "0000", 4) == 0)
-            return i;
-        i++; /* the escaped character, a backslash too */
-    }
-    return len;
-}
-
 /* cJSON ends a string at a "\u0000" (json.dumps writes a NUL so), losing
  * the rest of another backend's stdout. Each becomes "\ufffd" (as
  * noxrunnerd sends a NUL): *copy is the changed text, or NULL when
- * there was none. False when out of memory. */
-static bool
-rest_replace_nul_escapes(const uint8_t *body, size_t len, char **copy)
+ * there was none. NOX_EINTERNAL for a \u escape without four hex digits
+ * (cJSON would cut the string there too; no JSON writer makes one). */
+static nox_err_t
+rest_replace_nul_escapes(const uint8_t *body, size_t len, char **copy,
+                         nox_status_t *st)
 {
-    size_t at = rest_nul_escape_at(body, len, 0);
+    bool   malformed = false;
+    size_t at = nox__rest_json_nul_escape(body, len, 0, &malformed);
 
     *copy = NULL;
-    if (at == len)
-        return true;
-    *copy = malloc(len);
-    if (*copy == NULL)
-        return false;
-    memcpy(*copy, body, len);
-    for (; at < len; at = rest_nul_escape_at(body, len, at + 6))
+    for (; at < len;
+         at = nox__rest_json_nul_escape(body, len, at + 6, &malformed)) {
+        if (malformed) {
+            free(*copy);
+            *copy = NULL;
+            return nox__status_set(st, NOX_EINTERNAL,
+                                   "the backend's reply is not valid JSON: a "
+                                   "\\u escape without four hex digits at "
+                                   "byte %zu",
+                                   at);
+        }
+        if (*copy == NULL) {
+            *copy = malloc(len);
+            if (*copy == NULL)
+                return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+            memcpy(*copy, body, len);
+        }
         memcpy(*copy + at + 2, "fffd", 4);
-    return true;
+    }
+    return NOX_OK;
 }
 
 static nox_err_t
@@ -266,8 +264,9 @@ rest_json_reply(const nox_rest_route_t *route, const uint8_t *body, size_t len,
 
     if (len == 0)
         return rest_new(route, resp, st);
-    if (!rest_replace_nul_escapes(body, len, &text))
-        return nox__status_set(st, NOX_ERESOURCE, "out of memory");
+    err = rest_replace_nul_escapes(body, len, &text, st);
+    if (err != NOX_OK)
+        return err;
     j = cJSON_ParseWithLength(text != NULL ? text : (const char *)body, len);
     free(text);
     if (j == NULL || !cJSON_IsObject(j)) {

@@ -24,6 +24,14 @@ enum {
     REST_RPC_LIST,
 };
 
+/* The next "\u" escape at or after from in the JSON text p[0..n) (its
+ * backslash not itself escaped) that cJSON reads as a NUL byte, ending
+ * the C string it makes there: "\u0000", or one whose next four
+ * characters are not all hex digits (*malformed then; cJSON's hex reader
+ * gives 0 for those). n when there is none. */
+size_t nox__rest_json_nul_escape(const uint8_t *p, size_t n, size_t from,
+                                 bool *malformed);
+
 /* Append s percent-encoded (all but A-Z a-z 0-9 - . _ ~) to b. */
 nox_err_t nox__rest_pct_append(nox_buf_t *b, const char *s);
 

@@ -16,29 +16,14 @@ rest_method(const nox_rest_route_t *route)
     return &noxrunner__v1__sandbox__descriptor.methods[route->rpc];
 }
 
-/* cJSON reads "\u0000" into a C string that silently ends there: an
- * argument "a\u0000b" would run as "a". Refuse it instead (the RPC
- * refuses NUL in strings too). */
-static bool
-rest_json_has_nul_escape(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (p[i] != '\\')
-            continue;
-        if (p[i + 1] == 'u' && i + 5 < n && p[i + 2] == '0' &&
-            p[i + 3] == '0' && p[i + 4] == '0' && p[i + 5] == '0')
-            return true;
-        i++; /* skip the escaped character (an escaped backslash too) */
-    }
-    return false;
-}
-
 static nox_err_t
 rest_json_request(const ProtobufCMessageDescriptor *d, const uint8_t *body,
                   size_t len, ProtobufCMessage **out, nox_status_t *st)
 {
     const char *end = NULL;
     cJSON      *j;
+    bool        malformed;
+    size_t      esc;
     nox_err_t   err;
 
     if (len == 0) /* an empty body means all defaults */
@@ -50,10 +35,18 @@ rest_json_request(const ProtobufCMessageDescriptor *d, const uint8_t *body,
         return nox__status_set(st, NOX_EINVAL,
                                "malformed JSON body: a NUL byte at byte %zu",
                                (size_t)(nul - body));
-    if (rest_json_has_nul_escape(body, len))
+    /* cJSON would read such an escape into a C string that silently
+     * ends there: an argument "a\u0000b" would run as "a". Refuse it
+     * instead (the RPC refuses NUL in strings too). */
+    esc = nox__rest_json_nul_escape(body, len, 0, &malformed);
+    if (esc < len)
         return nox__status_set(st, NOX_EINVAL,
-                               "malformed JSON body: strings may not contain "
-                               "NUL (\\u0000)");
+                               malformed ? "malformed JSON body: a \\u escape "
+                                           "without four hex digits at byte %zu"
+                                         : "malformed JSON body: strings may "
+                                           "not contain NUL (\\u0000, at byte "
+                                           "%zu)",
+                               esc);
     /* Not cJSON's require_null_terminated: with a length it wants a NUL
      * inside the buffer. Trailing bytes other than spaces are checked
      * here instead. */

@@ -113,6 +113,35 @@ nox__rest_pct_append(nox_buf_t *b, const char *s)
     return NOX_OK;
 }
 
+/* ---- JSON text ---- */
+
+static bool
+rest_is_hex(uint8_t c)
+{
+    return rest_hex((char)c) >= 0;
+}
+
+size_t
+nox__rest_json_nul_escape(const uint8_t *p, size_t n, size_t from,
+                          bool *malformed)
+{
+    for (size_t i = from; i + 1 < n; i++) {
+        if (p[i] != '\\')
+            continue;
+        if (p[i + 1] == 'u') {
+            bool hex = i + 5 < n && rest_is_hex(p[i + 2]) &&
+                       rest_is_hex(p[i + 3]) && rest_is_hex(p[i + 4]) &&
+                       rest_is_hex(p[i + 5]);
+            if (!hex || memcmp(p + i + 2, "0000", 4) == 0) {
+                *malformed = !hex;
+                return i;
+            }
+        }
+        i++; /* the escaped character, a backslash too */
+    }
+    return n;
+}
+
 /* ---- formats ---- */
 
 int

@@ -309,7 +309,17 @@ START_TEST(bad_bodies_name_the_field)
                    "field workdir: expected a string");
     expect_invalid("POST", exec, "{\"cmd\": [\"a\\u0000b\"]}",
                    "malformed JSON body: strings may not contain NUL "
-                   "(\\u0000)");
+                   "(\\u0000, at byte 11)");
+    /* cJSON reads a \u escape without four hex digits as a NUL too. */
+    expect_invalid("POST", exec, "{\"cmd\": [\"a\\uzzzzb\"]}",
+                   "malformed JSON body: a \\u escape without four hex "
+                   "digits at byte 11");
+    expect_invalid("POST", exec, "{\"cmd\": [\"rm -rf x\\u00g0; echo\"]}",
+                   "malformed JSON body: a \\u escape without four hex "
+                   "digits at byte 18");
+    expect_invalid("POST", exec, "{\"cmd\": [\"x\\u12\"]}",
+                   "malformed JSON body: a \\u escape without four hex "
+                   "digits at byte 11");
     {
         /* A raw NUL inside a string, which cJSON would end the value at. */
         static const char       raw[] = "{\"cmd\":[\"echo\",\"a\0b\"]}";
@@ -642,6 +652,26 @@ START_TEST(client_decodes_replies_of_any_backend)
     ck_assert_mem_eq(e->stdout.data, "hi\n", 3);
     ck_assert_uint_eq(e->duration_ms, 12);
     ck_assert_int_eq(e->cause, NOXRUNNER__V1__EXEC_CAUSE__EXEC_CAUSE_EXITED);
+    protobuf_c_message_free_unpacked(m, NULL);
+
+    /* cJSON would cut the string at a \u escape without hex digits. */
+    ck_assert_int_eq(decode(EXEC, false, 200,
+                            "{\"stdout\": \"a\\u00zzb\", \"exitCode\": 0}",
+                            NULL, &m, &st),
+                     NOX_EINTERNAL);
+    ck_assert_str_eq(st.msg, "the backend's reply is not valid JSON: a \\u "
+                             "escape without four hex digits at byte 13");
+    /* \u0000 (json.dumps's NUL) becomes U+FFFD; the rest is kept. */
+    ck_assert_int_eq(decode(EXEC, false, 200,
+                            "{\"stdout\": \"a\\u0000b\", \"exitCode\": 0}",
+                            NULL, &m, &st),
+                     NOX_OK);
+    e = (void *)m;
+    ck_assert_uint_eq(e->stdout.len, 5);
+    ck_assert_mem_eq(e->stdout.data,
+                     "a\xef\xbf\xbd"
+                     "b",
+                     5);
     protobuf_c_message_free_unpacked(m, NULL);
 
     ck_assert_int_eq(decode(EXEC, false, 200, "<html>", NULL, &m, &st),
