@@ -153,8 +153,11 @@ http_setopts(nox_http_t *h, const char *url, const nox_rest_call_t *call,
         rc |= curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
     }
     /* A proxy would see the bearer token; one for the loopback makes no
-     * sense. Other hosts follow the usual *_proxy variables. */
-    rc |= curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+     * sense. Other hosts follow the usual *_proxy and no_proxy variables
+     * (setting CURLOPT_NOPROXY for them would make libcurl ignore
+     * no_proxy). */
+    if (h->loopback)
+        rc |= curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
     rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
     rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)budget_ms);

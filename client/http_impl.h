@@ -21,6 +21,9 @@ struct nox_http {
     char   *auth_header; /* "Authorization: Bearer <token>", or NULL */
     char   *ca_file;     /* NULL: the system's CA store */
     int64_t connect_ms;
+    /* The URL's host is this machine (127.0.0.0/8, ::1, localhost): never
+     * through a proxy. */
+    bool loopback;
     /* The backend answered GET /v1/health with "not served": it is not
      * ours, so Health goes straight to /healthz from now on. */
     bool spec_health;

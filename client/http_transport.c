@@ -4,6 +4,7 @@
 #include "http_transport.h"
 #include "http_impl.h"
 
+#include "auth.h"
 #include "client_impl.h"
 #include "nox/server.h"
 #include "rest.h"
@@ -42,7 +43,7 @@ nox__http_is_url(const char *url)
 /* A base URL must parse, have a host, and carry no query or fragment:
  * the REST paths are appended to it. */
 static nox_err_t
-http_check_url(const char *url, nox_status_t *st)
+http_check_url(const char *url, bool *loopback, nox_status_t *st)
 {
     CURLU    *u = curl_url();
     char     *host = NULL, *query = NULL, *frag = NULL;
@@ -61,6 +62,17 @@ http_check_url(const char *url, nox_status_t *st)
         host[0] == '\0') {
         err = nox__status_set(st, NOX_EINVAL, "bad URL '%s': no host", url);
         goto out;
+    }
+    /* curl gives an IPv6 host in brackets. */
+    if (host[0] == '[') {
+        size_t n = strlen(host);
+        if (n > 2 && host[n - 1] == ']') {
+            host[n - 1] = '\0';
+            *loopback = nox__host_is_loopback(host + 1);
+            host[n - 1] = ']';
+        }
+    } else {
+        *loopback = nox__host_is_loopback(host);
     }
     if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
         curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
@@ -113,6 +125,7 @@ nox__http_open(nox_http_t **out, const char *url, const char *token,
 {
     nox_http_t *h;
     nox_err_t   err;
+    bool        loopback = false;
 
     if (pthread_once(&http_once, http_global_init) != 0 ||
         http_global_rc != CURLE_OK)
@@ -120,13 +133,14 @@ nox__http_open(nox_http_t **out, const char *url, const char *token,
     if (!nox__http_is_url(url))
         return nox__status_set(st, NOX_EINVAL, "bad URL '%s' (not http(s)://)",
                                url != NULL ? url : "");
-    err = http_check_url(url, st);
+    err = http_check_url(url, &loopback, st);
     if (err != NOX_OK)
         return err;
     h = calloc(1, sizeof(*h));
     if (h == NULL)
         return nox__status_set(st, NOX_ERESOURCE, "out of memory");
     h->connect_ms = connect_ms > 0 ? connect_ms : 1;
+    h->loopback = loopback;
     err = http_copy_settings(h, url, token, ca_file, st);
     if (err == NOX_OK) {
         h->curl = curl_easy_init();

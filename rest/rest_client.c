@@ -190,7 +190,9 @@ rest_error(const nox_rest_route_t *route, int status, const uint8_t *body,
         code = (nox_err_t)c->valueint;
     if (cJSON_IsString(e))
         text = strdup(e->valuestring);
-    else if (j == NULL && len > 0)
+    else if (j == NULL && len > 0 && body[0] != '<')
+        /* Plain text says something; an HTML error page (a proxy's, a
+         * web server's) would only bury the status. */
         text = nox__utf8_sanitize(
             body, len < REST_ERROR_TEXT_MAX ? len : REST_ERROR_TEXT_MAX);
     cJSON_Delete(j);

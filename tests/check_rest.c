@@ -612,6 +612,8 @@ START_TEST(client_decodes_errors_of_any_backend)
         {TOUCH, 503, NULL, NOX_EUNAVAIL, "HTTP 503 from the backend"},
         {EXEC, 401, "", NOX_EAUTH, "HTTP 401 from the backend"},
         {EXEC, 413, NULL, NOX_ERESOURCE, "HTTP 413 from the backend"},
+        {EXEC, 502, "<html><body>Bad Gateway</body></html>", NOX_EUNAVAIL,
+         "HTTP 502 from the backend"},
         {EXEC, 504, NULL, NOX_ETIMEDOUT, "HTTP 504 from the backend"},
         {EXEC, 418, NULL, NOX_EINVAL, "HTTP 418 from the backend"},
         /* what only noxrunnerd serves */
