@@ -319,6 +319,11 @@ START_TEST(http_refuses_repeated_or_conflicting_framing_headers_400)
         "PUT /v1/sandboxes/f1 HTTP/1.1\r\nHost: x\r\n"
         "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
         "0\r\n\r\n",
+        /* a space before the colon: a proxy may read either header */
+        "PUT /v1/sandboxes/f1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        "Transfer-Encoding : chunked\r\n\r\n{}",
+        "PUT /v1/sandboxes/f1 HTTP/1.1\r\nHost: x\r\nContent-Length : 2\r\n"
+        "\r\n{}",
     };
 
     ht_start(NULL);
@@ -335,6 +340,33 @@ START_TEST(http_refuses_repeated_or_conflicting_framing_headers_400)
         close(fd);
     }
     ck_assert(!tu_exists(ht_base, "noxrunner_sandbox_f1"));
+}
+END_TEST
+
+/* A Transfer-Encoding libmicrohttpd cannot frame (anything but chunked)
+ * is answered 501 and closed, not left waiting for a body. */
+START_TEST(http_answers_501_to_a_transfer_encoding_other_than_chunked)
+{
+    static const char *const reqs[] = {
+        "PUT /v1/sandboxes/f2 HTTP/1.1\r\nHost: x\r\n"
+        "Transfer-Encoding: gzip, chunked\r\n\r\n",
+        "PUT /v1/sandboxes/f2 HTTP/1.1\r\nHost: x\r\n"
+        "Transfer-Encoding: identity\r\n\r\n",
+    };
+
+    ht_start(NULL);
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        int       fd = ht_connect();
+        long long t0 = ht_ms();
+        char     *got = ht_raw(fd, reqs[i], strlen(reqs[i]), 3000);
+        ck_assert_msg(strncmp(got, "HTTP/1.1 501 ", 13) == 0, "%zu: %.80s", i,
+                      got);
+        ck_assert_ptr_nonnull(strstr(got, "only Transfer-Encoding: chunked"));
+        ck_assert_int_lt(ht_ms() - t0, 2000);
+        free(got);
+        close(fd);
+    }
+    ck_assert(!tu_exists(ht_base, "noxrunner_sandbox_f2"));
 }
 END_TEST
 
@@ -381,6 +413,8 @@ abuse_suite(void)
     tcase_add_test(tc,
                    http_refuses_repeated_or_conflicting_framing_headers_400);
     tcase_add_test(tc, http_a_negative_content_length_gets_libmicrohttpds_400);
+    tcase_add_test(tc,
+                   http_answers_501_to_a_transfer_encoding_other_than_chunked);
     suite_add_tcase(s, tc);
     return s;
 }

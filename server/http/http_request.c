@@ -214,6 +214,8 @@ http_has_body(struct MHD_Connection *conn)
 
 typedef struct {
     unsigned length, encoding; /* Content-Length, Transfer-Encoding */
+    unsigned spaced;      /* names with a space or tab (before the colon) */
+    unsigned not_chunked; /* Transfer-Encodings other than "chunked" */
 } http_framing_t;
 
 static enum MHD_Result
@@ -223,11 +225,20 @@ http_count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
     http_framing_t *f = cls;
 
     (void)kind;
-    (void)value;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+    /* libmicrohttpd keeps "Content-Length : 3" as a header named
+     * "Content-Length "; RFC 9112 says to refuse such a name, as a proxy
+     * may read it as the real one. */
+    if (strpbrk(key, " \t") != NULL)
+        f->spaced++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         f->length++;
-    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         f->encoding++;
+        /* Anything but chunked leaves libmicrohttpd waiting for a body it
+         * cannot frame. */
+        if (value == NULL || strcasecmp(value, "chunked") != 0)
+            f->not_chunked++;
+    }
     return MHD_YES;
 }
 
@@ -237,13 +248,15 @@ http_count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
  * take another, and then the two disagree on where the next request
  * begins (request smuggling). */
 static bool
-http_framing_ambiguous(struct MHD_Connection *conn)
+http_framing_ambiguous(struct MHD_Connection *conn, bool *unsupported)
 {
-    http_framing_t f = {0, 0};
+    http_framing_t f = {0, 0, 0, 0};
 
     (void)MHD_get_connection_values(conn, MHD_HEADER_KIND, http_count_framing,
                                     &f);
-    return f.length > 1 || f.encoding > 1 || (f.length && f.encoding);
+    *unsupported = f.not_chunked > 0;
+    return f.length > 1 || f.encoding > 1 || (f.length && f.encoding) ||
+           f.spaced > 0;
 }
 
 /* Answer at the first call. libmicrohttpd sends a reply queued now
@@ -289,6 +302,7 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
     const nox_rest_route_t *route = NULL;
     char                   *id = NULL;
     const char             *allow = NULL, *bad = NULL;
+    bool                    unsupported;
     nox__http_req_t        *r;
     nox_status_t            st;
     size_t                  announced;
@@ -303,10 +317,16 @@ http_begin(nox__http_t *h, struct MHD_Connection *conn, const char *url,
     if (http_conn_over_limit(conn))
         return http_early_error(conn, con_cls, NOX_EUNAVAIL, 503,
                                 "too many connections", NULL, NULL, true);
-    if (http_framing_ambiguous(conn))
+    if (http_framing_ambiguous(conn, &unsupported))
         return http_early_error(conn, con_cls, NOX_EINVAL, 400,
                                 "conflicting or repeated Content-Length "
-                                "and Transfer-Encoding headers",
+                                "and Transfer-Encoding headers, or a header "
+                                "name with a space",
+                                NULL, NULL, true);
+    if (unsupported)
+        return http_early_error(conn, con_cls, NOX_ENOTSUP, 501,
+                                "only Transfer-Encoding: chunked is "
+                                "supported",
                                 NULL, NULL, true);
     if (atomic_load(&h->srv->stopping))
         return http_early_error(conn, con_cls, NOX_EUNAVAIL, 503,
