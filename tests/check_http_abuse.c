@@ -255,6 +255,25 @@ START_TEST(http_peers_cap_connections_per_address_but_not_loopback)
 }
 END_TEST
 
+/* An IPv6 host holds a /64: its addresses count as one peer. */
+START_TEST(http_peers_count_an_ipv6_slash_64_as_one_peer)
+{
+    nox__http_peers_t       p;
+    nox_status_t            st;
+    struct sockaddr_storage x = addr_of("2001:db8:0:1::1"),
+                            y = addr_of("2001:db8:0:1:ffff::9"),
+                            z = addr_of("2001:db8:0:2::1");
+
+    ck_assert_int_eq(nox__http_peers_init(&p, 2, 4, &st), NOX_OK);
+    nox__http_peers_add(&p, (struct sockaddr *)&x);
+    nox__http_peers_add(&p, (struct sockaddr *)&y);
+    ck_assert_uint_eq(nox__http_peers_count(&p, (struct sockaddr *)&x), 2);
+    ck_assert(!nox__http_peers_admit(&p, (struct sockaddr *)&y));
+    ck_assert(nox__http_peers_admit(&p, (struct sockaddr *)&z));
+    nox__http_peers_destroy(&p);
+}
+END_TEST
+
 START_TEST(http_a_silent_new_connection_is_closed_after_the_header_timeout)
 {
     int       fd;
@@ -302,6 +321,41 @@ START_TEST(http_a_body_dribbled_past_its_deadline_is_closed)
     ck_assert_int_lt(ms, 3000);
     close(fd);
     ck_assert(!tu_exists(ht_base, "noxrunner_sandbox_slow"));
+}
+END_TEST
+
+/* A body that keeps coming at a fair rate past the deadline is a slow
+ * upload, not a dribble: it is served. */
+START_TEST(http_a_body_past_its_deadline_at_a_fair_rate_is_served)
+{
+    enum { CHUNK = 32 * 1024, CHUNKS = 12 }; /* 384 KiB in ~1.2 s */
+    char  head[160];
+    char *chunk = malloc(CHUNK);
+    char *got;
+    int   fd;
+
+    ck_assert_ptr_nonnull(chunk);
+    memset(chunk, ' ', CHUNK);
+    chunk[0] = '{';
+    nox__http_body_deadline_ms = 500;
+    ht_start(NULL);
+    fd = ht_connect();
+    (void)snprintf(head, sizeof(head),
+                   "PUT /v1/sandboxes/fair HTTP/1.1\r\nHost: x\r\n"
+                   "Content-Length: %d\r\n\r\n",
+                   CHUNK * CHUNKS + 1);
+    send_all(fd, head);
+    for (int i = 0; i < CHUNKS; i++) {
+        ck_assert_int_eq(send(fd, chunk, CHUNK, MSG_NOSIGNAL), CHUNK);
+        chunk[0] = ' ';
+        usleep(100 * 1000);
+    }
+    got = ht_raw(fd, "}", 1, 5000);
+    ck_assert_msg(strncmp(got, "HTTP/1.1 200 ", 13) == 0, "%.80s", got);
+    free(got);
+    free(chunk);
+    close(fd);
+    ck_assert(tu_exists(ht_base, "noxrunner_sandbox_fair"));
 }
 END_TEST
 
@@ -407,9 +461,11 @@ abuse_suite(void)
     tcase_add_test(
         tc, http_connections_past_the_limit_and_its_slack_are_closed_at_once);
     tcase_add_test(tc, http_peers_cap_connections_per_address_but_not_loopback);
+    tcase_add_test(tc, http_peers_count_an_ipv6_slash_64_as_one_peer);
     tcase_add_test(
         tc, http_a_silent_new_connection_is_closed_after_the_header_timeout);
     tcase_add_test(tc, http_a_body_dribbled_past_its_deadline_is_closed);
+    tcase_add_test(tc, http_a_body_past_its_deadline_at_a_fair_rate_is_served);
     tcase_add_test(tc,
                    http_refuses_repeated_or_conflicting_framing_headers_400);
     tcase_add_test(tc, http_a_negative_content_length_gets_libmicrohttpds_400);

@@ -37,6 +37,10 @@
 #define NOX_HTTP_HEADER_TIMEOUT_S 10
 /* Seconds a request's body may take after its headers. */
 #define NOX_HTTP_BODY_DEADLINE_S 60
+/* Past that deadline a body may go on while its average rate since the
+ * headers stays at least this many bytes per second: a large upload on a
+ * slow link is not a slowloris. */
+#define NOX_HTTP_BODY_MIN_RATE (64 * 1024)
 
 /* One REST call, from its first headers to the completion of its reply.
  * Touched by the daemon's thread, and while the connection is suspended

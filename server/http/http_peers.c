@@ -11,7 +11,8 @@
 #include <string.h>
 
 struct nox__http_peer {
-    uint8_t  addr[16]; /* IPv4 as its IPv4-mapped IPv6 address */
+    uint8_t addr[16]; /* IPv4 as its IPv4-mapped IPv6 address; IPv6 as
+                         its /64 prefix */
     unsigned n;
 };
 
@@ -34,6 +35,11 @@ peers_key(const struct sockaddr *sa, uint8_t key[16])
         if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
             return false;
         memcpy(key, &in6->sin6_addr, 16);
+        /* One IPv6 host usually holds a whole /64: count the prefix, or
+         * it could take every slot from as many addresses as it likes.
+         * (An IPv4-mapped address keeps its IPv4 part.) */
+        if (!IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            memset(key + 8, 0, 8);
     } else {
         return false;
     }

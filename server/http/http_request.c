@@ -516,8 +516,9 @@ nox__http_access(void *cls, struct MHD_Connection *conn, const char *url,
         *upload_size = 0;
         if (r->too_big)
             return http_refuse_body();
-        if (r->route != NULL &&
-            nox__mono_ms() - r->begun_ms > nox__http_body_deadline_ms) {
+        int64_t took = nox__mono_ms() - r->begun_ms;
+        if (r->route != NULL && took > nox__http_body_deadline_ms &&
+            (double)r->len < (double)took * NOX_HTTP_BODY_MIN_RATE / 1000) {
             /* Dribbled in: each byte within the idle timeout would keep
              * the connection for ever. */
             (void)fprintf(stderr, "noxrunnerd: http: a request body took "
