@@ -46,7 +46,7 @@ nox_err_t nox__transport_open(nox_transport_t *t, const char *url, bool wait,
                               nox_status_t *st);
 
 /* Close the socket and free the URL; t becomes closed. Safe on a closed
- * or zeroed t. For ipc:// this may first wait up to 100 ms after the
+ * or zeroed t. For ipc:// this may first wait up to 250 ms after the
  * last dial for a connection under way to finish its handshake (see
  * transport.c). */
 void nox__transport_close(nox_transport_t *t);
