@@ -577,27 +577,9 @@ static char cert_path[PATH_MAX], key_path[PATH_MAX];
 static void
 make_cert(void)
 {
-    char *argv[] = {"openssl",
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1",
-                    "-nodes",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-keyout",
-                    key_path,
-                    "-out",
-                    cert_path,
-                    NULL};
-
     (void)snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", base);
     (void)snprintf(key_path, sizeof(key_path), "%s/key.pem", base);
-    ck_assert_int_eq(run(base, argv), 0);
+    tu_make_cert(cert_path, key_path);
 }
 
 static const char *
@@ -654,28 +636,11 @@ START_TEST(auth_tls_client_with_another_ca_is_not_connected)
     char              other[PATH_MAX];
     nox_client_opts_t o = {.timeout_ms = 1500, .ca_file = other};
     char              msg[256];
-    char             *argv[] = {"openssl",
-                                "req",
-                                "-x509",
-                                "-newkey",
-                                "ec",
-                                "-pkeyopt",
-                                "ec_paramgen_curve:prime256v1",
-                                "-nodes",
-                                "-days",
-                                "2",
-                                "-subj",
-                                "/CN=127.0.0.1",
-                                "-keyout",
-                                key_path,
-                                "-out",
-                                other,
-                                NULL};
 
     /* A certificate with the same name from another key. */
     (void)snprintf(other, sizeof(other), "%s/other.pem", base);
     (void)snprintf(key_path, sizeof(key_path), "%s/other-key.pem", base);
-    ck_assert_int_eq(run(base, argv), 0);
+    tu_make_cert(other, key_path);
     ck_assert_int_eq(health(url, &o, msg, sizeof(msg)), NOX_EUNAVAIL);
 }
 END_TEST

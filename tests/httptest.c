@@ -42,32 +42,9 @@ ht_ms(void)
 void
 ht_make_cert(const char **cert, const char **key)
 {
-    char                      *argv[] = {"openssl",  "req",
-                                         "-x509",    "-newkey",
-                                         "rsa:2048", "-nodes",
-                                         "-subj",    "/CN=127.0.0.1",
-                                         "-addext",  "subjectAltName=IP:127.0.0.1",
-                                         "-days",    "1",
-                                         "-keyout",  ht_key,
-                                         "-out",     ht_cert,
-                                         NULL};
-    posix_spawn_file_actions_t fa;
-    pid_t                      pid;
-    int                        status;
-
     (void)snprintf(ht_cert, sizeof(ht_cert), "%s/cert.pem", ht_dir);
     (void)snprintf(ht_key, sizeof(ht_key), "%s/key.pem", ht_dir);
-    ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
-    ck_assert_int_eq(
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0), 0);
-    ck_assert_int_eq(
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0), 0);
-    ck_assert_int_eq(posix_spawnp(&pid, "openssl", &fa, NULL, argv, environ),
-                     0);
-    posix_spawn_file_actions_destroy(&fa);
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "openssl req failed");
+    tu_make_cert(ht_cert, ht_key);
     *cert = ht_cert;
     *key = ht_key;
 }

@@ -6,6 +6,8 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,4 +106,45 @@ tu_assert_no_link_out_of_a_workspace(const char *base_dir)
     ck_assert_msg(nox_test_escaping_links_in_each_sandbox(base_dir, first,
                                                           sizeof(first)) == 0,
                   "a link leads out of a workspace: %s", first);
+}
+
+extern char **environ;
+
+void
+tu_make_cert(const char *cert_path, const char *key_path)
+{
+    char                      *argv[] = {"openssl",
+                                         "req",
+                                         "-x509",
+                                         "-newkey",
+                                         "ec",
+                                         "-pkeyopt",
+                                         "ec_paramgen_curve:prime256v1",
+                                         "-nodes",
+                                         "-days",
+                                         "1",
+                                         "-subj",
+                                         "/CN=127.0.0.1",
+                                         "-addext",
+                                         "subjectAltName=IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost",
+                                         "-keyout",
+                                         (char *)key_path,
+                                         "-out",
+                                         (char *)cert_path,
+                                         NULL};
+    posix_spawn_file_actions_t fa;
+    pid_t                      pid;
+    int                        status;
+
+    ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
+    ck_assert_int_eq(
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0), 0);
+    ck_assert_int_eq(
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0), 0);
+    ck_assert_int_eq(posix_spawnp(&pid, "openssl", &fa, NULL, argv, environ),
+                     0);
+    posix_spawn_file_actions_destroy(&fa);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "openssl req failed");
 }

@@ -34,4 +34,11 @@ int tu_exists(const char *dir, const char *name);
  * included): the check after every upload test (sandbox_scan.h). */
 void tu_assert_no_link_out_of_a_workspace(const char *base_dir);
 
+/* A self-signed certificate for 127.0.0.1 (its own CA, one day, EC
+ * P-256) at cert_path and its key at key_path, made with openssl (its
+ * output is dropped). Its subjectAltName names 127.0.0.1 as an IP address
+ * (for libcurl and OpenSSL) and as a DNS name (mbed TLS 2.28, NNG's TLS,
+ * matches DNS names only), and localhost. Aborts the test on failure. */
+void tu_make_cert(const char *cert_path, const char *key_path);
+
 #endif /* NOX_TESTUTIL_H */
