@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 char         *ht_base;
 char         *ht_dir;
 nox_engine_t *ht_eng;
