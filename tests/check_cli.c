@@ -816,6 +816,33 @@ START_TEST(cli_create_reports_isolation_and_each_limit)
 }
 END_TEST
 
+START_TEST(cli_create_says_the_image_is_not_used)
+{
+    run_t r;
+
+    cli(&r, "create", "s", "--image", "python:3.11", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.out, "\nimage python:3.11: ignored (recorded, not "
+                                "used: local mode runs this machine's "
+                                "userland)\n") != NULL,
+                  "stdout: %s", r.out);
+    run_free(&r);
+    cli(&r, "--json", "create", "t", "--image", "alpine", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    cJSON *j = json_of(&r);
+    cJSON *arr = cJSON_GetObjectItem(j, "limits");
+    ck_assert_int_eq(cJSON_GetArraySize(arr), 1);
+    cJSON *l = cJSON_GetArrayItem(arr, 0);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(l, "name")),
+                     "image");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(l, "value")),
+                     "alpine");
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(l, "applied")));
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(cli_json_exec_reports_how_the_command_ended)
 {
     run_t r;
@@ -1521,6 +1548,7 @@ cli_suite(void)
     tcase_add_test(iso, cli_unknown_isolation_is_a_usage_error);
     tcase_add_test(iso, cli_health_prints_the_isolation_level);
     tcase_add_test(iso, cli_create_reports_isolation_and_each_limit);
+    tcase_add_test(iso, cli_create_says_the_image_is_not_used);
     tcase_add_test(iso, cli_json_exec_reports_how_the_command_ended);
     tcase_add_test(iso, cli_json_exec_of_a_blocked_command_says_blocked);
     suite_add_tcase(s, iso);

@@ -101,6 +101,44 @@ START_TEST(engine_create_makes_the_sandbox_layout)
 }
 END_TEST
 
+START_TEST(engine_create_reports_the_image_as_not_used)
+{
+    nox_create_req_t r = {
+        .session_id = "img", .ttl_seconds = 60, .image = "python:3.11"};
+    nox_sandbox_info_t  info;
+    nox_create_report_t rep;
+    nox_status_t        st;
+    bool                created = false;
+
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, &rep, &st),
+                     NOX_OK);
+    ck_assert_uint_eq(rep.n_limits, 1);
+    ck_assert_str_eq(rep.limits[0].name, "image");
+    ck_assert_str_eq(rep.limits[0].value, "python:3.11");
+    ck_assert(!rep.limits[0].applied);
+    ck_assert_str_eq(rep.limits[0].detail,
+                     "recorded, not used: local mode runs this machine's "
+                     "userland");
+    /* Again, with every limit too: all five fit in the report. */
+    r.cpu_limit = "500m";
+    r.memory_limit = "64Mi";
+    r.storage_limit = "1Mi";
+    r.pids_limit = 64;
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, &rep, &st),
+                     NOX_OK);
+    ck_assert_uint_eq(rep.n_limits, 5);
+    ck_assert_str_eq(rep.limits[4].name, "image");
+    /* No image, no line. */
+    r.session_id = "noimg";
+    r.image = NULL;
+    ck_assert_int_eq(nox_engine_create(eng, &r, &info, &created, &rep, &st),
+                     NOX_OK);
+    ck_assert_uint_eq(rep.n_limits, 4);
+    for (size_t i = 0; i < rep.n_limits; i++)
+        ck_assert_str_ne(rep.limits[i].name, "image");
+}
+END_TEST
+
 START_TEST(engine_create_again_keeps_files_and_refreshes)
 {
     nox_exec_result_t res;
@@ -1003,6 +1041,7 @@ engine_suite(void)
     tcase_add_checked_fixture(life, setup, teardown);
     tcase_add_test(life, engine_create_makes_the_sandbox_layout);
     tcase_add_test(life, engine_create_again_keeps_files_and_refreshes);
+    tcase_add_test(life, engine_create_reports_the_image_as_not_used);
     tcase_add_test(life, engine_rejects_invalid_session_ids);
     tcase_add_test(life, engine_unknown_session_is_not_found);
     tcase_add_test(life, engine_state_survives_a_restart);

@@ -137,11 +137,19 @@ START_TEST(http_create_takes_the_json_fields_and_reports_limits)
     j = json_reply(&r, 200);
     ck_assert_str_eq(str_of(j, "podName"), "local-s2");
     limits = cJSON_GetObjectItem(j, "limits");
-    ck_assert_int_eq(cJSON_GetArraySize(limits), 3);
+    ck_assert_int_eq(cJSON_GetArraySize(limits), 4);
     ck_assert_str_eq(str_of(cJSON_GetArrayItem(limits, 0), "name"),
                      "cpu_limit");
     ck_assert(cJSON_IsBool(
         cJSON_GetObjectItem(cJSON_GetArrayItem(limits, 0), "applied")));
+    /* The image is recorded but local mode cannot use it, and says so. */
+    cJSON *img = cJSON_GetArrayItem(limits, 3);
+    ck_assert_str_eq(str_of(img, "name"), "image");
+    ck_assert_str_eq(str_of(img, "value"), "python:3.11");
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(img, "applied")));
+    ck_assert_str_eq(str_of(img, "detail"),
+                     "recorded, not used: local mode runs this machine's "
+                     "userland");
     cJSON_Delete(j);
     ht_res_free(&r);
 }

@@ -327,7 +327,7 @@ class SpecFlow:
         self.assertEqual(
             sorted((l["name"], l["value"]) for l in res["limits"]),
             [("cpu_limit", "1"), ("ephemeral_storage_limit", "2Gi"),
-             ("memory_limit", "1Gi")])
+             ("image", "python:3.10"), ("memory_limit", "1Gi")])
         self.assertTrue(self.c.delete_sandbox("compat-limits"))
 
     def test_exec(self):

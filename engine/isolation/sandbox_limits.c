@@ -106,4 +106,13 @@ nox__limits_apply(nox_engine_t *e, const nox_meta_t *m,
                            "commands write is not bounded");
         }
     }
+    /* Reported like a limit so a caller who asked for an image learns it
+     * did not get one. */
+    if (m->image[0] != '\0') {
+        nox_limit_status_t *s = limits_entry(rep, "image", m->image);
+        if (s != NULL)
+            (void)snprintf(s->detail, sizeof(s->detail), "%s",
+                           "recorded, not used: local mode runs this "
+                           "machine's userland");
+    }
 }

@@ -33,7 +33,7 @@ nox_err_t nox__limits_parse(const char *cpu, const char *memory,
                             nox_limits_t *out, nox_status_t *st);
 
 /* Apply the limits of m to the sandbox's cgroups and describe each
- * requested one in rep (may be NULL). */
+ * requested one in rep (may be NULL), and the image, which is not used. */
 void nox__limits_apply(nox_engine_t *e, const nox_meta_t *m,
                        nox_create_report_t *rep);
 

@@ -131,7 +131,7 @@ typedef struct {
 typedef struct {
     const char *session_id;
     uint32_t    ttl_seconds; /* 0: 900 */
-    const char *image;       /* recorded only; NULL ok */
+    const char *image;       /* recorded, reported as not used; NULL ok */
     /* Kubernetes quantities ("500m", "512Mi"); NULL or "": none. Applied
      * with cgroups and rlimits where possible, reported either way. */
     const char *cpu_limit;
@@ -143,13 +143,13 @@ typedef struct {
 
 /* What became of one limit CreateSandbox was asked for. */
 typedef struct {
-    const char *name;      /* "cpu_limit", "memory_limit", ... (static) */
+    const char *name;      /* "cpu_limit", "memory_limit", ..., "image" */
     char        value[64]; /* as requested */
     bool        applied;
     char        detail[192]; /* how it is enforced, or why it is not */
 } nox_limit_status_t;
 
-#define NOX_LIMITS_MAX 4
+#define NOX_LIMITS_MAX 5 /* four limits and the image */
 
 typedef struct {
     nox_isolation_t    isolation; /* the sandbox's: NAMESPACES or NONE */
