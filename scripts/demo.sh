@@ -3,8 +3,28 @@
 # create a sandbox, run commands, upload, download, delete. No server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
-scripts/build.sh
+
+# One line per step; a step's own output is shown only when it fails, so
+# what follows is the demo.
+quietly() {
+  local what=$1 log rc=0
+  shift
+  log=$(mktemp)
+  printf '%s ... ' "$what" >&2
+  "$@" >"$log" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    echo "done" >&2
+  else
+    echo "failed (exit $rc):" >&2
+    cat "$log" >&2
+  fi
+  rm -f "$log"
+  return "$rc"
+}
+quietly "Installing missing Debian packages (sudo apt-get, if any)" scripts/deps.sh
+quietly "Building into build/" scripts/build.sh
+echo >&2
+
 nox() {
   echo "\$ noxrc-rpc --local-test $(printf '%q ' "$@")" >&2
   build/noxrc-rpc --local-test "$@"
