@@ -2,7 +2,8 @@
 # install_layout.sh BUILD_DIR - install into a throwaway prefix and check
 # what lands where: the two programs in bin/ and nothing else there (the
 # benchmark stays in the build tree), the license with the docs, the SPDX
-# identifier in the pkg-config file.
+# identifier in the pkg-config file, a pkg-config file that points where
+# it was installed, and a CLI that finds its library there.
 set -eu
 build=$1
 prefix=$(mktemp -d)
@@ -28,4 +29,12 @@ grep -q '^# SPDX-License-Identifier: MIT$' "$pc" ||
     fail "no SPDX line in $pc"
 PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --validate noxrunner ||
     fail "pkg-config rejects $pc"
+# Relocatable: the prefix is where the files are, not where the build was
+# configured to go; the installed CLI finds the installed library.
+got=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable=libdir noxrunner)
+[ "$(cd "$got" && pwd -P)" = "$(cd "$(dirname "$(dirname "$pc")")" && pwd -P)" ] ||
+    fail "pkg-config libdir is $got, not where the library is"
+[ -e "$got/libnoxrunner.so" ] || fail "no libnoxrunner.so in $got"
+LD_LIBRARY_PATH= "$prefix/bin/noxrc-rpc" --version >/dev/null ||
+    fail "the installed noxrc-rpc does not run (its library not found?)"
 echo "install layout ok"
