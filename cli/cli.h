@@ -117,9 +117,10 @@ typedef struct {
 struct nox__cli_ctx {
     const nox__cli_args_t *args;
     nox_client_t          *client;
-    uint8_t *input;   /* owned (freed by main): stdin data of exec and sh,
-                         the archive of upload; NULL when none */
-    size_t input_len; /* bytes at input */
+    uint8_t *input;     /* owned (freed by main): stdin data of exec and sh,
+                           the archive of upload; NULL when none */
+    size_t input_len;   /* bytes at input */
+    size_t input_links; /* upload: symlinks in the archive */
 };
 
 /* A subcommand returns the process exit status. */

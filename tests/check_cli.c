@@ -920,7 +920,15 @@ START_TEST(cli_upload_dir_keeps_relative_paths_and_links)
     ck_assert_int_eq(r.status, 0);
     cJSON *j = json_of(&r);
     ck_assert_int_eq(cJSON_GetObjectItem(j, "filesWritten")->valueint, 1);
+    cJSON *links = cJSON_GetObjectItem(j, "linksWritten");
+    ck_assert_msg(links != NULL && links->valueint == 1, "%s", r.out);
     cJSON_Delete(j);
+    run_free(&r);
+    /* Links are counted apart from files, not lost in the count. */
+    tu_write_file(src, "d.txt", "delta\n", 6);
+    cli(&r, "upload", "s", "--dir", src, "--dest", "in2", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "uploaded 2 files, 1 link to s:in2\n");
     run_free(&r);
     cli(&r, "exec", "s", "--workdir", "/workspace/in", "cat", "sub/c.txt",
         (char *)NULL);
