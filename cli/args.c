@@ -11,6 +11,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,20 +102,52 @@ args_lookup(const char *name, size_t name_len)
     return NULL;
 }
 
-/* Strict decimal uint32: no sign, no blanks, no trailing junk. */
-static bool
+/* How a number option's word parsed. */
+typedef enum {
+    ARGS_NUM_OK,
+    ARGS_NUM_NOT_A_NUMBER,
+    ARGS_NUM_TOO_BIG,
+} args_num_t;
+
+/* Strict decimal uint32: no sign, no blanks, no trailing junk. A word of
+ * digits only that does not fit is TOO_BIG, so that the message says what
+ * is wrong with it. */
+static args_num_t
 args_parse_u32(const char *s, uint32_t *out)
 {
     char *end = NULL;
 
     if (s[0] < '0' || s[0] > '9')
-        return false;
+        return ARGS_NUM_NOT_A_NUMBER;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > UINT32_MAX)
-        return false;
+    if (*end != '\0')
+        return ARGS_NUM_NOT_A_NUMBER;
+    if (errno == ERANGE || v > UINT32_MAX)
+        return ARGS_NUM_TOO_BIG;
+    if (errno != 0)
+        return ARGS_NUM_NOT_A_NUMBER;
     *out = (uint32_t)v;
-    return true;
+    return ARGS_NUM_OK;
+}
+
+/* Store a uint32 option, or say why not ("what": "seconds" or ""). */
+static int
+args_apply_u32(const args_opt_t *opt, const char *val, uint32_t *field,
+               const char *what, char *err, size_t errlen)
+{
+    switch (args_parse_u32(val, field)) {
+    case ARGS_NUM_OK:
+        return 0;
+    case ARGS_NUM_TOO_BIG:
+        return args_error(
+            err, errlen, "--%s: '%s' is out of range (at most %" PRIu32 "%s%s)",
+            opt->name, val, UINT32_MAX, what[0] ? " " : "", what);
+    case ARGS_NUM_NOT_A_NUMBER:
+        break;
+    }
+    return args_error(err, errlen, "--%s: '%s' is not a whole number%s%s",
+                      opt->name, val, what[0] ? " of " : "", what);
 }
 
 /* Positive seconds, fractions allowed, as milliseconds (at least 1). */
@@ -179,16 +212,10 @@ args_apply(nox__cli_args_t *a, const args_opt_t *opt, const char *val,
         *(const char **)field = val;
         return 0;
     case ARGS_U32:
-        if (!args_parse_u32(val, (uint32_t *)field))
-            return args_error(err, errlen,
-                              "--%s: '%s' is not a whole number of seconds",
-                              opt->name, val);
-        return 0;
+        return args_apply_u32(opt, val, (uint32_t *)field, "seconds", err,
+                              errlen);
     case ARGS_COUNT:
-        if (!args_parse_u32(val, (uint32_t *)field))
-            return args_error(err, errlen, "--%s: '%s' is not a whole number",
-                              opt->name, val);
-        return 0;
+        return args_apply_u32(opt, val, (uint32_t *)field, "", err, errlen);
     case ARGS_SECONDS:
         if (!args_parse_seconds(val, (int64_t *)field))
             return args_error(err, errlen,
@@ -260,11 +287,24 @@ static int
 args_positional(nox__cli_args_t *a, const char *w, bool *no_opts, char *err,
                 size_t errlen)
 {
+    if (a->cmd == NULL && !a->help_cmd && strcmp(w, "help") == 0) {
+        a->help = true; /* alone: the global help */
+        a->help_cmd = true;
+        return 0;
+    }
     if (a->cmd == NULL) {
         a->cmd = nox__cli_command_find(w);
-        if (a->cmd == NULL)
-            return args_error(err, errlen, "unknown command '%s'", w);
-        return 0;
+        if (a->cmd != NULL)
+            return 0;
+        if (a->help_cmd) {
+            a->help = false; /* a usage error, not the global help */
+            return args_error(err, errlen, "help: unknown command '%s'", w);
+        }
+        return args_error(err, errlen, "unknown command '%s'", w);
+    }
+    if (a->help_cmd) {
+        a->help = false;
+        return args_error(err, errlen, "help: unexpected argument '%s'", w);
     }
     if (a->session == NULL) {
         a->session = w;
@@ -323,6 +363,14 @@ args_check(const nox__cli_args_t *a, char *err, size_t errlen)
     if (a->isolation != NULL && !a->local_test)
         return args_error(err, errlen,
                           "--isolation applies only with --local-test");
+    /* Likewise: a server keeps its sandboxes where noxrunnerd says. */
+    if (a->base_dir != NULL && !a->local_test)
+        return args_error(err, errlen,
+                          "--base-dir applies only with --local-test");
+    /* The shell's output is the commands' own, line by line; there is no
+     * one object to print. */
+    if (a->json && strcmp(c->name, "shell") == 0)
+        return args_error(err, errlen, "shell has no --json output");
     if (c->min_pos > 0 && a->session == NULL)
         return args_error(err, errlen, "%s: missing SESSION", c->name);
     if (npos < c->min_pos)

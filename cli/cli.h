@@ -74,10 +74,12 @@ typedef struct nox__cli_command nox__cli_command_t;
  * are owned (release: nox__cli_args_free). */
 typedef struct {
     /* global */
-    bool        local_test;
-    bool        json;
-    bool        verbose;
-    bool        help;
+    bool local_test;
+    bool json;
+    bool verbose;
+    bool help;            /* --help, -h or the help command: print the help
+                             of cmd, or the global help when cmd is NULL */
+    bool        help_cmd; /* the help command: the next word names cmd */
     bool        version;
     const char *url; /* NULL: $NOXRUNNER_URL, else $NOXRUNNER_BASE_URL,
                         else the default */
@@ -117,9 +119,10 @@ typedef struct {
 struct nox__cli_ctx {
     const nox__cli_args_t *args;
     nox_client_t          *client;
-    uint8_t *input;   /* owned (freed by main): stdin data of exec and sh,
-                         the archive of upload; NULL when none */
-    size_t input_len; /* bytes at input */
+    uint8_t *input;     /* owned (freed by main): stdin data of exec and sh,
+                           the archive of upload; NULL when none */
+    size_t input_len;   /* bytes at input */
+    size_t input_links; /* upload: symlinks in the archive */
 };
 
 /* A subcommand returns the process exit status. */
@@ -139,6 +142,8 @@ struct nox__cli_command {
     const char     *tail;     /* what follows SESSION, for messages */
     nox__cli_run_fn prepare;  /* NULL: nothing to read first */
     nox__cli_run_fn run;
+    const char     *usage; /* the arguments after the name, for help */
+    const char     *help;  /* what it does, its options, an example */
 };
 
 /* ---- args.c ---- */
@@ -158,6 +163,9 @@ bool nox__cli_argv_wants_json(int argc, char **argv);
 
 /* The subcommand called name, or NULL. */
 const nox__cli_command_t *nox__cli_command_find(const char *name);
+
+/* Print the help of cmd (its usage, options and an example) to stdout. */
+void nox__cli_command_help(const nox__cli_command_t *cmd);
 
 /* The --help text, written to stdout. */
 void nox__cli_usage(void);

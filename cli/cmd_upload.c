@@ -30,7 +30,8 @@ typedef struct {
     struct archive *ar;
     uint8_t        *data; /* the archive so far (owned) */
     size_t          len, cap;
-    nox_err_t       code; /* first failure; NOX_OK while none */
+    size_t          links; /* symlinks stored so far */
+    nox_err_t       code;  /* first failure; NOX_OK while none */
     char            msg[512];
 } upload_t;
 
@@ -247,6 +248,7 @@ upload_symlink(upload_t *u, int dfd, const char *name, const char *rel,
         return upload_error(u, nox__cli_errno_err(errno), "%s: %s", rel,
                             strerror(errno));
     target[n] = '\0';
+    u->links++;
     return upload_entry(u, rel, st, -1, target);
 }
 
@@ -403,6 +405,7 @@ nox__cli_prep_upload(nox__cli_ctx_t *ctx)
     }
     ctx->input = u.data;
     ctx->input_len = u.len;
+    ctx->input_links = u.links;
     return 0;
 }
 
@@ -424,14 +427,21 @@ nox__cli_cmd_upload(nox__cli_ctx_t *ctx)
         return nox__cli_fail_call(ctx, e);
     if (a->json) {
         cJSON *o = cJSON_CreateObject();
-        rc =
-            nox__cli_emit_json(ctx, o,
-                               cJSON_AddNumberToObject(
-                                   o, "filesWritten", (double)written) != NULL);
+        bool ok = cJSON_AddNumberToObject(o, "filesWritten", (double)written) !=
+                      NULL &&
+                  cJSON_AddNumberToObject(o, "linksWritten",
+                                          (double)ctx->input_links) != NULL;
+        rc = nox__cli_emit_json(ctx, o, ok);
     } else {
-        (void)printf("uploaded %llu file%s to %s:%s\n",
+        /* The server counts regular files only; the links are those this
+         * archive carried, all written once the upload succeeded. */
+        char links[64] = "";
+        if (ctx->input_links > 0)
+            (void)snprintf(links, sizeof(links), ", %zu link%s",
+                           ctx->input_links, ctx->input_links == 1 ? "" : "s");
+        (void)printf("uploaded %llu file%s%s to %s:%s\n",
                      (unsigned long long)written, written == 1 ? "" : "s",
-                     a->session, a->dest ? a->dest : "/workspace");
+                     links, a->session, a->dest ? a->dest : "/workspace");
         rc = 0;
     }
     return rc;

@@ -36,7 +36,10 @@ main(int argc, char **argv)
     int rc = nox__cli_args_parse(argc, argv, &args, err, sizeof(err));
 
     if (args.help) {
-        nox__cli_usage();
+        if (args.cmd != NULL)
+            nox__cli_command_help(args.cmd);
+        else
+            nox__cli_usage();
         rc = 0;
     } else if (args.version) {
         (void)puts(NOX_CLI_NAME " " NOX_CLI_VERSION);

@@ -470,6 +470,134 @@ START_TEST(cli_help_and_version_exit_0)
 }
 END_TEST
 
+/* Every command has its own help, reached two ways, with the same text:
+ * its usage line, its options and an example, not the global help. */
+START_TEST(cli_help_of_each_command_prints_its_usage_and_an_example)
+{
+    static const char *const names[] = {"health", "create",   "exec",  "sh",
+                                        "upload", "download", "touch", "delete",
+                                        "list",   "shell"};
+    run_t                    r, h;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char want[128];
+        snprintf(want, sizeof(want), "usage: noxrc-rpc [GLOBAL OPTIONS] %s",
+                 names[i]);
+        cli_raw(&r, names[i], "--help", (char *)NULL);
+        ck_assert_msg(r.status == 0, "%s --help: exit %d", names[i], r.status);
+        ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "%s --help: %s",
+                      names[i], r.out);
+        ck_assert_msg(strstr(r.out, "Options") != NULL, "%s", r.out);
+        ck_assert_msg(strstr(r.out, "Example:\n  noxrc-rpc ") != NULL, "%s",
+                      r.out);
+        ck_assert_ptr_null(strstr(r.out, "Global options (anywhere"));
+        cli_raw(&h, "help", names[i], (char *)NULL);
+        ck_assert_msg(h.status == 0, "help %s: exit %d", names[i], h.status);
+        ck_assert_str_eq(h.out, r.out);
+        run_free(&h);
+        run_free(&r);
+    }
+    cli_raw(&r, "exec", "--help", (char *)NULL);
+    ck_assert_ptr_nonnull(strstr(r.out, "--stdin-file"));
+    ck_assert_ptr_nonnull(strstr(r.out, "--ignore-exit-code"));
+    run_free(&r);
+    /* After exec's CMD starts, --help is the command's own word. */
+    cli(&r, "create", "s", (char *)NULL);
+    run_free(&r);
+    cli(&r, "exec", "s", "printf", "%s\n", "--help", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "--help\n");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_help_alone_is_the_global_help_and_an_unknown_topic_exits_2)
+{
+    run_t r;
+
+    cli_raw(&r, "help", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "Global options (anywhere"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n  exec SESSION"));
+    run_free(&r);
+    cli_raw(&r, "help", "nosuch", (char *)NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_msg(strstr(r.err, "noxrc-rpc: help: unknown command 'nosuch'") !=
+                      NULL,
+                  "stderr: %s", r.err);
+    run_free(&r);
+    cli_raw(&r, "help", "exec", "s", (char *)NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+}
+END_TEST
+
+/* A server keeps its sandboxes where noxrunnerd says: --base-dir without
+ * --local-test is refused before any connection (the unreachable URL and
+ * short --timeout only bound how long a wrong answer would take). */
+START_TEST(cli_base_dir_without_local_test_is_a_usage_error)
+{
+    run_t r;
+
+    cli_raw(&r, "--url", "tcp://127.0.0.1:1", "--timeout", "1", "--base-dir",
+            base, "list", (char *)NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_msg(strstr(r.err, "noxrc-rpc: --base-dir applies only with "
+                                "--local-test") != NULL,
+                  "stderr: %s", r.err);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(cli_number_too_big_says_out_of_range)
+{
+    run_t r;
+
+    cli(&r, "create", "s", "--ttl", "99999999999", (char *)NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--ttl: '99999999999' is out of range (at "
+                                "most 4294967295 seconds)") != NULL,
+                  "stderr: %s", r.err);
+    run_free(&r);
+    cli(&r, "create", "s", "--pids", "4294967296", (char *)NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--pids: '4294967296' is out of range (at "
+                                "most 4294967295)") != NULL,
+                  "stderr: %s", r.err);
+    run_free(&r);
+    /* Not digits at all is still "not a number". */
+    cli(&r, "create", "s", "--ttl", "9x", (char *)NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--ttl: '9x' is not a whole number of "
+                                "seconds") != NULL,
+                  "stderr: %s", r.err);
+    run_free(&r);
+}
+END_TEST
+
+/* The shell prints each command's output as it comes: there is no one
+ * object to print, so --json is refused rather than ignored. */
+START_TEST(cli_json_shell_is_a_usage_error)
+{
+    static const run_opts_t in = {.input = "echo hi\n"};
+    run_t                   r;
+
+    cli_ok("create", "s", NULL, NULL);
+    cli_o(&r, &in, "--json", "shell", "s", (char *)NULL);
+    ck_assert_int_eq(r.status, 2);
+    cJSON *j = json_of(&r);
+    cJSON *e = cJSON_GetObjectItem(j, "error");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(cJSON_GetObjectItem(e, "message")->valuestring,
+                     "shell has no --json output");
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
 /* ---- option placement ---- */
 
 static time_t
@@ -947,7 +1075,15 @@ START_TEST(cli_upload_dir_keeps_relative_paths_and_links)
     ck_assert_int_eq(r.status, 0);
     cJSON *j = json_of(&r);
     ck_assert_int_eq(cJSON_GetObjectItem(j, "filesWritten")->valueint, 1);
+    cJSON *links = cJSON_GetObjectItem(j, "linksWritten");
+    ck_assert_msg(links != NULL && links->valueint == 1, "%s", r.out);
     cJSON_Delete(j);
+    run_free(&r);
+    /* Links are counted apart from files, not lost in the count. */
+    tu_write_file(src, "d.txt", "delta\n", 6);
+    cli(&r, "upload", "s", "--dir", src, "--dest", "in2", (char *)NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "uploaded 2 files, 1 link to s:in2\n");
     run_free(&r);
     cli(&r, "exec", "s", "--workdir", "/workspace/in", "cat", "sub/c.txt",
         (char *)NULL);
@@ -1519,6 +1655,13 @@ cli_suite(void)
     tcase_add_test(basics, cli_invalid_session_id_exits_65);
     tcase_add_test(basics, cli_usage_errors_exit_2);
     tcase_add_test(basics, cli_help_and_version_exit_0);
+    tcase_add_test(basics,
+                   cli_help_of_each_command_prints_its_usage_and_an_example);
+    tcase_add_test(
+        basics, cli_help_alone_is_the_global_help_and_an_unknown_topic_exits_2);
+    tcase_add_test(basics, cli_base_dir_without_local_test_is_a_usage_error);
+    tcase_add_test(basics, cli_number_too_big_says_out_of_range);
+    tcase_add_test(basics, cli_json_shell_is_a_usage_error);
     tcase_add_test(basics, cli_delete_of_an_unknown_session_exits_0);
     tcase_add_test(basics, cli_leaves_a_python_made_sandbox_directory_alone);
     suite_add_tcase(s, basics);
