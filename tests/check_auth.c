@@ -8,6 +8,7 @@
 #include "nox/server.h"
 #include "server_priv.h"
 #include "testenvelope.h"
+#include "authtest.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -32,56 +33,6 @@ extern char **environ;
     "missing or wrong token (noxrunnerd --token-file; clients: "               \
     "NOXRUNNER_TOKEN)"
 
-/* Fixture state (CK_FORK: one copy per test process). The engine and the
- * server are started by each test: the uid tests fork before any thread
- * exists. */
-static char         *base;
-static nox_engine_t *eng;
-static nox_server_t *srv;
-static char          ipc_url[PATH_MAX + 8];
-static char          sock_path[PATH_MAX];
-
-static void
-setup(void)
-{
-    base = tu_mkdtemp();
-    /* Other users (nobody, in the uid tests) must reach the socket. */
-    ck_assert_int_eq(chmod(base, 0711), 0);
-    ck_assert_int_lt(snprintf(sock_path, sizeof(sock_path), "%s/s.sock", base),
-                     (int)sizeof(sock_path));
-    (void)snprintf(ipc_url, sizeof(ipc_url), "ipc://%s", sock_path);
-    ck_assert_int_eq(unsetenv("NOXRUNNER_TOKEN"), 0);
-    ck_assert_int_eq(unsetenv("NOXRUNNER_CA_FILE"), 0);
-    eng = NULL;
-    srv = NULL;
-}
-
-static void
-teardown(void)
-{
-    nox_server_stop(srv);
-    nox_engine_close(eng);
-    tu_rmtree_free(base);
-}
-
-/* Start the server on o's URLs (o->engine is filled in). */
-static nox_err_t
-start(nox_server_opts_t *o, nox_status_t *st)
-{
-    nox_engine_opts_t eo = {.quiet = 1, .isolation = NOX_ISOLATION_NONE};
-    char              dir[PATH_MAX];
-
-    (void)snprintf(dir, sizeof(dir), "%s/sandboxes", base);
-    ck_assert_int_eq(mkdir(dir, 0700), 0);
-    eo.base_dir = dir;
-    ck_assert_int_eq(nox_engine_open(&eng, &eo, st), NOX_OK);
-    o->engine = eng;
-    if (o->workers == 0)
-        o->workers = 2;
-    o->reap_interval_ms = -1;
-    return nox_server_start(&srv, o, st);
-}
-
 /* Start on one URL with a token (may be NULL); returns the URL served
  * (the port the kernel chose). */
 static const char *
@@ -92,8 +43,9 @@ start_one(const char *url, const char *token)
     nox_server_opts_t o = {.urls = urls, .n_urls = 1, .token = token};
     nox_status_t      st;
 
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
-    ck_assert_int_eq(nox__server_url(srv, 0, served, sizeof(served)), NOX_OK);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
+    ck_assert_int_eq(nox__server_url(at_srv, 0, served, sizeof(served)),
+                     NOX_OK);
     return served;
 }
 
@@ -186,18 +138,18 @@ END_TEST
 
 START_TEST(auth_ipc_and_inproc_need_no_token_on_a_server_with_one)
 {
-    const char       *urls[] = {ipc_url, "inproc://nox-auth-test",
+    const char       *urls[] = {at_ipc_url, "inproc://nox-auth-test",
                                 "tcp://127.0.0.1:0"};
     nox_server_opts_t o = {.urls = urls, .n_urls = 3, .token = TOKEN};
     nox_status_t      st;
     char              tcp[256], msg[256];
 
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
-    ck_assert_int_eq(health(ipc_url, NULL, msg, sizeof(msg)), NOX_OK);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
+    ck_assert_int_eq(health(at_ipc_url, NULL, msg, sizeof(msg)), NOX_OK);
     ck_assert_int_eq(health("inproc://nox-auth-test", NULL, msg, sizeof(msg)),
                      NOX_OK);
     /* The same server still wants it over tcp. */
-    ck_assert_int_eq(nox__server_url(srv, 2, tcp, sizeof(tcp)), NOX_OK);
+    ck_assert_int_eq(nox__server_url(at_srv, 2, tcp, sizeof(tcp)), NOX_OK);
     ck_assert_int_eq(health(tcp, NULL, msg, sizeof(msg)), NOX_EAUTH);
 }
 END_TEST
@@ -247,7 +199,7 @@ dispatch_code(const uint8_t *req, size_t len, const char *token)
     size_t                      n;
     uint32_t                    code;
 
-    tu_dispatch_open(&ctx, base, 1024 * 1024);
+    tu_dispatch_open(&ctx, at_base, 1024 * 1024);
     ck_assert_int_eq(
         nox__dispatch_start_from(&ctx, &who, req, len, &rep, &pending, &n),
         NOX_OK);
@@ -358,23 +310,23 @@ mode_of(const char *path)
 
 START_TEST(auth_ipc_socket_is_mode_0600)
 {
-    (void)start_one(ipc_url, NULL);
-    ck_assert_uint_eq(mode_of(sock_path), 0600);
+    (void)start_one(at_ipc_url, NULL);
+    ck_assert_uint_eq(mode_of(at_sock_path), 0600);
 }
 END_TEST
 
 START_TEST(auth_ipc_socket_is_mode_0666_when_other_users_are_allowed)
 {
     static const unsigned allow[] = {NOBODY};
-    const char           *urls[] = {ipc_url};
+    const char           *urls[] = {at_ipc_url};
     nox_server_opts_t     o = {.urls = urls,
                                .n_urls = 1,
                                .ipc_allow_uids = allow,
                                .n_ipc_allow_uids = 1};
     nox_status_t          st;
 
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
-    ck_assert_uint_eq(mode_of(sock_path), 0666);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
+    ck_assert_uint_eq(mode_of(at_sock_path), 0666);
 }
 END_TEST
 
@@ -383,14 +335,14 @@ START_TEST(auth_ipc_socket_bound_anew_by_the_watch_is_mode_0600_too)
 {
     int64_t end;
 
-    (void)start_one(ipc_url, NULL);
+    (void)start_one(at_ipc_url, NULL);
     /* The listener watch binds a fresh socket when its file is deleted
      * (listener.c); the new one must be as closed as the first. */
-    ck_assert_int_eq(unlink(sock_path), 0);
+    ck_assert_int_eq(unlink(at_sock_path), 0);
     end = nox__mono_ms() + 10000;
-    while (access(sock_path, F_OK) != 0 && nox__mono_ms() < end)
+    while (access(at_sock_path, F_OK) != 0 && nox__mono_ms() < end)
         usleep(20000);
-    ck_assert_uint_eq(mode_of(sock_path), 0600);
+    ck_assert_uint_eq(mode_of(at_sock_path), 0600);
 }
 END_TEST
 #endif
@@ -462,7 +414,7 @@ need_root(void)
 START_TEST(auth_ipc_other_user_not_allowed_is_permission_denied)
 {
     static const unsigned allow[] = {12345}; /* someone else */
-    const char           *urls[] = {ipc_url};
+    const char           *urls[] = {at_ipc_url};
     nox_server_opts_t     o = {.urls = urls,
                                .n_urls = 1,
                                .ipc_allow_uids = allow,
@@ -474,8 +426,8 @@ START_TEST(auth_ipc_other_user_not_allowed_is_permission_denied)
 
     if (!need_root())
         return;
-    pid = other_user_fork(ipc_url, &go, &res);
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
+    pid = other_user_fork(at_ipc_url, &go, &res);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
     r = other_user_result(pid, go, res);
     ck_assert_int_eq(r.rv, NOX_EDENIED);
     ck_assert_str_eq(r.msg, "uid 65534 may not call this server "
@@ -486,7 +438,7 @@ END_TEST
 START_TEST(auth_ipc_other_user_allowed_is_served)
 {
     static const unsigned allow[] = {12345, NOBODY};
-    const char           *urls[] = {ipc_url};
+    const char           *urls[] = {at_ipc_url};
     nox_server_opts_t     o = {.urls = urls,
                                .n_urls = 1,
                                .ipc_allow_uids = allow,
@@ -499,12 +451,12 @@ START_TEST(auth_ipc_other_user_allowed_is_served)
 
     if (!need_root())
         return;
-    pid = other_user_fork(ipc_url, &go, &res);
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
+    pid = other_user_fork(at_ipc_url, &go, &res);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
     r = other_user_result(pid, go, res);
     ck_assert_msg(r.rv == NOX_OK, "%d %s", r.rv, r.msg);
     /* And the server's own user still is. */
-    ck_assert_int_eq(health(ipc_url, NULL, msg, sizeof(msg)), NOX_OK);
+    ck_assert_int_eq(health(at_ipc_url, NULL, msg, sizeof(msg)), NOX_OK);
 }
 END_TEST
 
@@ -516,8 +468,8 @@ START_TEST(auth_ipc_other_user_cannot_connect_to_a_0600_socket)
 
     if (!need_root())
         return;
-    pid = other_user_fork(ipc_url, &go, &res);
-    (void)start_one(ipc_url, NULL);
+    pid = other_user_fork(at_ipc_url, &go, &res);
+    (void)start_one(at_ipc_url, NULL);
     r = other_user_result(pid, go, res);
     ck_assert_int_eq(r.rv, NOX_EUNAVAIL);
 }
@@ -540,7 +492,7 @@ START_TEST(auth_abstract_socket_other_user_is_permission_denied)
      * uid check is all there is. */
     (void)snprintf(url, sizeof(url), "abstract://nox-auth-%ld", (long)getpid());
     pid = other_user_fork(url, &go, &res);
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
     r = other_user_result(pid, go, res);
     ck_assert_int_eq(r.rv, NOX_EDENIED);
     ck_assert_int_eq(health(url, NULL, msg, sizeof(msg)), NOX_OK);
@@ -577,8 +529,8 @@ static char cert_path[PATH_MAX], key_path[PATH_MAX];
 static void
 make_cert(void)
 {
-    (void)snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", base);
-    (void)snprintf(key_path, sizeof(key_path), "%s/key.pem", base);
+    (void)snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", at_base);
+    (void)snprintf(key_path, sizeof(key_path), "%s/key.pem", at_base);
     tu_make_cert(cert_path, key_path);
 }
 
@@ -595,8 +547,9 @@ start_tls(const char *token)
     nox_status_t      st;
 
     make_cert();
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
-    ck_assert_int_eq(nox__server_url(srv, 0, served, sizeof(served)), NOX_OK);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
+    ck_assert_int_eq(nox__server_url(at_srv, 0, served, sizeof(served)),
+                     NOX_OK);
     ck_assert_msg(strncmp(served, "tls+tcp://127.0.0.1:", 20) == 0, "%s",
                   served);
     return served;
@@ -638,8 +591,8 @@ START_TEST(auth_tls_client_with_another_ca_is_not_connected)
     char              msg[256];
 
     /* A certificate with the same name from another key. */
-    (void)snprintf(other, sizeof(other), "%s/other.pem", base);
-    (void)snprintf(key_path, sizeof(key_path), "%s/other-key.pem", base);
+    (void)snprintf(other, sizeof(other), "%s/other.pem", at_base);
+    (void)snprintf(key_path, sizeof(key_path), "%s/other-key.pem", at_base);
     tu_make_cert(other, key_path);
     ck_assert_int_eq(health(url, &o, msg, sizeof(msg)), NOX_EUNAVAIL);
 }
@@ -680,12 +633,12 @@ START_TEST(auth_tls_url_without_a_certificate_is_refused)
     nox_server_opts_t o = {.urls = urls, .n_urls = 1, .tls_key = "/x/key.pem"};
     nox_status_t      st;
 
-    ck_assert_int_eq(start(&o, &st), NOX_EINVAL);
+    ck_assert_int_eq(at_start(&o, &st), NOX_EINVAL);
     ck_assert_str_eq(st.msg,
                      "tls+tcp://127.0.0.1:0 needs a certificate and its key "
                      "(tls_cert and tls_key; noxrunnerd --tls-cert FILE "
                      "--tls-key FILE)");
-    ck_assert_ptr_null(srv);
+    ck_assert_ptr_null(at_srv);
 }
 END_TEST
 
@@ -698,7 +651,7 @@ START_TEST(auth_tls_certificate_that_does_not_load_is_refused)
     make_cert();
     o.tls_cert = key_path; /* a key is not a certificate */
     o.tls_key = key_path;
-    ck_assert_int_eq(start(&o, &st), NOX_EINVAL);
+    ck_assert_int_eq(at_start(&o, &st), NOX_EINVAL);
     ck_assert_msg(strstr(st.msg, "cannot use the TLS certificate") != NULL,
                   "%s", st.msg);
 }
@@ -719,10 +672,10 @@ START_TEST(auth_non_loopback_address_without_a_token_is_refused)
         char              want[512];
         nox_server_t     *s = NULL;
 
-        if (eng == NULL) {
-            ck_assert_int_eq(start(&o, &st), NOX_EINVAL);
+        if (at_eng == NULL) {
+            ck_assert_int_eq(at_start(&o, &st), NOX_EINVAL);
         } else {
-            o.engine = eng;
+            o.engine = at_eng;
             ck_assert_int_eq(nox_server_start(&s, &o, &st), NOX_EINVAL);
         }
         (void)snprintf(want, sizeof(want),
@@ -743,11 +696,11 @@ START_TEST(auth_loopback_addresses_need_no_token)
     nox_server_opts_t o = {.urls = urls, .n_urls = 4};
     nox_status_t      st;
 
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
 }
 END_TEST
 
-/* Run start(o) with stderr going to base/stderr.log; returns the log. */
+/* Run at_start(o) with stderr going to at_base/stderr.log; returns the log. */
 static char *
 start_capturing_stderr(nox_server_opts_t *o, nox_err_t *rv, nox_status_t *st)
 {
@@ -755,16 +708,16 @@ start_capturing_stderr(nox_server_opts_t *o, nox_err_t *rv, nox_status_t *st)
     int  saved = dup(STDERR_FILENO);
     int  fd;
 
-    (void)snprintf(path, sizeof(path), "%s/stderr.log", base);
+    (void)snprintf(path, sizeof(path), "%s/stderr.log", at_base);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_ge(saved, 0);
     ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-    *rv = start(o, st);
+    *rv = at_start(o, st);
     ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
     (void)close(saved);
     (void)close(fd);
-    return tu_read_file(base, "stderr.log", NULL);
+    return tu_read_file(at_base, "stderr.log", NULL);
 }
 
 START_TEST(auth_non_loopback_address_with_insecure_no_auth_starts_and_warns)
@@ -786,7 +739,8 @@ START_TEST(auth_non_loopback_address_with_insecure_no_auth_starts_and_warns)
     /* One warning: the loopback address is not one. */
     ck_assert_ptr_null(strstr(log, "127.0.0.1"));
     free(log);
-    ck_assert_int_eq(nox__server_url(srv, 1, served, sizeof(served)), NOX_OK);
+    ck_assert_int_eq(nox__server_url(at_srv, 1, served, sizeof(served)),
+                     NOX_OK);
     ck_assert_int_eq(health(served, NULL, msg, sizeof(msg)), NOX_OK);
 }
 END_TEST
@@ -862,8 +816,8 @@ token_file(const char *text, mode_t mode)
 {
     static char path[PATH_MAX];
 
-    tu_write_file(base, "token", text, strlen(text));
-    (void)snprintf(path, sizeof(path), "%s/token", base);
+    tu_write_file(at_base, "token", text, strlen(text));
+    (void)snprintf(path, sizeof(path), "%s/token", at_base);
     ck_assert_int_eq(chmod(path, mode), 0);
     return path;
 }
@@ -977,23 +931,23 @@ START_TEST(auth_noxrunnerd_refuses_a_token_file_others_can_read)
     const char *path = token_file(TOKEN "\n", 0644);
     char        bin[PATH_MAX], sbx[PATH_MAX], want[PATH_MAX + 64];
     char       *argv[] = {bin,        "--token-file", (char *)path,
-                          "--listen", ipc_url,        "--base-dir",
+                          "--listen", at_ipc_url,     "--base-dir",
                           sbx,        "--quiet",      NULL};
     char       *log;
     int         st;
 
     ck_assert_ptr_nonnull(bd);
     (void)snprintf(bin, sizeof(bin), "%s/noxrunnerd", bd);
-    (void)snprintf(sbx, sizeof(sbx), "%s", base);
+    (void)snprintf(sbx, sizeof(sbx), "%s", at_base);
     argv[0] = bin;
-    st = run(base, argv);
+    st = run(at_base, argv);
     ck_assert_int_ne(st, 0);
-    log = tu_read_file(base, "openssl.log", NULL); /* run()'s log */
+    log = tu_read_file(at_base, "openssl.log", NULL); /* run()'s log */
     ck_assert_ptr_nonnull(log);
     (void)snprintf(want, sizeof(want), "chmod 600 %s", path);
     ck_assert_msg(strstr(log, want) != NULL, "%s", log);
     free(log);
-    ck_assert_int_eq(access(sock_path, F_OK), -1); /* never listened */
+    ck_assert_int_eq(access(at_sock_path, F_OK), -1); /* never listened */
 }
 END_TEST
 
@@ -1004,7 +958,7 @@ auth_suite(void)
     TCase *tc;
 
     tc = tcase_create("token");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, at_setup, at_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, auth_tcp_request_without_the_token_is_unauthenticated);
     tcase_add_test(tc, auth_tcp_request_with_a_wrong_token_is_unauthenticated);
@@ -1020,7 +974,7 @@ auth_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ipc");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, at_setup, at_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, auth_ipc_socket_is_mode_0600);
     tcase_add_test(tc,
@@ -1036,7 +990,7 @@ auth_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tls");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, at_setup, at_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, auth_tls_client_trusting_the_ca_is_served);
     tcase_add_test(tc, auth_tls_client_without_the_ca_is_not_connected);
@@ -1048,7 +1002,7 @@ auth_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("listen");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, at_setup, at_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, auth_non_loopback_address_without_a_token_is_refused);
     tcase_add_test(tc, auth_loopback_addresses_need_no_token);
@@ -1061,7 +1015,7 @@ auth_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("token file");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, at_setup, at_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, auth_token_file_readable_by_others_is_refused);
     tcase_add_test(tc, auth_token_file_empty_is_refused);

@@ -6,6 +6,7 @@
 #include "nox/client.h"
 #include "nox/server.h"
 #include "server_impl.h"
+#include "authtest.h"
 #include "testutil.h"
 
 #include "noxrunner/v1/sandbox.pb-c.h"
@@ -26,51 +27,6 @@
 #include <unistd.h>
 
 #define TOKEN "s3cret-Token_42"
-
-/* Fixture state (CK_FORK: one copy per test process). */
-static char         *base;
-static nox_engine_t *eng;
-static nox_server_t *srv;
-static char          sock_path[PATH_MAX];
-
-static void
-setup(void)
-{
-    base = tu_mkdtemp();
-    ck_assert_int_lt(snprintf(sock_path, sizeof(sock_path), "%s/s.sock", base),
-                     (int)sizeof(sock_path));
-    ck_assert_int_eq(unsetenv("NOXRUNNER_TOKEN"), 0);
-    eng = NULL;
-    srv = NULL;
-}
-
-static void
-teardown(void)
-{
-    nox_server_stop(srv);
-    nox_engine_close(eng);
-    tu_rmtree_free(base);
-}
-
-/* Start the server with o (o->engine is filled in; the engine is opened
- * on the first call). */
-static nox_err_t
-start(nox_server_opts_t *o, nox_status_t *st)
-{
-    nox_engine_opts_t eo = {.quiet = 1, .isolation = NOX_ISOLATION_NONE};
-    char              dir[PATH_MAX];
-
-    if (eng == NULL) {
-        (void)snprintf(dir, sizeof(dir), "%s/sandboxes", base);
-        ck_assert_int_eq(mkdir(dir, 0700), 0);
-        eo.base_dir = dir;
-        ck_assert_int_eq(nox_engine_open(&eng, &eo, st), NOX_OK);
-    }
-    o->engine = eng;
-    o->workers = 2;
-    o->reap_interval_ms = -1;
-    return nox_server_start(&srv, o, st);
-}
 
 static unsigned
 mode_of(const char *path)
@@ -137,8 +93,8 @@ START_TEST(scheme_in_any_case_or_family_without_a_token_is_refused)
         nox_status_t      st;
         char              want[512];
 
-        ck_assert_int_eq(start(&o, &st), NOX_EINVAL);
-        ck_assert_ptr_null(srv);
+        ck_assert_int_eq(at_start(&o, &st), NOX_EINVAL);
+        ck_assert_ptr_null(at_srv);
         (void)snprintf(want, sizeof(want),
                        "refusing to serve %s without a token: anyone who "
                        "reaches it could run commands here (use "
@@ -155,7 +111,7 @@ START_TEST(scheme_loopback_in_capitals_needs_no_token)
     nox_server_opts_t o = {.urls = urls, .n_urls = 2};
     nox_status_t      st;
 
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
 }
 END_TEST
 
@@ -165,16 +121,16 @@ START_TEST(scheme_tls_in_capitals_without_a_certificate_is_refused)
     nox_server_opts_t o = {.urls = urls, .n_urls = 1, .tls_key = "/x/key.pem"};
     nox_status_t      st;
 
-    ck_assert_int_eq(start(&o, &st), NOX_EINVAL);
+    ck_assert_int_eq(at_start(&o, &st), NOX_EINVAL);
     ck_assert_str_eq(st.msg,
                      "TLS+TCP://127.0.0.1:0 needs a certificate and its key "
                      "(tls_cert and tls_key; noxrunnerd --tls-cert FILE "
                      "--tls-key FILE)");
-    ck_assert_ptr_null(srv);
+    ck_assert_ptr_null(at_srv);
 }
 END_TEST
 
-/* Serve scheme://sock_path and check that the socket file is 0600 and
+/* Serve scheme://at_sock_path and check that the socket file is 0600 and
  * that the listener watch rebinds it when it is deleted. */
 static void
 check_ipc_socket(const char *scheme)
@@ -184,18 +140,18 @@ check_ipc_socket(const char *scheme)
     nox_server_opts_t o = {.urls = urls, .n_urls = 1};
     nox_status_t      st;
 
-    (void)snprintf(url, sizeof(url), "%s%s", scheme, sock_path);
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
-    ck_assert_uint_eq(mode_of(sock_path), 0600);
-    ck_assert(nox__listener_is_ipc(&srv->listeners[0]));
+    (void)snprintf(url, sizeof(url), "%s%s", scheme, at_sock_path);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
+    ck_assert_uint_eq(mode_of(at_sock_path), 0600);
+    ck_assert(nox__listener_is_ipc(&at_srv->listeners[0]));
 #if NOX_NNG_IPC_LISTENER_BUG
     {
         int64_t end = nox__mono_ms() + 10000;
 
-        ck_assert_int_eq(unlink(sock_path), 0);
-        while (access(sock_path, F_OK) != 0 && nox__mono_ms() < end)
+        ck_assert_int_eq(unlink(at_sock_path), 0);
+        while (access(at_sock_path, F_OK) != 0 && nox__mono_ms() < end)
             usleep(20000);
-        ck_assert_uint_eq(mode_of(sock_path), 0600);
+        ck_assert_uint_eq(mode_of(at_sock_path), 0600);
     }
 #endif
 }
@@ -283,11 +239,11 @@ START_TEST(client_sends_no_token_over_ipc_or_abstract)
     char  url[PATH_MAX + 16];
     char *tok;
 
-    (void)snprintf(url, sizeof(url), "ipc://%s", sock_path);
+    (void)snprintf(url, sizeof(url), "ipc://%s", at_sock_path);
     tok = token_received(url);
     ck_assert_str_eq(tok, "");
     free(tok);
-    (void)snprintf(url, sizeof(url), "IPC://%s", sock_path);
+    (void)snprintf(url, sizeof(url), "IPC://%s", at_sock_path);
     tok = token_received(url);
     ck_assert_str_eq(tok, "");
     free(tok);
@@ -317,16 +273,16 @@ START_TEST(empty_token_is_refused_for_nng_and_http)
     nox_server_opts_t o = {.urls = urls, .n_urls = 1, .token = ""};
     nox_status_t      st;
 
-    ck_assert_int_eq(start(&o, &st), NOX_EINVAL);
+    ck_assert_int_eq(at_start(&o, &st), NOX_EINVAL);
     ck_assert_str_eq(st.msg, "token is empty");
-    ck_assert_ptr_null(srv);
+    ck_assert_ptr_null(at_srv);
     memset(&o, 0, sizeof(o));
     o.http_addrs = http;
     o.n_http = 1;
     o.token = "";
-    ck_assert_int_eq(start(&o, &st), NOX_EINVAL);
+    ck_assert_int_eq(at_start(&o, &st), NOX_EINVAL);
     ck_assert_str_eq(st.msg, "token is empty");
-    ck_assert_ptr_null(srv);
+    ck_assert_ptr_null(at_srv);
 }
 END_TEST
 
@@ -402,9 +358,9 @@ START_TEST(network_connections_are_capped_ipc_ones_are_not)
     ck_assert_uint_ge(rl.rlim_max, CAP_NOFILE);
     rl.rlim_cur = CAP_NOFILE; /* this test's process only (CK_FORK) */
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    (void)snprintf(ipc, sizeof(ipc), "ipc://%s", sock_path);
-    ck_assert_msg(start(&o, &st) == NOX_OK, "%s", st.msg);
-    ck_assert_int_eq(nox__server_url(srv, 0, tcp, sizeof(tcp)), NOX_OK);
+    (void)snprintf(ipc, sizeof(ipc), "ipc://%s", at_sock_path);
+    ck_assert_msg(at_start(&o, &st) == NOX_OK, "%s", st.msg);
+    ck_assert_int_eq(nox__server_url(at_srv, 0, tcp, sizeof(tcp)), NOX_OK);
 
     cap_dial(v, CAP_CLIENTS, tcp);
     ck_assert_int_eq(cap_settle(CAP_CLIENTS, CAP_NOFILE / 4), CAP_NOFILE / 4);
@@ -435,7 +391,7 @@ auth_scheme_suite(void)
     TCase *tc;
 
     tc = tcase_create("scheme");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, at_setup, at_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, scheme_url_info_follows_nng);
     tcase_add_test(tc, scheme_in_any_case_or_family_without_a_token_is_refused);
@@ -446,20 +402,20 @@ auth_scheme_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("client token");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, at_setup, at_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, client_sends_no_token_over_ipc_or_abstract);
     tcase_add_test(tc, client_sends_its_token_over_tcp);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("empty token");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, at_setup, at_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, empty_token_is_refused_for_nng_and_http);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("connections");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, at_setup, at_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, network_connections_are_capped_ipc_ones_are_not);
     suite_add_tcase(s, tc);
